@@ -1,0 +1,206 @@
+"""The ``musae`` command: one subcommand per engine job, tqdm progress, Ctrl+C stops cleanly.
+
+Every user-facing problem is a ``MusaeError``: printed as one line, exit code 2, no partial files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from musae_core.errors import Cancelled, MusaeError
+
+log = logging.getLogger("musae")
+
+
+def _progress_bar(desc: str, unit: str = "step"):
+    """A tqdm-backed ProgressFn plus the bar, so the caller can close it."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, leave=False, disable=None)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.n = done
+        bar.refresh()
+
+    return update, bar
+
+
+def _check_output(path: Path, suffixes: tuple[str, ...]) -> None:
+    if path.suffix.lower() not in suffixes:
+        raise MusaeError(f"Output {path} must end in {' or '.join(suffixes)}.", "rename it.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise MusaeError(
+            f"Cannot write {path}: folder {parent} is missing or not writable.",
+            "create the folder or pick a writable output path.",
+        )
+
+
+def _parse_vector_steer(spec: str, mode: str, branch: str):
+    """'VECTOR.npy:LAYER:STRENGTH' -> an intervention (layer checked later against the model)."""
+    from musae_core.steering import AddDirection, ClampDirection, RelativeAdd
+
+    parts = spec.rsplit(":", 2)
+    if len(parts) != 3:
+        raise MusaeError(f"Bad --steer {spec!r}.", "use VECTOR.npy:LAYER:STRENGTH.")
+    path, layer_text, strength_text = parts
+    try:
+        layer, strength = int(layer_text), float(strength_text)
+    except ValueError as exc:
+        raise MusaeError(
+            f"Bad --steer {spec!r}: layer or strength is not a number.", "use e.g. v.npy:2:4.0."
+        ) from exc
+    if not np.isfinite(strength):
+        raise MusaeError(f"Bad --steer {spec!r}: strength must be finite.", "use a finite number.")
+    try:
+        vector = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise MusaeError(
+            f"Cannot read steering vector {path}: {exc}.", "save it with numpy.save()."
+        ) from exc
+    source = {"vector_file": str(Path(path).resolve())}
+    common = {"layer": layer, "direction": vector, "branch": branch, "source": source}
+    if mode == "add":
+        return AddDirection(alpha=strength, **common)
+    if mode == "relative":
+        return RelativeAdd(alpha=strength, **common)
+    return ClampDirection(value=strength, **common)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from musae_core.audio.io import write_take_files
+    from musae_core.jobs import CancelToken
+    from musae_core.models.base import GenerationRequest
+    from musae_core.models.loading import load_model
+    from musae_core.render import render, take_metadata
+
+    out = Path(args.out)
+    _check_output(out, (".wav", ".flac"))
+    interventions = [_parse_vector_steer(s, args.steer_mode, args.cfg_branch) for s in args.steer]
+    request = GenerationRequest(
+        prompts=tuple(args.prompt),
+        duration=args.duration,
+        seed=args.seed,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        cfg_scale=args.cfg_scale,
+        variants=args.variants,
+    )
+    model = load_model(args.model, device=args.device, dtype=args.dtype)
+    model.n_frames_for(request.duration)  # validates the duration before any work
+    cancel = CancelToken()
+    update, bar = _progress_bar("generating")
+    try:
+        take = render(model, request, interventions, progress=update, cancel=cancel)
+    finally:
+        bar.close()
+    for index in range(take.audio.shape[0]):
+        path = out if index == 0 else out.with_name(f"{out.stem}-{index}{out.suffix}")
+        wav, meta = write_take_files(
+            path, take.audio[index], take.sample_rate, take_metadata(model, take, index)
+        )
+        print(f"wrote {wav} and {meta}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from musae_core.models.loading import download_model
+
+    path = download_model(args.model_id, cache_dir=args.cache_dir)
+    print(f"downloaded {args.model_id} to {path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from musae_core.models.loading import load_model
+
+    model = load_model(args.model, device=args.device, dtype=args.dtype)
+    print(f"model        {model.model_id}")
+    print(
+        f"layers       {model.num_layers} "
+        f"(residual hooks {model.hook_points()[0]} ... {model.hook_points()[-1]})"
+    )
+    print(f"d_model      {model.d_model}")
+    print(f"codebooks    {model.num_codebooks}")
+    print(f"sample rate  {model.sample_rate} Hz, frame rate {model.frame_rate:g} Hz")
+    print(f"max duration {model.max_duration:g} s")
+    print(f"device       {model.device} {model.dtype}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="musae", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--model", default="tiny", help="'tiny', a folder, or e.g. facebook/musicgen-small"
+        )
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+        p.add_argument("--dtype", default="auto", help="auto, fp32, fp16 or bf16")
+
+    gen = sub.add_parser("generate", help="generate (and steer) a take, write WAV + JSON sidecar")
+    model_args(gen)
+    gen.add_argument("--prompt", action="append", default=None, help="text prompt (repeatable)")
+    gen.add_argument("--duration", type=float, default=5.0, help="seconds of audio")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--temperature", type=float, default=1.0, help="0 means greedy")
+    gen.add_argument("--top-k", type=int, default=250)
+    gen.add_argument("--top-p", type=float, default=0.0)
+    gen.add_argument(
+        "--cfg-scale", type=float, default=3.0, help="classifier-free guidance; 1 turns it off"
+    )
+    gen.add_argument("--variants", type=int, default=1, help="takes per prompt")
+    gen.add_argument("--steer", action="append", default=[], metavar="VECTOR.npy:LAYER:STRENGTH")
+    gen.add_argument("--steer-mode", choices=["add", "relative", "clamp"], default="add")
+    gen.add_argument(
+        "--cfg-branch", choices=["both", "conditional", "unconditional"], default="both"
+    )
+    gen.add_argument(
+        "--out", required=True, help="output .wav (a .json sidecar is written beside it)"
+    )
+    gen.set_defaults(func=cmd_generate)
+
+    dl = sub.add_parser("download", help="download a model's weights into the Hugging Face cache")
+    dl.add_argument("model_id")
+    dl.add_argument("--cache-dir", default=None)
+    dl.set_defaults(func=cmd_download)
+
+    info = sub.add_parser("info", help="print a model's layers, width, rates and limits")
+    model_args(info)
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "prompt", "unset") is None:
+        args.prompt = [""]
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except MusaeError as exc:
+        print(f"musae: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except (KeyboardInterrupt, Cancelled):
+        print("musae: cancelled; no output was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

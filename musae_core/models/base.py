@@ -1,0 +1,197 @@
+"""The ``MusicModel`` interface every backend implements, and the records it exchanges.
+
+The rest of the engine (harvesting, SAEs, steering, the app) only talks to this interface, so a
+transformers MusicGen, an audiocraft checkpoint or the embedded demo model are interchangeable.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import torch
+from torch import nn
+
+from musae_core.jobs import CancelToken, ProgressFn
+
+
+class CfgBranch(str, Enum):
+    """Which classifier-free-guidance half of the batch an intervention touches."""
+
+    BOTH = "both"
+    CONDITIONAL = "conditional"
+    UNCONDITIONAL = "unconditional"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything that determines a take; with the same request and seed a CPU take is bit-exact."""
+
+    prompts: tuple[str, ...] = ("",)
+    duration: float = 5.0
+    seed: int = 0
+    temperature: float = 1.0
+    top_k: int = 250
+    top_p: float = 0.0
+    cfg_scale: float = 3.0
+    variants: int = 1
+
+    def __post_init__(self) -> None:
+        from musae_core.errors import MusaeError
+
+        if not self.prompts:
+            raise MusaeError("A generation request needs at least one prompt.", "pass --prompt.")
+        if self.variants < 1:
+            raise MusaeError(f"variants must be >= 1, got {self.variants}.", "use --variants 1.")
+        if not self.temperature >= 0:
+            raise MusaeError(f"temperature must be >= 0, got {self.temperature}.", "use e.g. 1.0.")
+        if self.top_k < 0 or not 0.0 <= self.top_p <= 1.0:
+            raise MusaeError("top-k must be >= 0 and top-p in [0, 1].", "use e.g. top-k 250.")
+        if not self.cfg_scale >= 0:
+            raise MusaeError(f"CFG scale must be >= 0, got {self.cfg_scale}.", "use e.g. 3.0.")
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.prompts) * self.variants
+
+    def batch_prompts(self) -> list[str]:
+        """Prompts in batch order: each prompt repeated ``variants`` times."""
+        return [p for p in self.prompts for _ in range(self.variants)]
+
+
+@dataclass
+class Take:
+    """Generated audio and the codes behind it. ``audio`` is (batch, channels, samples) float32."""
+
+    audio: np.ndarray
+    sample_rate: int
+    codes: np.ndarray
+    request: GenerationRequest
+    model_id: str
+    seconds: float = 0.0
+    steering: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ForwardContext:
+    """What a residual hook needs to know about the forward pass it is running inside.
+
+    ``positions`` are decoder positions of the current chunk; position ``t`` maps to audio frame
+    ``t`` (see ``frame_times``). ``conditional_rows`` is the number of leading batch rows that
+    belong to the conditional CFG branch (all rows when CFG is off).
+    """
+
+    positions: torch.Tensor
+    conditional_rows: int
+    cfg: bool
+    frame_rate: float
+
+
+@dataclass
+class TeacherForcedOutput:
+    """Result of a teacher-forced pass: mean cross-entropy per item over valid (frame, codebook)."""
+
+    loss: torch.Tensor
+    n_frames: int
+
+
+class MusicModel(abc.ABC):
+    """A codebook-delayed autoregressive music model with hookable residual stream."""
+
+    model_id: str
+    sample_rate: int
+    frame_rate: float
+    num_layers: int
+    d_model: int
+    num_codebooks: int
+    audio_channels: int
+    max_duration: float
+    device: torch.device
+    dtype: torch.dtype
+
+    def __init__(self) -> None:
+        self._context: ForwardContext | None = None
+
+    # --- residual stream -------------------------------------------------------------------
+    @abc.abstractmethod
+    def residual_module(self, layer: int) -> nn.Module:
+        """The module whose output is the residual stream after block ``layer`` (0-based)."""
+
+    def hook_points(self) -> list[str]:
+        """Hook names in TransformerLens/SAELens style, one per layer."""
+        return [hook_name(i) for i in range(self.num_layers)]
+
+    def check_layer(self, layer: int) -> int:
+        from musae_core.errors import MusaeError
+
+        if not isinstance(layer, int) or not 0 <= layer < self.num_layers:
+            raise MusaeError(
+                f"Layer {layer!r} does not exist in {self.model_id} ({self.num_layers} layers).",
+                f"use a layer index from 0 to {self.num_layers - 1}.",
+            )
+        return layer
+
+    @property
+    def forward_context(self) -> ForwardContext | None:
+        """The context of the forward pass in flight, read by hooks; None outside passes."""
+        return self._context
+
+    @contextlib.contextmanager
+    def _in_context(self, ctx: ForwardContext) -> Iterator[None]:
+        previous, self._context = self._context, ctx
+        try:
+            yield
+        finally:
+            self._context = previous
+
+    def frame_times(self, n_frames: int) -> np.ndarray:
+        """Start time in seconds of each residual vector's audio frame."""
+        return np.arange(n_frames, dtype=np.float64) / self.frame_rate
+
+    # --- audio <-> codes ------------------------------------------------------------------
+    @abc.abstractmethod
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        """Mono audio (batch, samples) at ``sample_rate`` -> codes (batch, codebooks, frames)."""
+
+    @abc.abstractmethod
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (batch, codebooks, frames) -> audio (batch, channels, samples)."""
+
+    # --- language model -------------------------------------------------------------------
+    @abc.abstractmethod
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Take:
+        """Sample a take; reports (step, steps) and stops promptly when ``cancel`` is set."""
+
+    @abc.abstractmethod
+    def teacher_force(
+        self, codes: torch.Tensor, texts: list[str] | None = None
+    ) -> TeacherForcedOutput:
+        """Run the LM over known codes (unconditional when ``texts`` is None)."""
+
+
+def hook_name(layer: int) -> str:
+    """The SAELens/TransformerLens name of the residual stream after block ``layer``."""
+    return f"blocks.{layer}.hook_resid_post"
+
+
+def layer_from_hook_name(name: str) -> int:
+    """Inverse of ``hook_name``; accepts a bare integer string too."""
+    from musae_core.errors import MusaeError
+
+    parts = name.split(".")
+    if name.isdigit():
+        return int(name)
+    if len(parts) == 3 and parts[0] == "blocks" and parts[1].isdigit():
+        return int(parts[1])
+    raise MusaeError(
+        f"Unknown hook point {name!r}.", "use 'blocks.N.hook_resid_post' or a layer number."
+    )

@@ -1,0 +1,134 @@
+"""Resolve a model id ('tiny', a Hugging Face id, a local folder) to a loaded ``MusicModel``.
+
+Weights load from safetensors only, and from the local cache only unless the user explicitly
+asked for a download (``musae download`` or ``allow_download=True``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from musae_core.errors import MusaeError
+from musae_core.jobs import CancelToken, ProgressFn
+from musae_core.models.base import MusicModel
+from musae_core.models.devices import select_device, select_dtype
+
+log = logging.getLogger(__name__)
+
+KNOWN_MUSICGEN_IDS = (
+    "facebook/musicgen-small",
+    "facebook/musicgen-medium",
+    "facebook/musicgen-large",
+    "facebook/musicgen-stereo-small",
+    "facebook/musicgen-stereo-medium",
+    "facebook/musicgen-stereo-large",
+)
+
+
+def load_model(
+    model_id: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    cache_dir: str | Path | None = None,
+    allow_download: bool = False,
+) -> MusicModel:
+    """Load ``model_id``: 'tiny' (or 'tiny:SEED'), a folder, or a Hugging Face repo id."""
+    from musae_core.models.musicgen_hf import TransformersMusicGen
+
+    torch_device = select_device(device)
+    torch_dtype = select_dtype(dtype, torch_device)
+    if model_id == "tiny" or model_id.startswith("tiny:"):
+        from musae_core.models.tiny import build_tiny_musicgen
+
+        seed = _tiny_seed(model_id)
+        hf, tokenizer = build_tiny_musicgen(seed)
+        hf = hf.to(torch_device, torch_dtype)
+        return TransformersMusicGen(hf, tokenizer, model_id)
+    hf, tokenizer = _load_transformers(model_id, cache_dir, allow_download)
+    hf = hf.to(torch_device, torch_dtype)
+    return TransformersMusicGen(hf, tokenizer, model_id)
+
+
+def _tiny_seed(model_id: str) -> int:
+    if model_id == "tiny":
+        return 0
+    text = model_id.split(":", 1)[1]
+    if not text.isdigit():
+        raise MusaeError(f"Bad tiny model id {model_id!r}.", "use 'tiny' or 'tiny:SEED'.")
+    return int(text)
+
+
+def _load_transformers(model_id: str, cache_dir, allow_download: bool):
+    from transformers import AutoConfig, AutoTokenizer, MusicgenForConditionalGeneration
+
+    local = Path(model_id).expanduser()
+    is_folder = local.is_dir()
+    if not is_folder and (local.exists() or model_id.count("/") != 1):
+        raise MusaeError(
+            f"Unknown model {model_id!r}: not a folder and not a Hugging Face id.",
+            "use 'tiny', a folder with config.json, or an id such as facebook/musicgen-small.",
+        )
+    source = str(local) if is_folder else model_id
+    offline = is_folder or not allow_download
+    try:
+        config = AutoConfig.from_pretrained(source, cache_dir=cache_dir, local_files_only=offline)
+    except (OSError, ValueError) as exc:
+        raise _missing_weights_error(model_id, is_folder) from exc
+    if config.model_type != "musicgen":
+        raise MusaeError(
+            f"{model_id} is a {config.model_type!r} model; musae's transformers backend "
+            "loads MusicGen checkpoints (model_type 'musicgen').",
+            "point at a facebook/musicgen-* model or a folder saved from one.",
+        )
+    try:
+        hf = MusicgenForConditionalGeneration.from_pretrained(
+            source, cache_dir=cache_dir, local_files_only=offline, use_safetensors=True
+        )
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, cache_dir=cache_dir, local_files_only=offline
+        )
+    except (OSError, ValueError) as exc:
+        raise _missing_weights_error(model_id, is_folder) from exc
+    return hf, tokenizer
+
+
+def _missing_weights_error(model_id: str, is_folder: bool) -> MusaeError:
+    if is_folder:
+        return MusaeError(
+            f"Folder {model_id} does not hold a complete MusicGen (config.json, "
+            "model.safetensors, tokenizer).",
+            "save one with model.save_pretrained() and tokenizer.save_pretrained().",
+        )
+    return MusaeError(
+        f"Weights for {model_id} are not in the local Hugging Face cache and downloads are off.",
+        f"run `musae download {model_id}` where the Hugging Face hub is reachable, "
+        "or pass a local folder.",
+    )
+
+
+def download_model(
+    model_id: str,
+    cache_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Fetch a model's safetensors, config and tokenizer into the Hugging Face cache."""
+    from huggingface_hub import snapshot_download
+
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    try:
+        path = snapshot_download(
+            model_id,
+            cache_dir=cache_dir,
+            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"],
+        )
+    except Exception as exc:  # network errors come in many types from the hub client
+        raise MusaeError(
+            f"Could not download {model_id}: {exc}",
+            "check the id and your network connection, then try again.",
+        ) from exc
+    if progress is not None:
+        progress(1, 1)
+    return Path(path)

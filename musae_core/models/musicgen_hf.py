@@ -1,0 +1,239 @@
+"""MusicGen through transformers' ``MusicgenForConditionalGeneration``.
+
+musae runs its own decoding loop (same maths as ``model.generate``: delay pattern, raw-logit
+CFG, transformers' warpers) so that every step reports progress, can be cancelled, exposes the
+decoder position to residual hooks (for envelopes and time mapping) and returns the codes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+from musae_core.errors import MusaeError
+from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
+from musae_core.models import delay as dp
+from musae_core.models.base import (
+    ForwardContext,
+    GenerationRequest,
+    MusicModel,
+    Take,
+    TeacherForcedOutput,
+)
+from musae_core.models.sampling import build_warpers, choose_tokens, mix_cfg
+
+
+class TransformersMusicGen(MusicModel):
+    """A loaded transformers MusicGen (any size, mono or stereo) behind the musae interface."""
+
+    def __init__(self, hf_model: nn.Module, tokenizer, model_id: str) -> None:
+        super().__init__()
+        self.hf = hf_model.eval()
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        cfg = hf_model.config
+        dec = cfg.decoder
+        self.num_layers = dec.num_hidden_layers
+        self.d_model = dec.hidden_size
+        self.num_codebooks = dec.num_codebooks
+        self.audio_channels = dec.audio_channels
+        self.sample_rate = cfg.audio_encoder.sampling_rate
+        self.frame_rate = float(cfg.audio_encoder.frame_rate)
+        self.codebook_size = dec.vocab_size
+        gen = hf_model.generation_config
+        self.pad_id = int(gen.pad_token_id if gen.pad_token_id is not None else dec.pad_token_id)
+        start = gen.decoder_start_token_id
+        self.bos_id = int(start if start is not None else dec.bos_token_id)
+        max_length = gen.max_length if gen.max_length and gen.max_length > 20 else 1500
+        self.max_duration = float(max_length) / self.frame_rate
+        param = next(hf_model.parameters())
+        self.device = param.device
+        self.dtype = param.dtype
+
+    # --- residual stream -------------------------------------------------------------------
+    @property
+    def _layers(self) -> nn.ModuleList:
+        return self.hf.decoder.model.decoder.layers
+
+    def residual_module(self, layer: int) -> nn.Module:
+        return self._layers[self.check_layer(layer)]
+
+    # --- audio <-> codes ------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        if audio.ndim != 2:
+            raise MusaeError(
+                f"encode() expects mono audio shaped (batch, samples), got {tuple(audio.shape)}.",
+                "mix to mono and add a batch dimension.",
+            )
+        codec = self.hf.audio_encoder
+        wav = audio.to(self.device, dtype=next(codec.parameters()).dtype)[:, None, :]
+        codes = codec.encode(wav).audio_codes[0]  # (B, K', F)
+        if self.audio_channels == 2 and codes.shape[1] == self.num_codebooks // 2:
+            codes = codes.repeat_interleave(2, dim=1)  # mono input for a stereo model
+        return codes.long()
+
+    @torch.inference_mode()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        codec = self.hf.audio_encoder
+        codes = codes.to(self.device)
+        b = codes.shape[0]
+        scales = [None] * b
+        if self.audio_channels == 1:
+            return codec.decode(codes[None], audio_scales=scales).audio_values.float()
+        left = codec.decode(codes[None, :, ::2], audio_scales=scales).audio_values
+        right = codec.decode(codes[None, :, 1::2], audio_scales=scales).audio_values
+        return torch.cat([left, right], dim=1).float()
+
+    # --- text conditioning ----------------------------------------------------------------
+    def _encode_text(self, prompts: list[str], cfg: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conditioning for the decoder's cross-attention; empty prompts are the null condition."""
+        if any(prompts):
+            tok = self.tokenizer(prompts, padding=True, return_tensors="pt").to(self.device)
+            hidden = self.hf.text_encoder(
+                input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]
+            ).last_hidden_state
+            mask = tok["attention_mask"].clone()
+            for row, prompt in enumerate(prompts):
+                if not prompt:
+                    mask[row] = 0
+        else:
+            width = self.hf.config.text_encoder.hidden_size
+            hidden = torch.zeros(len(prompts), 1, width, device=self.device, dtype=self.dtype)
+            mask = torch.zeros(len(prompts), 1, device=self.device, dtype=torch.long)
+        if (
+            self.hf.text_encoder.config.hidden_size != self.d_model
+            and self.hf.decoder.config.cross_attention_hidden_size is None
+        ):
+            hidden = self.hf.enc_to_dec_proj(hidden)
+        hidden = hidden * mask[..., None].to(hidden.dtype)
+        if cfg:
+            hidden = torch.cat([hidden, torch.zeros_like(hidden)], dim=0)
+            mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
+        return hidden, mask
+
+    def _decoder_hidden(
+        self,
+        input_ids: torch.Tensor,
+        enc: torch.Tensor,
+        enc_mask: torch.Tensor,
+        ctx: ForwardContext,
+        cache: EncoderDecoderCache | None,
+    ) -> torch.Tensor:
+        """(B, K, S) ids -> (B, S, D) final hidden states, with ``ctx`` visible to hooks."""
+        b, k, s = input_ids.shape
+        with self._in_context(ctx):
+            out = self.hf.decoder.model(
+                input_ids=input_ids.reshape(b * k, s),
+                encoder_hidden_states=enc,
+                encoder_attention_mask=enc_mask,
+                past_key_values=cache,
+                use_cache=cache is not None,
+            )
+        return out.last_hidden_state
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, S, D) -> (B, K, S, V)."""
+        return torch.stack([head(hidden) for head in self.hf.decoder.lm_heads], dim=1)
+
+    # --- generation -----------------------------------------------------------------------
+    def n_frames_for(self, duration: float) -> int:
+        if not duration > 0:
+            raise MusaeError(
+                f"Duration must be positive, got {duration}.", "use e.g. --duration 5."
+            )
+        if duration > self.max_duration + 1e-9:
+            raise MusaeError(
+                f"Duration {duration} s exceeds {self.model_id}'s limit of "
+                f"{self.max_duration:g} s.",
+                f"use a duration up to {self.max_duration:g} s.",
+            )
+        return max(1, round(duration * self.frame_rate))
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Take:
+        progress = progress or no_progress
+        n_frames = self.n_frames_for(request.duration)
+        k = self.num_codebooks
+        steps = dp.steps_for_frames(n_frames, k)
+        batch = request.batch_size
+        cfg = request.cfg_scale > 1.0
+        started = time.perf_counter()
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
+            torch.manual_seed(request.seed)
+            enc, enc_mask = self._encode_text(request.batch_prompts(), cfg)
+            valid = dp.valid_mask(steps, k, n_frames, device=self.device)
+            tokens = torch.full((batch, k, steps + 1), self.pad_id, device=self.device)
+            tokens[:, :, 0] = self.bos_id
+            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+            warpers = build_warpers(request.temperature, request.top_k, request.top_p)
+            greedy = request.temperature <= 0
+            for t in range(steps):
+                check(cancel)
+                step_ids = tokens[:, :, t : t + 1]
+                if cfg:
+                    step_ids = step_ids.repeat(2, 1, 1)
+                ctx = ForwardContext(
+                    positions=torch.tensor([t], device=self.device),
+                    conditional_rows=batch,
+                    cfg=cfg,
+                    frame_rate=self.frame_rate,
+                )
+                hidden = self._decoder_hidden(step_ids, enc, enc_mask, ctx, cache)
+                logits = mix_cfg(self._logits(hidden[:, -1:])[:, :, -1], batch, request.cfg_scale)
+                chosen = choose_tokens(logits, warpers, greedy)
+                tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
+                progress(t + 1, steps)
+            codes = dp.undelay(tokens[:, :, 1:], n_frames)
+            check(cancel)
+            audio = self.decode(codes)
+        n_samples = round(n_frames * self.sample_rate / self.frame_rate)
+        return Take(
+            audio=audio[..., :n_samples].cpu().numpy().astype(np.float32),
+            sample_rate=self.sample_rate,
+            codes=codes.cpu().numpy(),
+            request=request,
+            model_id=self.model_id,
+            seconds=time.perf_counter() - started,
+        )
+
+    # --- teacher forcing ------------------------------------------------------------------
+    @torch.inference_mode()
+    def teacher_force(
+        self, codes: torch.Tensor, texts: list[str] | None = None
+    ) -> TeacherForcedOutput:
+        codes = codes.to(self.device).long()
+        b, k, n_frames = codes.shape
+        if k != self.num_codebooks:
+            raise MusaeError(
+                f"Codes have {k} codebooks but {self.model_id} uses {self.num_codebooks}.",
+                "encode the audio with this model's codec.",
+            )
+        targets = dp.delay(codes, self.pad_id)
+        inputs = dp.decoder_inputs(targets, self.bos_id)
+        enc, enc_mask = self._encode_text(texts if texts else [""] * b, cfg=False)
+        ctx = ForwardContext(
+            positions=torch.arange(targets.shape[2], device=self.device),
+            conditional_rows=b,
+            cfg=False,
+            frame_rate=self.frame_rate,
+        )
+        hidden = self._decoder_hidden(inputs, enc, enc_mask, ctx, cache=None)
+        logits = self._logits(hidden).float()  # (B, K, S, V)
+        valid = dp.valid_mask(targets.shape[2], k, n_frames, device=self.device)
+        safe_targets = torch.where(valid, targets, 0)
+        nll = torch.nn.functional.cross_entropy(
+            logits.permute(0, 3, 1, 2), safe_targets, reduction="none"
+        )
+        loss = (nll * valid).sum(dim=(1, 2)) / valid.sum()
+        return TeacherForcedOutput(loss=loss, n_frames=n_frames)

@@ -1,0 +1,114 @@
+"""A tiny MusicGen built offline with transformers' own classes (audiocraft's "debug model" idea).
+
+Same architecture, delay pattern, codec and text conditioning as ``facebook/musicgen-*``, at a
+size where every test runs on a CPU in seconds. Weights are random but fixed by ``seed``; the
+codec's codebooks are filled so different tokens decode to different sounds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+from transformers import (
+    EncodecConfig,
+    MusicgenConfig,
+    MusicgenDecoderConfig,
+    MusicgenForConditionalGeneration,
+    PreTrainedTokenizerFast,
+    T5Config,
+)
+
+TINY_SAMPLE_RATE = 32_000
+TINY_CODEBOOK_SIZE = 256
+TINY_NUM_CODEBOOKS = 4
+TINY_MAX_SECONDS = 30
+
+
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level tokenizer (every UTF-8 byte a token), so any prompt encodes offline."""
+    specials = ["<pad>", "</s>", "<unk>"]
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {tok: i for i, tok in enumerate(specials + sorted(alphabet))}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    core.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", vocab["</s>"])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+
+
+def tiny_config(num_layers: int = 4, hidden_size: int = 64) -> MusicgenConfig:
+    """A MusicGen config with musicgen's structure at toy width (50 Hz frames, 4 codebooks)."""
+    text = T5Config(
+        vocab_size=len(tiny_tokenizer()),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_heads=4,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    bandwidth = TINY_NUM_CODEBOOKS * 50 * 8 / 1000  # codebooks * frame_rate * log2(256) bits
+    codec = EncodecConfig(
+        sampling_rate=TINY_SAMPLE_RATE,
+        audio_channels=1,
+        num_filters=4,
+        hidden_size=32,
+        codebook_dim=32,
+        codebook_size=TINY_CODEBOOK_SIZE,
+        upsampling_ratios=[8, 8, 10],
+        target_bandwidths=[bandwidth],
+        chunk_length_s=None,
+        overlap=None,
+        num_lstm_layers=1,
+    )
+    decoder = MusicgenDecoderConfig(
+        vocab_size=TINY_CODEBOOK_SIZE,
+        num_codebooks=TINY_NUM_CODEBOOKS,
+        hidden_size=hidden_size,
+        ffn_dim=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        max_position_embeddings=TINY_MAX_SECONDS * 50 + 16,
+        pad_token_id=TINY_CODEBOOK_SIZE,
+        bos_token_id=TINY_CODEBOOK_SIZE,
+    )
+    return MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
+
+
+def build_tiny_musicgen(seed: int = 0) -> tuple[MusicgenForConditionalGeneration, object]:
+    """Build the tiny model and its tokenizer; the same seed gives the same weights."""
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = MusicgenForConditionalGeneration(tiny_config())
+        for layer in model.audio_encoder.quantizer.layers:
+            layer.codebook.embed.normal_()  # random init leaves codebooks at zero
+            layer.codebook.inited.fill_(1.0)
+            layer.codebook.embed_avg.copy_(layer.codebook.embed)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    gen = model.generation_config
+    gen.pad_token_id = TINY_CODEBOOK_SIZE
+    gen.bos_token_id = TINY_CODEBOOK_SIZE
+    gen.decoder_start_token_id = TINY_CODEBOOK_SIZE
+    gen.max_length = TINY_MAX_SECONDS * 50
+    gen.do_sample = True
+    gen.guidance_scale = 3.0
+    gen.top_k = 250
+    return model.eval(), tiny_tokenizer()
+
+
+def save_tiny_musicgen(folder: str | Path, seed: int = 0) -> Path:
+    """Write the tiny model as a normal transformers folder (safetensors + tokenizer)."""
+    folder = Path(folder)
+    model, tokenizer = build_tiny_musicgen(seed)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
