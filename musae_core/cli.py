@@ -6,6 +6,8 @@ Every user-facing problem is a ``MusaeError``: printed as one line, exit code 2,
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import os
 import sys
@@ -17,6 +19,14 @@ import numpy as np
 from musae_core.errors import Cancelled, MusaeError
 
 log = logging.getLogger("musae")
+
+COMMAND_MODULES = (
+    "musae_core.harvest.cli",
+    "musae_core.sae.cli",
+    "musae_core.features.cli",
+    "musae_core.labeling.cli",
+)
+"""Modules that add subcommands: each has ``register(subparsers)`` and lives with its concept."""
 
 
 def _progress_bar(desc: str, unit: str = "step"):
@@ -180,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a model's layers, width, rates and limits")
     model_args(info)
     info.set_defaults(func=cmd_info)
+    for module_name in COMMAND_MODULES:
+        package = module_name.rsplit(".", 1)[0]
+        if importlib.util.find_spec(package) and importlib.util.find_spec(module_name):
+            importlib.import_module(module_name).register(sub)
     return parser
 
 
