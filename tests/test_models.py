@@ -40,16 +40,19 @@ def test_generation_leaves_global_rng_alone(tiny_model):
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_greedy_decoding_matches_transformers_generate(tiny_model):
-    """musae's own decoding loop reproduces model.generate token for token."""
-    ids = tiny_model.tokenizer(["bright piano"], return_tensors="pt")
-    reference = tiny_model.hf.generate(
-        **ids, do_sample=False, guidance_scale=3.0, max_new_tokens=53
-    )
-    take = tiny_model.generate(
-        GenerationRequest(prompts=("bright piano",), duration=1.0, temperature=0.0)
-    )
-    assert torch.allclose(torch.from_numpy(take.audio), reference[..., : take.audio.shape[-1]])
+@pytest.mark.parametrize("model_id", ["tiny", "tiny-stereo"])
+def test_greedy_decoding_matches_transformers_generate(model_id):
+    """musae's own decoding loop reproduces model.generate token for token (mono and stereo)."""
+    model = load_model(model_id, device="cpu", dtype="fp32")
+    ids = model.tokenizer(["bright piano"], return_tensors="pt")
+    steps = 50 + max(model.delays)
+    reference = model.hf.generate(**ids, do_sample=False, guidance_scale=3.0, max_new_tokens=steps)
+    take = model.generate(GenerationRequest(prompts=("bright piano",), duration=1.0, temperature=0))
+    assert take.audio.shape == (1, model.audio_channels, 32_000)
+    assert torch.allclose(torch.from_numpy(take.audio), reference[..., :32_000])
+    codes = model.encode(torch.from_numpy(take.audio[:, 0]))
+    assert codes.shape == (1, model.num_codebooks, 50)
+    assert torch.isfinite(model.teacher_force(codes).loss).all()
 
 
 def test_batch_of_prompts_and_variants(tiny_model):

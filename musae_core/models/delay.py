@@ -1,40 +1,51 @@
-"""MusicGen's codebook delay pattern: codebook k of frame f sits at decoder position f + k.
+"""MusicGen's codebook delay pattern: codebook k of frame f sits at decoder position f + delay[k].
 
-Kept as pure tensor functions so generation, teacher forcing and every backend agree on where
-each frame lives; residual position t is aligned with frame t (codebook 0, the coarsest).
+Mono models delay codebook k by k; stereo models interleave left/right codebooks and delay pair
+k//2 by k//2. Kept as pure tensor functions so generation, teacher forcing and every backend
+agree on where each frame lives; residual position t is aligned with frame t (codebook 0).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 
-def steps_for_frames(n_frames: int, num_codebooks: int) -> int:
+def codebook_delays(num_codebooks: int, audio_channels: int = 1) -> list[int]:
+    """Per-codebook delay in decoder steps."""
+    if audio_channels == 2:
+        return [k // 2 for k in range(num_codebooks)]
+    return list(range(num_codebooks))
+
+
+def steps_for_frames(n_frames: int, delays: Sequence[int]) -> int:
     """Decoder positions needed to predict ``n_frames`` complete frames."""
-    return n_frames + num_codebooks - 1
+    return n_frames + max(delays)
 
 
-def valid_mask(steps: int, num_codebooks: int, n_frames: int, device=None) -> torch.Tensor:
+def valid_mask(steps: int, delays: Sequence[int], n_frames: int, device=None) -> torch.Tensor:
     """(codebooks, steps) bool: whether position t predicts a real token for codebook k."""
     t = torch.arange(steps, device=device)[None, :]
-    k = torch.arange(num_codebooks, device=device)[:, None]
-    frame = t - k
+    shift = torch.tensor(list(delays), device=device)[:, None]
+    frame = t - shift
     return (frame >= 0) & (frame < n_frames)
 
 
-def delay(codes: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """(B, K, F) codes -> (B, K, F + K - 1) targets where position t holds frame t - k."""
+def delay(codes: torch.Tensor, delays: Sequence[int], pad_id: int) -> torch.Tensor:
+    """(B, K, F) codes -> (B, K, F + max delay) targets; position t holds frame t - delay[k]."""
     b, k, f = codes.shape
-    out = codes.new_full((b, k, steps_for_frames(f, k)), pad_id)
-    for cb in range(k):
-        out[:, cb, cb : cb + f] = codes[:, cb]
+    out = codes.new_full((b, k, steps_for_frames(f, delays)), pad_id)
+    for cb, shift in enumerate(delays):
+        out[:, cb, shift : shift + f] = codes[:, cb]
     return out
 
 
-def undelay(delayed: torch.Tensor, n_frames: int) -> torch.Tensor:
-    """Inverse of ``delay``: (B, K, >= F + K - 1) -> (B, K, F)."""
-    k = delayed.shape[1]
-    return torch.stack([delayed[:, cb, cb : cb + n_frames] for cb in range(k)], dim=1)
+def undelay(delayed: torch.Tensor, delays: Sequence[int], n_frames: int) -> torch.Tensor:
+    """Inverse of ``delay``: (B, K, >= F + max delay) -> (B, K, F)."""
+    return torch.stack(
+        [delayed[:, cb, shift : shift + n_frames] for cb, shift in enumerate(delays)], dim=1
+    )
 
 
 def decoder_inputs(targets: torch.Tensor, bos_id: int) -> torch.Tensor:

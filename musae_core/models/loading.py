@@ -33,16 +33,16 @@ def load_model(
     cache_dir: str | Path | None = None,
     allow_download: bool = False,
 ) -> MusicModel:
-    """Load ``model_id``: 'tiny' (or 'tiny:SEED'), a folder, or a Hugging Face repo id."""
+    """Load ``model_id``: 'tiny[-stereo][:SEED]', a folder, or a Hugging Face repo id."""
     from musae_core.models.musicgen_hf import TransformersMusicGen
 
     torch_device = select_device(device)
     torch_dtype = select_dtype(dtype, torch_device)
-    if model_id == "tiny" or model_id.startswith("tiny:"):
+    if model_id.split(":")[0] in ("tiny", "tiny-stereo"):
         from musae_core.models.tiny import build_tiny_musicgen
 
         seed = _tiny_seed(model_id)
-        hf, tokenizer = build_tiny_musicgen(seed)
+        hf, tokenizer = build_tiny_musicgen(seed, stereo=model_id.startswith("tiny-stereo"))
         hf = hf.to(torch_device, torch_dtype)
         return TransformersMusicGen(hf, tokenizer, model_id)
     hf, tokenizer = _load_transformers(model_id, cache_dir, allow_download)
@@ -51,11 +51,13 @@ def load_model(
 
 
 def _tiny_seed(model_id: str) -> int:
-    if model_id == "tiny":
+    if ":" not in model_id:
         return 0
     text = model_id.split(":", 1)[1]
     if not text.isdigit():
-        raise MusaeError(f"Bad tiny model id {model_id!r}.", "use 'tiny' or 'tiny:SEED'.")
+        raise MusaeError(
+            f"Bad tiny model id {model_id!r}.", "use 'tiny', 'tiny:SEED' or 'tiny-stereo'."
+        )
     return int(text)
 
 

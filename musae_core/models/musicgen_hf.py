@@ -44,6 +44,7 @@ class TransformersMusicGen(MusicModel):
         self.sample_rate = cfg.audio_encoder.sampling_rate
         self.frame_rate = float(cfg.audio_encoder.frame_rate)
         self.codebook_size = dec.vocab_size
+        self.delays = dp.codebook_delays(self.num_codebooks, self.audio_channels)
         gen = hf_model.generation_config
         self.pad_id = int(gen.pad_token_id if gen.pad_token_id is not None else dec.pad_token_id)
         start = gen.decoder_start_token_id
@@ -164,7 +165,7 @@ class TransformersMusicGen(MusicModel):
         progress = progress or no_progress
         n_frames = self.n_frames_for(request.duration)
         k = self.num_codebooks
-        steps = dp.steps_for_frames(n_frames, k)
+        steps = dp.steps_for_frames(n_frames, self.delays)
         batch = request.batch_size
         cfg = request.cfg_scale > 1.0
         started = time.perf_counter()
@@ -172,7 +173,7 @@ class TransformersMusicGen(MusicModel):
         with torch.random.fork_rng(devices=devices, device_type=self.device.type):
             torch.manual_seed(request.seed)
             enc, enc_mask = self._encode_text(request.batch_prompts(), cfg)
-            valid = dp.valid_mask(steps, k, n_frames, device=self.device)
+            valid = dp.valid_mask(steps, self.delays, n_frames, device=self.device)
             tokens = torch.full((batch, k, steps + 1), self.pad_id, device=self.device)
             tokens[:, :, 0] = self.bos_id
             cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
@@ -194,7 +195,7 @@ class TransformersMusicGen(MusicModel):
                 chosen = choose_tokens(logits, warpers, greedy)
                 tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
                 progress(t + 1, steps)
-            codes = dp.undelay(tokens[:, :, 1:], n_frames)
+            codes = dp.undelay(tokens[:, :, 1:], self.delays, n_frames)
             check(cancel)
             audio = self.decode(codes)
         n_samples = round(n_frames * self.sample_rate / self.frame_rate)
@@ -219,7 +220,7 @@ class TransformersMusicGen(MusicModel):
                 f"Codes have {k} codebooks but {self.model_id} uses {self.num_codebooks}.",
                 "encode the audio with this model's codec.",
             )
-        targets = dp.delay(codes, self.pad_id)
+        targets = dp.delay(codes, self.delays, self.pad_id)
         inputs = dp.decoder_inputs(targets, self.bos_id)
         enc, enc_mask = self._encode_text(texts if texts else [""] * b, cfg=False)
         ctx = ForwardContext(
@@ -230,7 +231,7 @@ class TransformersMusicGen(MusicModel):
         )
         hidden = self._decoder_hidden(inputs, enc, enc_mask, ctx, cache=None)
         logits = self._logits(hidden).float()  # (B, K, S, V)
-        valid = dp.valid_mask(targets.shape[2], k, n_frames, device=self.device)
+        valid = dp.valid_mask(targets.shape[2], self.delays, n_frames, device=self.device)
         safe_targets = torch.where(valid, targets, 0)
         nll = torch.nn.functional.cross_entropy(
             logits.permute(0, 3, 1, 2), safe_targets, reduction="none"

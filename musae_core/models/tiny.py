@@ -42,8 +42,9 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def tiny_config(num_layers: int = 4, hidden_size: int = 64) -> MusicgenConfig:
-    """A MusicGen config with musicgen's structure at toy width (50 Hz frames, 4 codebooks)."""
+def tiny_config(num_layers: int = 4, hidden_size: int = 64, stereo: bool = False) -> MusicgenConfig:
+    """A MusicGen config with musicgen's structure at toy width (50 Hz frames, 4 codebooks per
+    channel; stereo interleaves left/right codebooks like musicgen-stereo)."""
     text = T5Config(
         vocab_size=len(tiny_tokenizer()),
         d_model=32,
@@ -70,7 +71,8 @@ def tiny_config(num_layers: int = 4, hidden_size: int = 64) -> MusicgenConfig:
     )
     decoder = MusicgenDecoderConfig(
         vocab_size=TINY_CODEBOOK_SIZE,
-        num_codebooks=TINY_NUM_CODEBOOKS,
+        num_codebooks=TINY_NUM_CODEBOOKS * (2 if stereo else 1),
+        audio_channels=2 if stereo else 1,
         hidden_size=hidden_size,
         ffn_dim=hidden_size * 2,
         num_hidden_layers=num_layers,
@@ -82,12 +84,14 @@ def tiny_config(num_layers: int = 4, hidden_size: int = 64) -> MusicgenConfig:
     return MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
 
 
-def build_tiny_musicgen(seed: int = 0) -> tuple[MusicgenForConditionalGeneration, object]:
+def build_tiny_musicgen(
+    seed: int = 0, stereo: bool = False
+) -> tuple[MusicgenForConditionalGeneration, object]:
     """Build the tiny model and its tokenizer; the same seed gives the same weights."""
     generator_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        model = MusicgenForConditionalGeneration(tiny_config())
+        model = MusicgenForConditionalGeneration(tiny_config(stereo=stereo))
         for layer in model.audio_encoder.quantizer.layers:
             layer.codebook.embed.normal_()  # random init leaves codebooks at zero
             layer.codebook.inited.fill_(1.0)
@@ -105,10 +109,10 @@ def build_tiny_musicgen(seed: int = 0) -> tuple[MusicgenForConditionalGeneration
     return model.eval(), tiny_tokenizer()
 
 
-def save_tiny_musicgen(folder: str | Path, seed: int = 0) -> Path:
+def save_tiny_musicgen(folder: str | Path, seed: int = 0, stereo: bool = False) -> Path:
     """Write the tiny model as a normal transformers folder (safetensors + tokenizer)."""
     folder = Path(folder)
-    model, tokenizer = build_tiny_musicgen(seed)
+    model, tokenizer = build_tiny_musicgen(seed, stereo)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
