@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "musae_core.sae.cli",
     "musae_core.features.cli",
     "musae_core.labeling.cli",
+    "musae_core.demo.cli",
 )
 """Modules that add subcommands: each has ``register(subparsers)`` and lives with its concept."""
 

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 extras="${1:-dev}"
 torch_spec="${MUSAE_TORCH:-torch==2.13.0}"
 
-apt_packages=()
+# FluidSynth + the FluidR3 General MIDI soundfont render the demo corpus (musae demo).
+apt_packages=(fluidsynth fluid-soundfont-gm)
 if [[ ",$extras," == *",gui,"* ]]; then
   # Qt's xcb platform plugin and PortAudio for sounddevice.
   apt_packages+=(libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3
@@ -23,7 +24,7 @@ if [[ ${#apt_packages[@]} -gt 0 && $(id -u) -eq 0 ]] && command -v apt-get >/dev
   done
   if [[ ${#missing[@]} -gt 0 ]]; then
     echo "bootstrap: installing Debian packages: ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi
 
