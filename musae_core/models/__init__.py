@@ -1,0 +1,9 @@
+"""Music models behind one interface: load by id, generate, encode, teacher-force, hook.
+
+``load_model('tiny' | folder | 'facebook/musicgen-small')`` returns a ``MusicModel``.
+"""
+
+from musae_core.models.base import CfgBranch, GenerationRequest, MusicModel, Take
+from musae_core.models.loading import download_model, load_model
+
+__all__ = ["CfgBranch", "GenerationRequest", "MusicModel", "Take", "download_model", "load_model"]
