@@ -40,7 +40,7 @@ def test_generation_leaves_global_rng_alone(tiny_model):
     assert torch.equal(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize("model_id", ["tiny", "tiny-stereo"])
+@pytest.mark.parametrize("model_id", ["tiny", "tiny-stereo", "tiny-melody"])
 def test_greedy_decoding_matches_transformers_generate(model_id):
     """musae's own decoding loop reproduces model.generate token for token (mono and stereo)."""
     model = load_model(model_id, device="cpu", dtype="fp32")

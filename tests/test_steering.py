@@ -8,6 +8,7 @@ import torch
 
 from musae_core.errors import MusaeError
 from musae_core.models.base import CfgBranch, GenerationRequest
+from musae_core.models.loading import load_model
 from musae_core.models.residual import capture_residual
 from musae_core.render import render
 from musae_core.steering import AddDirection, ClampDirection, Envelope, RelativeAdd, steer
@@ -132,15 +133,20 @@ def test_cfg_branch_choice(tiny_model):
     )
 
 
-def test_capture_during_generation_maps_positions_to_frames(tiny_model):
-    with capture_residual(tiny_model, [0, 3]) as rec:
-        take = tiny_model.generate(REQUEST)
+@pytest.mark.parametrize("model_id", ["tiny", "tiny-melody"])
+def test_capture_during_generation_maps_positions_to_frames(model_id):
+    model = load_model(model_id, device="cpu", dtype="fp32")
+    d = _direction(model)
+    steering = [AddDirection(layer=1, direction=d, alpha=1.0, beta=2.0)]
+    with steer(model, steering), capture_residual(model, [0, 3]) as rec:
+        take = model.generate(REQUEST)
     n_frames = take.codes.shape[-1]
     acts = rec.activations(3, n_frames=n_frames)
-    assert acts.shape == (1, n_frames, tiny_model.d_model)
+    assert acts.shape == (1, n_frames, model.d_model)
     # teacher forcing the generated codes reproduces the generation-time residual stream
-    with capture_residual(tiny_model, [3]) as tf:
-        tiny_model.teacher_force(torch.from_numpy(take.codes), texts=list(REQUEST.prompts))
+    # (melody: the conditioning prefix is neither captured nor steered)
+    with steer(model, steering), capture_residual(model, [3]) as tf:
+        model.teacher_force(torch.from_numpy(take.codes), texts=list(REQUEST.prompts))
     assert torch.allclose(tf.activations(3, n_frames=n_frames), acts, atol=1e-4)
 
 

@@ -80,9 +80,10 @@ class Take:
 class ForwardContext:
     """What a residual hook needs to know about the forward pass it is running inside.
 
-    ``positions`` are decoder positions of the current chunk; position ``t`` maps to audio frame
-    ``t`` (see ``frame_times``). ``conditional_rows`` is the number of leading batch rows that
-    belong to the conditional CFG branch (all rows when CFG is off).
+    ``positions`` (a CPU tensor, so hooks never wait on the GPU) are decoder positions of the
+    current chunk; position ``t >= 0`` maps to audio frame ``t`` (see ``frame_times``); negative
+    positions hold a conditioning prefix (MusicGen-Melody). ``conditional_rows`` is the number
+    of leading batch rows that belong to the conditional CFG branch (all rows when CFG is off).
     """
 
     positions: torch.Tensor

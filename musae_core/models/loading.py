@@ -20,6 +20,8 @@ KNOWN_MUSICGEN_IDS = (
     "facebook/musicgen-small",
     "facebook/musicgen-medium",
     "facebook/musicgen-large",
+    "facebook/musicgen-melody",
+    "facebook/musicgen-melody-large",
     "facebook/musicgen-stereo-small",
     "facebook/musicgen-stereo-medium",
     "facebook/musicgen-stereo-large",
@@ -33,21 +35,26 @@ def load_model(
     cache_dir: str | Path | None = None,
     allow_download: bool = False,
 ) -> MusicModel:
-    """Load ``model_id``: 'tiny[-stereo][:SEED]', a folder, or a Hugging Face repo id."""
+    """Load ``model_id``: 'tiny[-stereo|-melody][:SEED]', a folder, or a Hugging Face repo id."""
     from musae_core.models.musicgen_hf import TransformersMusicGen
 
     torch_device = select_device(device)
     torch_dtype = select_dtype(dtype, torch_device)
-    if model_id.split(":")[0] in ("tiny", "tiny-stereo"):
-        from musae_core.models.tiny import build_tiny_musicgen
+    from musae_core.models.musicgen_melody_hf import TransformersMusicGenMelody
+
+    name = model_id.split(":")[0]
+    if name in ("tiny", "tiny-stereo", "tiny-melody"):
+        from musae_core.models.tiny import build_tiny_musicgen, build_tiny_musicgen_melody
 
         seed = _tiny_seed(model_id)
-        hf, tokenizer = build_tiny_musicgen(seed, stereo=model_id.startswith("tiny-stereo"))
-        hf = hf.to(torch_device, torch_dtype)
-        return TransformersMusicGen(hf, tokenizer, model_id)
-    hf, tokenizer = _load_transformers(model_id, cache_dir, allow_download)
-    hf = hf.to(torch_device, torch_dtype)
-    return TransformersMusicGen(hf, tokenizer, model_id)
+        if name == "tiny-melody":
+            hf, tokenizer = build_tiny_musicgen_melody(seed)
+        else:
+            hf, tokenizer = build_tiny_musicgen(seed, stereo=name == "tiny-stereo")
+    else:
+        hf, tokenizer = _load_transformers(model_id, cache_dir, allow_download)
+    backend = TransformersMusicGenMelody if "Melody" in type(hf).__name__ else TransformersMusicGen
+    return backend(hf.to(torch_device, torch_dtype), tokenizer, model_id)
 
 
 def _tiny_seed(model_id: str) -> int:
@@ -56,13 +63,19 @@ def _tiny_seed(model_id: str) -> int:
     text = model_id.split(":", 1)[1]
     if not text.isdigit():
         raise MusaeError(
-            f"Bad tiny model id {model_id!r}.", "use 'tiny', 'tiny:SEED' or 'tiny-stereo'."
+            f"Bad tiny model id {model_id!r}.",
+            "use e.g. 'tiny', 'tiny:SEED', 'tiny-stereo' or 'tiny-melody'.",
         )
     return int(text)
 
 
 def _load_transformers(model_id: str, cache_dir, allow_download: bool):
-    from transformers import AutoConfig, AutoTokenizer, MusicgenForConditionalGeneration
+    from transformers import (
+        AutoConfig,
+        AutoTokenizer,
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyForConditionalGeneration,
+    )
 
     local = Path(model_id).expanduser()
     is_folder = local.is_dir()
@@ -77,14 +90,18 @@ def _load_transformers(model_id: str, cache_dir, allow_download: bool):
         config = AutoConfig.from_pretrained(source, cache_dir=cache_dir, local_files_only=offline)
     except (OSError, ValueError) as exc:
         raise _missing_weights_error(model_id, is_folder) from exc
-    if config.model_type != "musicgen":
+    classes = {
+        "musicgen": MusicgenForConditionalGeneration,
+        "musicgen_melody": MusicgenMelodyForConditionalGeneration,
+    }
+    if config.model_type not in classes:
         raise MusaeError(
             f"{model_id} is a {config.model_type!r} model; musae's transformers backend "
-            "loads MusicGen checkpoints (model_type 'musicgen').",
+            "loads MusicGen checkpoints (model_type 'musicgen' or 'musicgen_melody').",
             "point at a facebook/musicgen-* model or a folder saved from one.",
         )
     try:
-        hf = MusicgenForConditionalGeneration.from_pretrained(
+        hf = classes[config.model_type].from_pretrained(
             source, cache_dir=cache_dir, local_files_only=offline, use_safetensors=True
         )
         tokenizer = AutoTokenizer.from_pretrained(

@@ -108,7 +108,7 @@ class TransformersMusicGen(MusicModel):
             mask = torch.zeros(len(prompts), 1, device=self.device, dtype=torch.long)
         if (
             self.hf.text_encoder.config.hidden_size != self.d_model
-            and self.hf.decoder.config.cross_attention_hidden_size is None
+            and getattr(self.hf.decoder.config, "cross_attention_hidden_size", None) is None
         ):
             hidden = self.hf.enc_to_dec_proj(hidden)
         hidden = hidden * mask[..., None].to(hidden.dtype)
@@ -185,7 +185,7 @@ class TransformersMusicGen(MusicModel):
                 if cfg:
                     step_ids = step_ids.repeat(2, 1, 1)
                 ctx = ForwardContext(
-                    positions=torch.tensor([t], device=self.device),
+                    positions=torch.tensor([t]),
                     conditional_rows=batch,
                     cfg=cfg,
                     frame_rate=self.frame_rate,
@@ -224,7 +224,7 @@ class TransformersMusicGen(MusicModel):
         inputs = dp.decoder_inputs(targets, self.bos_id)
         enc, enc_mask = self._encode_text(texts if texts else [""] * b, cfg=False)
         ctx = ForwardContext(
-            positions=torch.arange(targets.shape[2], device=self.device),
+            positions=torch.arange(targets.shape[2]),
             conditional_rows=b,
             cfg=False,
             frame_rate=self.frame_rate,

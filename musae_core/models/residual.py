@@ -83,7 +83,10 @@ def capture_residual(
     def make_fn(layer: int) -> ResidualFn:
         def fn(hidden: torch.Tensor, ctx: ForwardContext) -> None:
             rows = hidden if keep_unconditional else hidden[: ctx.conditional_rows]
-            chunk = (ctx.positions.detach().cpu(), rows.detach().float().cpu())
+            frames = ctx.positions >= 0  # negative positions hold conditioning, not audio
+            if not bool(frames.all()):
+                rows = rows[:, frames]
+            chunk = (ctx.positions[frames].detach().cpu(), rows.detach().float().cpu())
             recording.chunks.setdefault(layer, []).append(chunk)
             return None
 

@@ -92,12 +92,21 @@ def build_tiny_musicgen(
     try:
         torch.manual_seed(seed)
         model = MusicgenForConditionalGeneration(tiny_config(stereo=stereo))
-        for layer in model.audio_encoder.quantizer.layers:
-            layer.codebook.embed.normal_()  # random init leaves codebooks at zero
-            layer.codebook.inited.fill_(1.0)
-            layer.codebook.embed_avg.copy_(layer.codebook.embed)
+        _fill_codebooks(model)
     finally:
         torch.random.set_rng_state(generator_state)
+    _set_generation_defaults(model)
+    return model.eval(), tiny_tokenizer()
+
+
+def _fill_codebooks(model) -> None:
+    for layer in model.audio_encoder.quantizer.layers:
+        layer.codebook.embed.normal_()  # random init leaves codebooks at zero
+        layer.codebook.inited.fill_(1.0)
+        layer.codebook.embed_avg.copy_(layer.codebook.embed)
+
+
+def _set_generation_defaults(model) -> None:
     gen = model.generation_config
     gen.pad_token_id = TINY_CODEBOOK_SIZE
     gen.bos_token_id = TINY_CODEBOOK_SIZE
@@ -106,6 +115,35 @@ def build_tiny_musicgen(
     gen.do_sample = True
     gen.guidance_scale = 3.0
     gen.top_k = 250
+
+
+def build_tiny_musicgen_melody(seed: int = 0):
+    """The tiny model's MusicGen-Melody sibling (conditioning prefix instead of cross-attention)."""
+    from transformers import (
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+    )
+
+    base = tiny_config()
+    decoder = MusicgenMelodyDecoderConfig(**{
+        key: getattr(base.decoder, key)
+        for key in ("vocab_size", "num_codebooks", "hidden_size", "ffn_dim",
+                    "num_hidden_layers", "num_attention_heads", "max_position_embeddings",
+                    "pad_token_id", "bos_token_id")
+    })  # fmt: skip
+    config = MusicgenMelodyConfig(
+        text_encoder=base.text_encoder, audio_encoder=base.audio_encoder, decoder=decoder,
+        num_chroma=12, chroma_length=24,
+    )  # fmt: skip
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = MusicgenMelodyForConditionalGeneration(config)
+        _fill_codebooks(model)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    _set_generation_defaults(model)
     return model.eval(), tiny_tokenizer()
 
 

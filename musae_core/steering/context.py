@@ -31,11 +31,15 @@ def _layer_fn(interventions: list[Intervention]) -> ResidualFn:
                 continue
             change = iv.delta(hidden)
             if iv.envelope is not None:
-                gains = iv.envelope.gains(ctx.positions, ctx.frame_rate).to(hidden.dtype)
+                gains = iv.envelope.gains(ctx.positions, ctx.frame_rate)
+                gains = gains.to(device=hidden.device, dtype=hidden.dtype)
                 change = change * gains[None, :, None]
             mask = _row_mask(iv.branch, hidden, ctx)
             if mask is not None:
                 change = change * mask
+            if bool((ctx.positions < 0).any()):  # conditioning prefix: leave it alone
+                frames = (ctx.positions >= 0).to(device=hidden.device, dtype=hidden.dtype)
+                change = change * frames[None, :, None]
             total = change if total is None else total + change
         return None if total is None else hidden + total
 
