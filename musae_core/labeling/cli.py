@@ -1,0 +1,177 @@
+"""`musae label`: descriptor, CLAP, LLM labels and CLAP validation over a feature database.
+
+No network unless the user picks ``--method llm`` (the endpoint they configured) or passes
+``--download-clap``. Ctrl+C stops after the current step; a re-run finishes what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from musae_core.errors import MusaeError
+from musae_core.jobs import CancelToken
+
+METHODS = ("descriptors", "clap", "llm", "essentia", "validate")
+
+
+def register(subparsers) -> None:
+    """Add ``musae label`` (and ``musae eval-steering`` when its module is present)."""
+    p = subparsers.add_parser("label", help="label features: descriptors, CLAP tags, LLM, validate")
+    p.add_argument("--db", required=True, help="feature database (FEATURES.db)")
+    p.add_argument("--method", required=True, choices=METHODS)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--features", help="feature ids, e.g. 1,2,5 or 10-20")
+    which.add_argument("--all", action="store_true", help="every feature in the database")
+    p.add_argument("--limit", type=int, default=None, help="label at most N missing features")
+    p.add_argument("--clap-model", default=None, help="CLAP id or folder (default "
+                   "laion/larger_clap_music; 'tiny' is a random test model)")  # fmt: skip
+    p.add_argument("--download-clap", action="store_true", help="allow downloading CLAP weights")
+    p.add_argument("--validate", action="store_true", help="also CLAP-validate the new labels")
+    p.add_argument("--device", default="auto", help="device for CLAP: auto, cpu, cuda...")
+    p.add_argument("--baseline-size", type=int, default=64, help="random baseline clips")
+    p.add_argument("--seed", type=int, default=0, help="seed of the baseline draw")
+    p.add_argument("--top-clips", type=int, default=10, help="top clips per feature to use")
+    p.add_argument("--alpha", type=float, default=0.01, help="descriptor significance level")
+    p.add_argument(
+        "--vocabulary", default=None, help="folder of *.txt term lists for --method clap"
+    )
+    p.add_argument("--top-k", type=int, default=3, help="CLAP tags kept per feature")
+    p.add_argument("--essentia-embedding", default=None, help="Essentia embedding model .pb")
+    p.add_argument("--essentia-head", default=None, help="Essentia classifier head .pb (+ .json)")
+    p.add_argument("--llm-url", default=None, help="endpoint base URL (else $MUSAE_LLM_URL)")
+    p.add_argument("--llm-model", default=None, help="model name (else $MUSAE_LLM_MODEL)")
+    p.add_argument("--llm-rpm", type=float, default=20.0, help="requests per minute")
+    p.add_argument("--llm-max-requests", type=int, default=500, help="request budget of the run")
+    p.add_argument("--llm-max-audio-seconds", type=float, default=120.0)
+    p.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per request")
+    p.set_defaults(func=cmd_label)
+    try:
+        from musae_core.labeling.steering_eval_cli import register_eval_steering
+    except ImportError:
+        return
+    register_eval_steering(subparsers)
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
+    """First Ctrl+C sets the token (the job stops cleanly); a second one interrupts hard."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        print("\nmusae: stopping after the current step (Ctrl+C again to abort)...")
+        cancel.cancel()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def open_feature_db(path: str):
+    """Open the feature database written by ``musae_core.features``."""
+    if not Path(path).is_file():
+        raise MusaeError(f"Feature database {path} does not exist.", "run `musae features` first.")
+    try:
+        from musae_core.features.db import FeatureDB
+    except ImportError as exc:
+        raise MusaeError(
+            "This musae install has no feature database module (musae_core.features.db).",
+            "update musae.",
+        ) from exc
+    return FeatureDB.open(path)
+
+
+def _build_method(args, embedder_cache):
+    from musae_core.labeling.methods import ClapMethod, DescriptorMethod, LLMMethod
+
+    if args.method == "descriptors":
+        from musae_core.labeling.descriptor_labeler import DescriptorThresholds
+
+        return DescriptorMethod(DescriptorThresholds(alpha=args.alpha))
+    if args.method == "clap":
+        from musae_core.labeling.clap_tagger import ClapTagger, TaggerSettings
+        from musae_core.labeling.vocabulary import load_vocabulary
+
+        tagger = ClapTagger(embedder_cache.embedder, load_vocabulary(args.vocabulary))
+        return ClapMethod(tagger, embedder_cache, TaggerSettings(top_k=args.top_k))
+    if args.method == "llm":
+        from musae_core.labeling.llm_client import ChatClient, LLMSettings
+        from musae_core.labeling.llm_labeler import LLMLabeller
+
+        settings = LLMSettings.from_env(
+            url=args.llm_url,
+            model=args.llm_model,
+            requests_per_minute=args.llm_rpm,
+            max_requests=args.llm_max_requests,
+            max_audio_seconds=args.llm_max_audio_seconds,
+            timeout_s=args.llm_timeout,
+        )
+        return LLMMethod(LLMLabeller(ChatClient(settings)))
+    if args.method == "essentia":
+        from musae_core.labeling.methods import EssentiaMethod
+        from musae_core.labeling.taggers import EssentiaTagger
+
+        if not args.essentia_embedding or not args.essentia_head:
+            raise MusaeError(
+                "--method essentia needs --essentia-embedding and --essentia-head.",
+                "download both from essentia.upf.edu/models (see musae_core/labeling/taggers.py).",
+            )
+        return EssentiaMethod(EssentiaTagger(args.essentia_embedding, args.essentia_head),
+                              top_k=args.top_k)  # fmt: skip
+    return None
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from musae_core.cli import _progress_bar
+    from musae_core.labeling.jobs import all_feature_ids, parse_feature_list, run_label_job
+
+    db = open_feature_db(args.db)
+    ids = all_feature_ids(db) if args.all else parse_feature_list(args.features)
+    if not ids:
+        raise MusaeError("No features selected.", "pass --features IDS or --all.")
+    needs_clap = args.method in ("clap", "validate") or args.validate
+    cache = validator = None
+    if needs_clap:
+        from musae_core.labeling.clap import DEFAULT_CLAP_ID, download_clap, load_clap
+        from musae_core.labeling.methods import ClapValidator, EmbeddingCache
+
+        clap_id = args.clap_model or DEFAULT_CLAP_ID
+        if args.download_clap and clap_id != "tiny" and not Path(clap_id).is_dir():
+            download_clap(clap_id)
+        embedder = load_clap(clap_id, device=args.device, allow_download=args.download_clap)
+        cache = EmbeddingCache(embedder)
+        if args.method == "validate" or args.validate:
+            validator = ClapValidator(cache)
+    method = _build_method(args, cache)
+    cancel = CancelToken()
+    update, bar = _progress_bar(f"label {args.method}", unit="feature")
+    try:
+        with ctrl_c_cancels(cancel):
+            summary = run_label_job(
+                db, method, ids, validator, baseline_size=args.baseline_size, seed=args.seed,
+                max_top_clips=args.top_clips, limit=args.limit,
+                progress=update, cancel=cancel,
+            )  # fmt: skip
+    finally:
+        bar.close()
+    print(
+        f"{summary.job}: {summary.done} features labelled, {summary.skipped} already done, "
+        f"{summary.failed} failed; {summary.labels_added} labels added, "
+        f"{summary.validated} validated."
+    )
+    for feature_id, message in summary.errors[:10]:
+        print(f"  feature {feature_id}: {message}")
+    if summary.stopped:
+        print(f"stopped: {summary.stopped}. Run the same command again to continue.")
+    return 130 if summary.stopped == "cancelled" else 0

@@ -1,0 +1,156 @@
+"""Labelling jobs over a feature database: storage, resume, errors, cancel, validation, CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_labeling_support import MemoryFeatureDB, TopClip, clips_from_audio, harmonic_tone
+
+from musae_core.jobs import CancelToken
+from musae_core.labeling.clap import load_clap
+from musae_core.labeling.clap_tagger import ClapTagger, TaggerSettings
+from musae_core.labeling.clips import baseline_for, sample_baseline
+from musae_core.labeling.jobs import parse_feature_list, run_label_job
+from musae_core.labeling.methods import ClapMethod, ClapValidator, DescriptorMethod, EmbeddingCache
+from musae_core.labeling.vocabulary import Vocabulary
+
+HIGH, LOW = 0, 1
+
+
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    """Feature 0: high tones, feature 1: low tones, features 2-6: tones across the range."""
+    folder = tmp_path_factory.mktemp("clips")
+    rng = np.random.default_rng(0)
+    features = {
+        HIGH: clips_from_audio(folder, "high", [harmonic_tone(m, 1.0) for m in range(80, 88)]),
+        LOW: clips_from_audio(folder, "low", [harmonic_tone(m, 1.0) for m in range(30, 38)]),
+    }
+    for f in range(2, 7):
+        pitches = rng.uniform(42, 78, 6)
+        features[f] = clips_from_audio(folder, f"mix{f}", [harmonic_tone(m, 1.0) for m in pitches])
+    return features
+
+
+def make_db(clip_folder, extra=None) -> MemoryFeatureDB:
+    clips = {f: list(c) for f, c in clip_folder.items()}
+    clips.update(extra or {})
+    return MemoryFeatureDB(clips)
+
+
+@pytest.fixture(scope="module")
+def descriptors():
+    """One method for the module: its per-clip cache keeps the tests fast."""
+    return DescriptorMethod()
+
+
+@pytest.fixture(scope="module")
+def clap():
+    return load_clap("tiny", device="cpu")
+
+
+def test_baseline_pool_is_seeded_round_robin_and_excludes_the_feature(clip_folder):
+    db = make_db(clip_folder)
+    pool = sample_baseline(db, list(clip_folder), size=10, seed=3)
+    again = sample_baseline(db, list(clip_folder), size=10, seed=3)
+    assert [b.key for b in pool] == [b.key for b in again] and len(pool) == 10
+    assert len({b.feature_id for b in pool[:7]}) == 7  # one clip of each feature first
+    mine = baseline_for(pool, HIGH, clip_folder[HIGH])
+    assert all(b.feature_id != HIGH for b in mine) and len(mine) < len(pool)
+
+
+def test_descriptor_job_labels_known_features_and_resumes(clip_folder, descriptors):
+    db = make_db(clip_folder)
+    summary = run_label_job(db, descriptors, [HIGH, LOW], baseline_size=40)
+    assert (summary.done, summary.failed) == (2, 0)
+    texts = {f: {r.text for r in db.labels(f)} for f in (HIGH, LOW)}
+    assert "high register" in texts[HIGH] and "low register" not in texts[HIGH]
+    assert "low register" in texts[LOW] and "high register" not in texts[LOW]
+    label = next(r for r in db.labels(HIGH) if r.text == "high register")
+    assert label.source == "descriptor" and label.evidence["p_adjusted"] < 0.01
+    assert label.evidence["baseline"]["used"] >= 30 and label.evidence["job"] == "label:descriptors"
+    count = len(db.label_rows)
+    db.top_clip_calls.clear()
+    again = run_label_job(db, descriptors, [HIGH, LOW], baseline_size=40)
+    assert (again.done, again.skipped) == (0, 2) and len(db.label_rows) == count
+
+
+def test_failing_feature_is_recorded_and_the_job_goes_on(clip_folder, descriptors, tmp_path):
+    broken = {9: [TopClip(1, str(tmp_path / "gone.wav"), 0.0, 1.0)], 10: []}
+    db = make_db(clip_folder, broken)
+    summary = run_label_job(db, descriptors, [9, 10, HIGH], baseline_size=30)
+    assert (summary.done, summary.failed) == (1, 2)
+    assert [e[0] for e in db.errors] == [9, 10]
+    assert "Cannot read top clip audio" in db.errors[0][2]
+    assert "no top clips" in db.errors[1][2]
+    assert db.done(HIGH, "label:descriptors") and not db.done(9, "label:descriptors")
+
+
+def test_cancel_stops_between_features_and_a_rerun_finishes(clip_folder, descriptors):
+    db = make_db(clip_folder)
+    cancel = CancelToken()
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        cancel.cancel()
+
+    first = run_label_job(db, descriptors, [HIGH, LOW, 2], baseline_size=30,
+                          progress=progress, cancel=cancel)  # fmt: skip
+    assert first.stopped == "cancelled" and first.done == 1
+    second = run_label_job(db, descriptors, [HIGH, LOW, 2], baseline_size=30)
+    assert (second.done, second.skipped) == (2, 1)
+
+
+def test_limit_counts_only_missing_features(clip_folder, descriptors):
+    db = make_db(clip_folder)
+    run_label_job(db, descriptors, [2], baseline_size=20)
+    summary = run_label_job(db, descriptors, [2, 3, 4, 5], baseline_size=20, limit=2)
+    assert (summary.skipped, summary.done) == (1, 2) and "limit" in summary.stopped
+
+
+def test_validate_job_scores_every_label_once(clip_folder, descriptors, clap):
+    db = make_db(clip_folder)
+    run_label_job(db, descriptors, [HIGH, LOW], baseline_size=30)
+    n_labels = len(db.label_rows)
+    assert n_labels >= 2
+    validator = ClapValidator(EmbeddingCache(clap))
+    summary = run_label_job(db, None, [HIGH, LOW], validator, baseline_size=30)
+    assert summary.validated == n_labels
+    for row in db.label_rows:
+        assert row.clap_score is not None and 0.0 <= row.auroc <= 1.0
+    again = run_label_job(db, None, [HIGH, LOW], validator, baseline_size=30)
+    assert again.validated == 0
+
+
+def test_clap_job_tags_and_validates(clip_folder, clap):
+    db = make_db(clip_folder)
+    vocabulary = Vocabulary.from_terms({"instruments": ["piano", "flute"], "moods": ["calm"]})
+    cache = EmbeddingCache(clap)
+    method = ClapMethod(ClapTagger(clap, vocabulary), cache, TaggerSettings(min_score=-1.0))
+    summary = run_label_job(db, method, [HIGH], ClapValidator(cache), baseline_size=20)
+    assert summary.labels_added == 3 and summary.validated == 3
+    assert {r.source for r in db.labels(HIGH)} == {"clap"}
+    assert db.done(HIGH, "label:clap:tiny")
+
+
+def test_parse_feature_list():
+    assert parse_feature_list("1,2, 5,3-4,2") == [1, 2, 5, 3, 4]
+
+
+def test_musae_label_cli(clip_folder, monkeypatch, tmp_path, capsys):
+    from musae_core.cli import main
+    from musae_core.labeling import cli as label_cli
+
+    db = make_db(clip_folder)
+    path = tmp_path / "features.db"
+    path.write_bytes(b"")
+    monkeypatch.setattr(label_cli, "open_feature_db", lambda p: db)
+    code = main(["label", "--db", str(path), "--method", "descriptors", "--features", "0,1",
+                 "--baseline-size", "30"])  # fmt: skip
+    assert code == 0
+    assert "2 features labelled" in capsys.readouterr().out
+    code = main(["label", "--db", str(path), "--method", "validate", "--all",
+                 "--clap-model", "tiny", "--baseline-size", "30", "--device", "cpu"])  # fmt: skip
+    assert code == 0 and all(row.clap_score is not None for row in db.label_rows)
+    assert main(["label", "--db", str(tmp_path / "nope.db"), "--method", "clap", "--all"]) == 2
