@@ -1,22 +1,31 @@
 # Set-up-free entry points; each one installs what it needs into ./.venv first.
 SHELL := /bin/bash
 export HF_HUB_OFFLINE := 1
-export QT_QPA_PLATFORM ?= offscreen
 PY := .venv/bin/python
 
-.PHONY: run test lint bench
-run:  ## generate a take with the embedded tiny model and write take.wav
-	scripts/bootstrap.sh dev
+.PHONY: run test lint bench take screenshots
+run:  ## the desktop workstation on its embedded default project (tiny model until the demo ships)
+	scripts/bootstrap.sh gui,dev
+	$(PY) -m app.main
+
+take:  ## headless: generate a take with the embedded tiny model -> take.wav
+	scripts/bootstrap.sh gui,dev
 	$(PY) -m musae_core.cli generate --model tiny --prompt "simple melody" --duration 5 --seed 1 --out take.wav
 
-test: lint  ## lint, then the test suite
-	$(PY) -m pytest -q
+test: lint  ## lint, then the test suite (Qt on the offscreen platform)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint:
-	scripts/bootstrap.sh dev
+	scripts/bootstrap.sh gui,dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
+screenshots:  ## drive the app and save docs/screenshots/*.png
+	scripts/bootstrap.sh gui,dev
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
+
 bench:
-	scripts/bootstrap.sh dev
+	scripts/bootstrap.sh gui,dev
 	$(PY) bench/generate.py
+	$(PY) bench/features.py --frames 100000 --d-sae 4096
+	QT_QPA_PLATFORM=offscreen $(PY) bench/gui_latency.py

@@ -87,6 +87,26 @@ def _parse_vector_steer(spec: str, mode: str, branch: str):
     return ClampDirection(value=strength, **common)
 
 
+def _interventions(args: argparse.Namespace, model) -> list:
+    """--steer specs: SAE features (FEATURE_ID=ALPHA) with --sae, else vector files."""
+    if not args.sae:
+        return [_parse_vector_steer(s, args.steer_mode, args.cfg_branch) for s in args.steer]
+    from musae_core.sae import load_sae, parse_feature_steer
+
+    if args.steer_mode == "relative":
+        raise MusaeError("--steer-mode relative applies to vector files.", "use add or clamp.")
+    from musae_core.sae.evaluate import check_compatible
+
+    sae = load_sae(args.sae)
+    check_compatible(sae, model.model_id, list(range(model.num_layers)), model.d_model,
+                     f"model {model.model_id!r}")  # fmt: skip
+    sae_path = str(Path(args.sae).resolve())
+    return [
+        parse_feature_steer(spec, sae, args.steer_mode, args.cfg_branch, sae_path)
+        for spec in args.steer
+    ]
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from musae_core.audio.io import write_take_files
     from musae_core.jobs import CancelToken
@@ -96,7 +116,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     _check_output(out, (".wav", ".flac"))
-    interventions = [_parse_vector_steer(s, args.steer_mode, args.cfg_branch) for s in args.steer]
     request = GenerationRequest(
         prompts=tuple(args.prompt),
         duration=args.duration,
@@ -109,6 +128,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     model.n_frames_for(request.duration)  # validates the duration before any work
+    interventions = _interventions(args, model)
     cancel = CancelToken()
     update, bar = _progress_bar("generating")
     try:
@@ -173,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--cfg-scale", type=float, default=3.0, help="classifier-free guidance; 1 turns it off"
     )
     gen.add_argument("--variants", type=int, default=1, help="takes per prompt")
-    gen.add_argument("--steer", action="append", default=[], metavar="VECTOR.npy:LAYER:STRENGTH")
+    gen.add_argument("--sae", help="SAE folder: then --steer takes FEATURE_ID=ALPHA")
+    gen.add_argument("--steer", action="append", default=[],
+                     metavar="VECTOR.npy:LAYER:STRENGTH | FEATURE_ID=ALPHA",
+                     help="repeatable; with --sae: alpha * max act * decoder row")  # fmt: skip
     gen.add_argument("--steer-mode", choices=["add", "relative", "clamp"], default="add")
     gen.add_argument(
         "--cfg-branch", choices=["both", "conditional", "unconditional"], default="both"

@@ -81,7 +81,10 @@ def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
 def open_feature_db(path: str):
     """Open the feature database written by ``musae_core.features``."""
     if not Path(path).is_file():
-        raise MusaeError(f"Feature database {path} does not exist.", "run `musae features` first.")
+        raise MusaeError(
+            f"Feature database {path} does not exist.",
+            "run `musae analyze --sae SAE --store STORE --out FEATURES.db` first.",
+        )
     try:
         from musae_core.features.db import FeatureDB
     except ImportError as exc:

@@ -100,10 +100,26 @@ def build_tiny_musicgen(
 
 
 def _fill_codebooks(model) -> None:
-    for layer in model.audio_encoder.quantizer.layers:
-        layer.codebook.embed.normal_()  # random init leaves codebooks at zero
-        layer.codebook.inited.fill_(1.0)
-        layer.codebook.embed_avg.copy_(layer.codebook.embed)
+    """Seed every residual codebook with encoder outputs of varied probe sounds (k-means style
+    initialisation), so different audio maps to different codes; random vectors at the wrong
+    scale would send every frame to the same entry."""
+    rate = model.config.audio_encoder.sampling_rate
+    t = torch.arange(rate) / rate
+    freqs = 55.0 * 2 ** (torch.rand(96, 1) * 7)  # 55 Hz .. 7 kHz
+    amps = 10 ** (-2 * torch.rand(96, 1))
+    probes = amps * torch.sin(2 * torch.pi * freqs * t) + 0.05 * torch.rand(96, 1) * torch.randn(
+        96, rate
+    )
+    with torch.no_grad():
+        hidden = model.audio_encoder.encoder(probes[:, None])  # (probes, dim, frames)
+        residual = hidden.transpose(1, 2).reshape(-1, hidden.shape[1])
+        for layer in model.audio_encoder.quantizer.layers:
+            book = layer.codebook
+            rows = torch.randperm(len(residual))[: book.embed.shape[0]]
+            book.embed.copy_(residual[rows] + 1e-3 * torch.randn_like(residual[rows]))
+            book.inited.fill_(1.0)
+            book.embed_avg.copy_(book.embed)
+            residual = residual - book.decode(book.encode(residual[None]))[0]
 
 
 def _set_generation_defaults(model) -> None:

@@ -1,0 +1,1 @@
+"""musae desktop app: the only Qt code in the project; talks to musae_core.workstation."""

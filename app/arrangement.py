@@ -1,0 +1,148 @@
+"""Arrangement view of the current take: waveform, log-frequency spectrogram with a colour bar
+and one activation lane per mixer feature, on one linked time axis with one playhead.
+
+Heavy arrays (spectrogram, peaks) are computed on a worker; this widget only draws them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from app.theme import ACCENT, LANE_COLOURS
+from musae_core.workstation.analysis import spectrogram, waveform_peaks
+
+
+def take_views(take, which: str) -> dict:
+    """Worker-side: everything the arrangement draws for one side of a take."""
+    audio = take.audio(which)
+    return {
+        "take_id": take.take_id,
+        "which": which,
+        "peaks": waveform_peaks(audio, take.sample_rate, buckets=3000),
+        "spec": spectrogram(audio, take.sample_rate),
+        "duration": take.duration,
+    }
+
+
+def _hz(freq: float) -> str:
+    return f"{freq / 1000:.1f}k" if freq >= 1000 else f"{freq:.0f}"
+
+
+class ArrangementView(QWidget):
+    def __init__(self, bench, transport, parent=None) -> None:
+        super().__init__(parent)
+        self.bench, self.transport = bench, transport
+        self.title = QLabel("No take yet: set up the mixer and press Render (Ctrl+R).")
+        self.plots = pg.GraphicsLayoutWidget()
+        self.wave = self.plots.addPlot(row=0, col=0)
+        self.spec = self.plots.addPlot(row=1, col=0)
+        self.lanes = self.plots.addPlot(row=2, col=0)
+        for plot, name in ((self.wave, "wave"), (self.spec, "Hz (log)"), (self.lanes, "features")):
+            plot.setLabel("left", name)
+            plot.setMouseEnabled(x=True, y=False)
+            plot.getAxis("left").setWidth(60)
+            plot.showGrid(x=True, alpha=0.15)
+        self.lanes.setLabel("bottom", "time", units="s")
+        self.spec.getAxis("left").enableAutoSIPrefix(False)
+        self.spec.setXLink(self.wave)
+        self.lanes.setXLink(self.wave)
+        self.wave_curve = pg.PlotCurveItem(pen=pg.mkPen("#8ab4f8"))
+        self.wave.addItem(self.wave_curve)
+        self.wave.setYRange(-1, 1)
+        self.image = pg.ImageItem()
+        self.spec.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(-80, 0), colorMap="inferno", label="dB")
+        self.colorbar.setImageItem(self.image)
+        self.plots.addItem(self.colorbar, row=1, col=1)  # own column: plots keep equal widths
+        self.loop = pg.LinearRegionItem(values=(0, 1), brush=pg.mkBrush(224, 160, 48, 40))
+        self.loop.setZValue(-10)
+        self.loop.hide()
+        self.wave.addItem(self.loop)
+        self.playheads = []
+        for plot in (self.wave, self.spec, self.lanes):
+            line = pg.InfiniteLine(0, pen=pg.mkPen(ACCENT, width=2), movable=plot is self.wave)
+            plot.addItem(line)
+            self.playheads.append(line)
+        self.playheads[0].sigDragged.connect(lambda line: transport.seek(line.value()))
+        self.legend = self.lanes.addLegend(offset=(5, 5))
+        self.lane_items: list = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plots)
+        self.loop.sigRegionChangeFinished.connect(self._loop_dragged)
+        transport.playheadMoved.connect(self.set_playhead)
+        transport.loopChanged.connect(self._loop_changed)
+        transport.abChanged.connect(lambda _w: self.refresh())
+        bench.currentTakeChanged.connect(lambda _t: self.refresh())
+        self._shown: tuple | None = None
+
+    def refresh(self) -> None:
+        """Compute views of the current take (A or B side) on a worker, then draw."""
+        take = self.bench.current_take
+        if take is None or not take.loaded:
+            return
+        which = self.transport.ab
+        key = (take.take_id, which)
+        if key == self._shown:
+            return
+        self.bench.jobs.start(
+            "arrange", "Drawing take", lambda p, c: take_views(take, which), self.draw
+        )
+
+    def draw(self, views: dict) -> None:
+        take = self.bench.current_take
+        if take is None or take.take_id != views["take_id"]:
+            return
+        self._shown = (views["take_id"], views["which"])
+        self.title.setText(f"{take.name()}   [{views['which']}]")
+        times, lo, hi = views["peaks"]
+        self.wave_curve.setData(
+            np.repeat(times, 2), np.column_stack([lo, hi]).ravel(), connect="pairs"
+        )
+        spec = views["spec"]
+        self.image.setImage(spec.db, autoLevels=False, levels=(max(spec.floor_db, -80), 0))
+        self.image.setRect(QRectF(0, 0, spec.db.shape[0] * spec.hop_seconds, spec.db.shape[1]))
+        self.spec.setYRange(0, spec.db.shape[1])
+        step = max(1, len(spec.freqs) // 5)
+        ticks = [(i + 0.5, _hz(spec.freqs[i])) for i in range(0, len(spec.freqs), step)]
+        self.spec.getAxis("left").setTicks([ticks])
+        self._draw_lanes(take, views["which"])
+        self.wave.setXRange(0, views["duration"], padding=0.01)
+        if self.loop.getRegion() == (0, 1) or self.transport.loop_region is None:
+            self.loop.setRegion((0.25 * views["duration"], 0.75 * views["duration"]))
+            self.transport.set_loop_region(*self.loop.getRegion())
+
+    def _draw_lanes(self, take, which: str) -> None:
+        for item in self.lane_items:
+            self.lanes.removeItem(item)
+        self.legend.clear()
+        self.lane_items = []
+        acts = take.activations if which == "steered" else take.unsteered_activations
+        for i, (feature, values) in enumerate(acts.items()):
+            peak = float(np.max(values)) if values.size and np.max(values) > 0 else 1.0
+            t = np.arange(values.size) / take.frame_rate
+            colour = LANE_COLOURS[i % len(LANE_COLOURS)]
+            curve = pg.PlotCurveItem(t, i + 0.9 * values / peak, pen=pg.mkPen(colour, width=2))
+            self.lanes.addItem(curve)
+            self.legend.addItem(curve, f"#{feature} (peak {peak:.2f})")
+            self.lane_items.append(curve)
+        self.lanes.setYRange(0, max(1, len(acts)))
+
+    def set_playhead(self, seconds: float) -> None:
+        for line in self.playheads:
+            line.setValue(seconds)
+
+    def _loop_dragged(self) -> None:
+        self.transport.set_loop_region(*self.loop.getRegion())
+
+    def _loop_changed(self, region) -> None:
+        self.loop.setVisible(region is not None)
+
+    def zoom(self, factor: float) -> None:
+        (x0, x1), _ = self.wave.viewRange()
+        centre, half = (x0 + x1) / 2, (x1 - x0) / 2 / factor
+        self.wave.setXRange(centre - half, centre + half, padding=0)

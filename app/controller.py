@@ -1,0 +1,297 @@
+"""The Qt side of a session: wraps ``musae_core.workstation.Session`` in signals and jobs.
+
+Widgets call methods here and listen to signals; every slow call (model, SAE, DB, render,
+inspector data, save) runs as a job, so the UI thread only ever copies small results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.workers import JobManager
+from musae_core.workstation import MasterSettings, MixerState, Project, Session, Settings
+from musae_core.workstation.details import feature_details
+from musae_core.workstation.takes import TakeRecord
+
+log = logging.getLogger(__name__)
+
+
+class Workbench(QObject):
+    """Owns the session and the job manager; the one object panels talk to."""
+
+    mixerChanged = Signal(object)  # MixerState
+    masterChanged = Signal(object)  # MasterSettings
+    resourcesChanged = Signal()  # model / SAE / DB loaded or closed
+    featuresLoaded = Signal(list)  # list[FeatureRow]
+    searchMatched = Signal(str, object)  # text, set[int] of DB matches
+    featureSelected = Signal(int)
+    detailsReady = Signal(object)  # FeatureDetails
+    takesChanged = Signal()
+    currentTakeChanged = Signal(object)  # TakeRecord | None
+    renderingChanged = Signal(bool)
+    projectChanged = Signal()
+    error = Signal(str, str)  # problem, fix
+    status = Signal(str)
+
+    def __init__(self, settings: Settings | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings or Settings()
+        self.jobs = JobManager(self)
+        self.jobs.failed.connect(self.error)
+        self.session = Session(settings=self.settings)
+        self.session.history.listeners.append(self.mixerChanged.emit)
+        self.current_take: TakeRecord | None = None
+        self.selected_feature: int | None = None
+        self.auto_render = True
+        self.dirty = False
+        self.mixerChanged.connect(self._mark_dirty)
+
+    # --- state accessors -------------------------------------------------------------------
+    @property
+    def mixer(self) -> MixerState:
+        return self.session.mixer
+
+    @property
+    def master(self) -> MasterSettings:
+        return self.session.project.master
+
+    @property
+    def project(self) -> Project:
+        return self.session.project
+
+    def steering_unavailable(self) -> str | None:
+        return self.session.steering_unavailable()
+
+    def can_render(self) -> bool:
+        return self.session.model is not None
+
+    def _mark_dirty(self, *_args) -> None:
+        self.dirty = True
+
+    # --- sessions and resources ------------------------------------------------------------
+    def _adopt(self, session: Session) -> None:
+        old = self.session
+        self.jobs.cancel_all()
+        session.history.listeners.append(self.mixerChanged.emit)
+        self.session = session
+        self.current_take = session.takes[-1] if session.takes else None
+        old.close()
+        self.dirty = False
+        self.projectChanged.emit()
+        self.mixerChanged.emit(self.mixer)
+        self.masterChanged.emit(self.master)
+        self.takesChanged.emit()
+        self.currentTakeChanged.emit(self.current_take)
+        self.resourcesChanged.emit()
+
+    def new_project(self, model_id: str | None = "tiny") -> None:
+        self._adopt(Session(project=Project(model_id=model_id), settings=self.settings))
+        if model_id:
+            self.load_model(model_id)
+
+    def open_project(self, path: str | Path):
+        """Read the project file, then load its model, SAE, DB and takes on a worker."""
+        try:
+            session = Session.from_project_file(path, self.settings)
+        except Exception as exc:  # MusaeError or unexpected: show it, keep the current project
+            self._report(exc)
+            return None
+        self._adopt(session)
+        self.settings.add_recent(path)
+
+        def work(progress, cancel):
+            return session.open_resources(cancel)
+
+        def done(warnings: list[str]) -> None:
+            for text in warnings:
+                self.status.emit(text)
+            self._resources_loaded()
+            self.takesChanged.emit()
+            self.currentTakeChanged.emit(self.current_take)
+
+        return self.jobs.start("load", f"Opening {Path(path).name}", work, done)
+
+    def open_feature_db(self, path: str | Path, offline: bool = False):
+        """Open a feature database; ``offline`` drops any model (inspection without a GPU)."""
+        if offline:
+            self._adopt(Session(project=Project(model_id=None), settings=self.settings))
+        session = self.session
+        return self.jobs.start(
+            "db",
+            f"Opening {Path(path).name}",
+            lambda p, c: session.open_feature_db(path),
+            lambda _db: self._resources_loaded(),
+        )
+
+    def open_sae(self, path: str | Path):
+        session = self.session
+        return self.jobs.start(
+            "sae", f"Loading SAE {Path(path).name}", lambda p, c: session.load_sae(path),
+            lambda _sae: self._resources_loaded(),
+        )  # fmt: skip
+
+    def load_model(self, model_id: str):
+        session = self.session
+        return self.jobs.start(
+            "model", f"Loading model {model_id}", lambda p, c: session.load_model(model_id, c),
+            lambda _m: self._resources_loaded(),
+        )  # fmt: skip
+
+    def _resources_loaded(self) -> None:
+        self.resourcesChanged.emit()
+        if self.session.db is not None:
+            self.refresh_features()
+
+    def refresh_features(self) -> None:
+        db = self.session.db
+        self.jobs.start(
+            "features", "Reading features", lambda p, c: db.query(), self.featuresLoaded.emit
+        )
+
+    def search(self, text: str) -> None:
+        """Ask the DB which features match ``text`` in labels or descriptions (on a worker)."""
+        db = self.session.db
+        if db is None or not text.strip():
+            self.searchMatched.emit(text, None)
+            return
+
+        def work(progress, cancel):
+            return {row.id for row in db.query(text=text)}
+
+        self.jobs.start("search", "Searching", work, lambda ids: self.searchMatched.emit(text, ids))
+
+    # --- features --------------------------------------------------------------------------
+    def select_feature(self, feature: int) -> None:
+        self.selected_feature = int(feature)
+        self.featureSelected.emit(self.selected_feature)
+        db = self.session.db
+        if db is None:
+            return
+        rate = self.session.model.sample_rate if self.session.model is not None else None
+        self.jobs.start(
+            "inspect", f"Inspecting feature {feature}",
+            lambda p, c: feature_details(db, int(feature), sample_rate=rate),
+            self.detailsReady.emit,
+        )  # fmt: skip
+
+    def set_favourite(self, feature: int, on: bool) -> None:
+        db = self.session.db
+        self.jobs.start("favourite", "Saving favourite", lambda p, c: db.set_favourite(feature, on))
+
+    # --- mixer (undoable) ------------------------------------------------------------------
+    def add_feature(self, feature: int, label: str = "") -> None:
+        self.session.history.apply(self.mixer.add(int(feature), label), f"add #{feature}")
+
+    def remove_feature(self, feature: int) -> None:
+        self.session.history.apply(self.mixer.remove(feature), f"remove #{feature}")
+
+    def update_channel(self, feature: int, label: str = "edit", **changes) -> None:
+        self.session.history.apply(self.mixer.update(feature, **changes), label)
+
+    def preview_channel(self, feature: int, **changes) -> None:
+        """A live value during a gesture (knob drag): shown, not yet an undo step."""
+        self.session.history.preview(self.mixer.update(feature, **changes))
+
+    def commit_gesture(self, label: str = "turn knob") -> None:
+        self.session.history.commit(label)
+        if self.auto_render and self.can_render() and self.steering_unavailable() is None:
+            self.render()
+
+    def undo(self) -> bool:
+        return self.session.history.undo()
+
+    def redo(self) -> bool:
+        return self.session.history.redo()
+
+    def set_master(self, **changes) -> None:
+        try:
+            self.project.master = dataclasses.replace(self.master, **changes)
+        except Exception as exc:
+            self._report(exc)
+            return
+        self.dirty = True
+        self.masterChanged.emit(self.master)
+
+    # --- render + takes --------------------------------------------------------------------
+    def render(self):
+        """Render with the current mixer; a running render is cancelled first."""
+        if not self.can_render():
+            self.error.emit("Nothing to render with: no model is loaded.", "open a model.")
+            return None
+        master = self.master.next_seed()
+        if master != self.master:
+            self.project.master = master
+            self.masterChanged.emit(master)
+        session, mixer = self.session, self.mixer
+        self.renderingChanged.emit(True)
+
+        def done(take: TakeRecord) -> None:
+            self.renderingChanged.emit(False)
+            self.dirty = True
+            self.takesChanged.emit()
+            self.set_current_take(take)
+
+        def failed(problem: str, fix: str) -> None:
+            self.renderingChanged.emit(False)
+            self.error.emit(problem, fix)
+
+        job = self.jobs.start(
+            "render", "Rendering", lambda p, c: session.render(master, mixer, p, c), done, failed
+        )
+        job.signals.cancelled.connect(self._render_cancelled)
+        return job
+
+    def _render_cancelled(self, job) -> None:
+        if self.jobs.current("render") is None:
+            self.renderingChanged.emit(False)
+
+    def cancel_render(self) -> bool:
+        return self.jobs.cancel("render")
+
+    def set_current_take(self, take: TakeRecord | None) -> None:
+        self.current_take = take
+        self.currentTakeChanged.emit(take)
+
+    def recall_take(self, take: TakeRecord) -> None:
+        """Make a take current and restore its mixer and master (one undo step)."""
+        self.session.history.apply(take.mixer, f"recall take {take.take_id}")
+        self.project.master = take.master
+        self.masterChanged.emit(take.master)
+        self.set_current_take(take)
+
+    def export(self, path: str | Path, which: str = "steered"):
+        take, session = self.current_take, self.session
+        if take is None:
+            self.error.emit("There is no take to export yet.", "press Render first.")
+            return None
+        title = f"Exporting {Path(path).name}"
+        return self.jobs.start(
+            "export", title, lambda p, c: session.export(take, path, which),
+            lambda paths: self.status.emit(f"Exported {paths[0]} and {paths[1].name}"),
+        )  # fmt: skip
+
+    def save_project(self, path: str | Path | None = None, quiet: bool = False):
+        session = self.session
+        target = path or session.project.path
+        if target is None:
+            self.error.emit("This project has not been saved yet.", "use File > Save As.")
+            return None
+
+        def done(saved: Path) -> None:
+            self.dirty = False
+            self.settings.add_recent(saved)
+            if not quiet:
+                self.status.emit(f"Saved {saved}")
+            self.projectChanged.emit()
+
+        return self.jobs.start(
+            "save", "Saving project", lambda p, c: session.save_project(target), done
+        )
+
+    def _report(self, exc: Exception) -> None:
+        problem = getattr(exc, "problem", str(exc))
+        self.error.emit(problem, getattr(exc, "fix", ""))

@@ -1,0 +1,68 @@
+"""``musae-app``: the desktop workstation. No arguments opens the embedded demo project when
+it exists, else an empty project on the tiny model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
+
+
+def demo_project() -> Path | None:
+    found = sorted(DEMO_DIR.glob("*.musae.json")) if DEMO_DIR.is_dir() else []
+    return found[0] if found else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="musae-app", description=__doc__.splitlines()[0])
+    parser.add_argument("project", nargs="?", help="a .musae.json project to open")
+    parser.add_argument("--feature-db", help="open a feature database (alone: offline inspection)")
+    parser.add_argument("--model", help="model id: 'tiny', a folder or a Hugging Face id")
+    parser.add_argument("--sae", help="an SAE folder to steer with")
+    return parser
+
+
+def open_from_args(window, args: argparse.Namespace) -> None:
+    """Apply the command line to a fresh window (each load runs as a background job)."""
+    bench = window.bench
+    project = args.project or (None if (args.feature_db or args.model) else demo_project())
+    if project:
+        bench.open_project(project)
+        return
+    if args.feature_db and not args.model:
+        bench.open_feature_db(args.feature_db, offline=True)
+        return
+    bench.new_project(args.model or "tiny")
+    if args.feature_db:
+        bench.open_feature_db(args.feature_db)
+    if args.sae:
+        bench.open_sae(args.sae)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    from app.errors import install_excepthook, setup_logging
+    from app.theme import apply_dark_theme
+    from app.window import MainWindow
+    from musae_core.workstation.settings import Settings, data_dir
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("musae")
+    app.setOrganizationName("musae")
+    log_path = setup_logging(data_dir() / "logs")
+    apply_dark_theme(app)
+    window = MainWindow(Settings.load())
+    install_excepthook(lambda: window)
+    window.statusBar().showMessage(f"Log: {log_path}", 5000)
+    window.show()
+    open_from_args(window, args)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

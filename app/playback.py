@@ -1,0 +1,171 @@
+"""Audio output: an allocation-free callback over two preloaded takes (A/B), or a silent clock.
+
+``PlaybackCore`` is the callback body, plain numpy and testable without a sound card; the
+``AudioOutput`` drives it from a sounddevice stream, or from a timer when there is no device.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+log = logging.getLogger(__name__)
+
+
+class PlaybackCore:
+    """Two mono buffers (A = unsteered, B = steered) with gains, a position and a loop.
+
+    Swapping A/B keeps the position, so the comparison is at the same moment of the music.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: tuple[np.ndarray, np.ndarray] = (np.zeros(1, np.float32),) * 2
+        self.gains = (1.0, 1.0)
+        self.which = 1
+        self.position = 0
+        self.playing = False
+        self.loop: tuple[int, int] | None = None
+        self.sample_rate = 32000
+
+    def load(self, a: np.ndarray, b: np.ndarray, gains: tuple[float, float], rate: int) -> None:
+        a = np.ascontiguousarray(np.asarray(a, np.float32).reshape(-1, a.shape[-1]).mean(0))
+        b = np.ascontiguousarray(np.asarray(b, np.float32).reshape(-1, b.shape[-1]).mean(0))
+        self.buffers, self.gains, self.sample_rate = (a, b), gains, rate
+        self.position = min(self.position, len(b))
+
+    @property
+    def length(self) -> int:
+        return len(self.buffers[self.which])
+
+    def fill(self, out: np.ndarray) -> None:
+        """Write the next ``len(out)`` frames into ``out`` (frames, channels); the callback body."""
+        frames = out.shape[0]
+        out.fill(0.0)
+        if not self.playing:
+            return
+        src, gain = self.buffers[self.which], self.gains[self.which]
+        written = 0
+        while written < frames:
+            end = self.loop[1] if self.loop else len(src)
+            end = min(end, len(src))
+            n = min(frames - written, end - self.position)
+            if n <= 0:
+                if self.loop and self.loop[1] > self.loop[0]:
+                    self.position = self.loop[0]
+                    continue
+                self.playing = False
+                self.position = 0
+                return
+            for ch in range(out.shape[1]):
+                np.multiply(
+                    src[self.position : self.position + n], gain, out=out[written : written + n, ch]
+                )
+            written += n
+            self.position += n
+
+
+class AudioOutput(QObject):
+    """Plays a ``PlaybackCore`` on the chosen device; says clearly when there is none."""
+
+    stateChanged = Signal()
+
+    def __init__(self, device: str = "", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.core = PlaybackCore()
+        self.device = device or None
+        self._stream = None
+        self._stream_rate = 0
+        self.available, self.reason = self._probe()
+        self._clock = QTimer(self)
+        self._clock.setInterval(20)
+        self._clock.timeout.connect(self._tick_silent)
+        self._last_tick = 0.0
+        self._scratch = np.zeros((4096, 1), np.float32)
+
+    def _probe(self) -> tuple[bool, str]:
+        try:
+            import sounddevice as sd
+
+            sd.query_devices(self.device, "output")
+            return True, ""
+        except Exception as exc:  # OSError (no PortAudio) or ValueError (no output device)
+            log.info("no audio output: %s", exc)
+            return False, "No audio output device: playback runs silently; export still works."
+
+    @property
+    def playing(self) -> bool:
+        return self.core.playing
+
+    def latency_seconds(self) -> float:
+        stream = self._stream
+        return float(stream.latency) if stream is not None and self.available else 0.0
+
+    def position_seconds(self) -> float:
+        """Playhead: samples handed to the device minus the output latency."""
+        seconds = self.core.position / max(self.core.sample_rate, 1) - self.latency_seconds()
+        return max(0.0, seconds)
+
+    def seek(self, seconds: float) -> None:
+        self.core.position = int(max(0.0, seconds) * self.core.sample_rate)
+
+    def play(self) -> None:
+        if self.core.length <= 1:
+            return
+        self.core.playing = True
+        if self.available:
+            self._ensure_stream()
+        else:
+            self._last_tick = time.monotonic()
+            self._clock.start()
+        self.stateChanged.emit()
+
+    def stop(self) -> None:
+        self.core.playing = False
+        self._clock.stop()
+        self.stateChanged.emit()
+
+    def _ensure_stream(self) -> None:
+        if self._stream is not None and self._stream_rate == self.core.sample_rate:
+            return
+        self.close()
+        try:
+            import sounddevice as sd
+
+            self._stream = sd.OutputStream(
+                samplerate=self.core.sample_rate, channels=1, dtype="float32",
+                device=self.device, callback=self._callback,
+            )  # fmt: skip
+            self._stream.start()
+            self._stream_rate = self.core.sample_rate
+        except Exception as exc:
+            log.warning("cannot open audio output: %s", exc)
+            self.available, self.reason = False, f"Audio output failed ({exc}); playing silently."
+            self._last_tick = time.monotonic()
+            self._clock.start()
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        self.core.fill(outdata)
+
+    def _tick_silent(self) -> None:
+        """No device: advance the same core by wall-clock time so the playhead moves."""
+        now = time.monotonic()
+        frames = int((now - self._last_tick) * self.core.sample_rate)
+        self._last_tick = now
+        while frames > 0 and self.core.playing:
+            n = min(frames, len(self._scratch))
+            self.core.fill(self._scratch[:n])
+            frames -= n
+        if not self.core.playing:
+            self.stop()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            except Exception as exc:
+                log.warning("closing audio stream: %s", exc)
+            self._stream = None

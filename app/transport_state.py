@@ -1,0 +1,99 @@
+"""The one shared view/transport state (Sonic Visualiser style): playhead, loop, A/B, zoom.
+
+Panes listen to it instead of to each other, so waveform, spectrogram and lanes stay in step.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.playback import AudioOutput
+
+PLAYHEAD_HZ = 30
+
+
+class TransportState(QObject):
+    playheadMoved = Signal(float)
+    loopChanged = Signal(object)  # (start, end) seconds or None
+    abChanged = Signal(str)  # "steered" | "unsteered"
+    playingChanged = Signal(bool)
+
+    def __init__(self, output: AudioOutput, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.output = output
+        self.ab = "steered"
+        self.loop_region: tuple[float, float] | None = None
+        self.loop_enabled = False
+        self.playhead = 0.0
+        self.source = "none"  # what the audio core holds: "take" | "clip" | "none"
+        self.take = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(int(1000 / PLAYHEAD_HZ))
+        self._timer.timeout.connect(self._poll)
+        output.stateChanged.connect(self._state)
+
+    def load_take(self, take) -> None:
+        """Hand both takes of a render to the audio core (position kept, so A/B lines up)."""
+        if take is None or not take.loaded:
+            return
+        self.output.core.load(take.unsteered, take.steered, take.gains, take.sample_rate)
+        self.source, self.take = "take", take
+        self._apply_loop()
+
+    def load_clip(self, audio, sample_rate: int) -> None:
+        self.output.core.load(audio, audio, (1.0, 1.0), sample_rate)
+        self.output.core.loop = None
+        self.source = "clip"
+        self.output.seek(0.0)
+
+    def toggle_play(self) -> None:
+        if self.output.playing:
+            self.output.stop()
+        else:
+            if self.source == "clip" and self.take is not None:
+                self.load_take(self.take)
+            self.output.play()
+
+    def set_ab(self, which: str) -> None:
+        self.ab = which
+        self.output.core.which = 1 if which == "steered" else 0
+        self.abChanged.emit(which)
+
+    def toggle_ab(self) -> None:
+        self.set_ab("unsteered" if self.ab == "steered" else "steered")
+
+    def set_loop_region(self, start: float, end: float) -> None:
+        self.loop_region = (min(start, end), max(start, end))
+        self._apply_loop()
+
+    def set_loop_enabled(self, on: bool) -> None:
+        self.loop_enabled = on
+        self._apply_loop()
+
+    def _apply_loop(self) -> None:
+        rate = self.output.core.sample_rate
+        if self.loop_enabled and self.loop_region:
+            start, end = self.loop_region
+            self.output.core.loop = (int(start * rate), int(end * rate))
+        else:
+            self.output.core.loop = None
+        self.loopChanged.emit(self.loop_region if self.loop_enabled else None)
+
+    def seek(self, seconds: float) -> None:
+        self.output.seek(seconds)
+        self._poll()
+
+    def _state(self) -> None:
+        playing = self.output.playing
+        if playing:
+            self._timer.start()
+        else:
+            self._timer.stop()
+            self._poll()
+        self.playingChanged.emit(playing)
+
+    def _poll(self) -> None:
+        self.playhead = self.output.position_seconds()
+        self.playheadMoved.emit(self.playhead)
+        if not self.output.playing and self._timer.isActive():
+            self._state()

@@ -1,0 +1,130 @@
+"""GUI latency on the tiny model (CPU): knob release -> playable steered audio, and the longest
+UI-thread stall while rendering (a 2 ms QTimer heartbeat records the largest gap).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [--duration 5] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+class Heartbeat:
+    """Records the largest interval between timer ticks on the UI thread."""
+
+    def __init__(self, interval_ms: int = 2) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.interval = interval_ms / 1000
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.worst = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.last, self.worst = time.perf_counter(), 0.0
+        self.timer.start()
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.worst
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per take")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+    from screenshots import build_fixtures
+
+    from app.theme import apply_dark_theme
+    from app.window import MainWindow
+    from musae_core.workstation import Settings
+
+    app = QApplication.instance() or QApplication([])
+    apply_dark_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="musae-bench-"))
+    sae_dir, db_path = build_fixtures(tmp)
+    layout = QSettings(str(tmp / "l.ini"), QSettings.IniFormat)
+    win = MainWindow(Settings(device="cpu", autosave_seconds=0), layout, tmp / "s.json")
+    win.resize(1400, 900)
+    win.show()
+    bench = win.bench
+
+    def wait(predicate, timeout=120.0) -> None:
+        end = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > end:
+                raise TimeoutError("benchmark step timed out")
+            app.processEvents()
+            time.sleep(0.001)
+
+    bench.new_project("tiny")
+    wait(lambda: bench.session.model is not None)
+    bench.open_sae(sae_dir)
+    bench.open_feature_db(db_path)
+    wait(lambda: bench.steering_unavailable() is None and win.browser.model.rowCount() > 0)
+    bench.set_master(duration=args.duration, seed=1)
+    bench.add_feature(8, "bench")
+    strip = win.mixer.strips[8]
+    ready = {"t": None}
+    bench.currentTakeChanged.connect(lambda _t: ready.__setitem__("t", time.perf_counter()))
+
+    def knob_turn(value: float) -> float:
+        """Simulate one drag gesture; time from release until the take is loaded for playback."""
+        ready["t"] = None
+        strip.knob.gestureStarted.emit()
+        strip.knob.setValue(value, emit=True)
+        released = time.perf_counter()
+        strip.knob.gestureFinished.emit(value)  # auto-render on release
+        wait(lambda: ready["t"] is not None and win.transport.take is bench.current_take)
+        return ready["t"] - released
+
+    knob_turn(0.5)  # warm-up: also renders and caches the unsteered take
+    heartbeat = Heartbeat()
+    latencies, stalls = [], []
+    for i in range(args.repeats):
+        heartbeat.start()
+        latencies.append(knob_turn(1.0 + 0.5 * i))
+        wait(lambda: win.arrangement._shown == (bench.current_take.take_id, win.transport.ab))
+        stalls.append(heartbeat.stop())
+    # a full render (unsteered + steered) after a master change, for reference
+    bench.set_master(seed=2)
+    heartbeat.start()
+    full = knob_turn(3.0)
+    wait(lambda: win.arrangement._shown == (bench.current_take.take_id, win.transport.ab))
+    stalls.append(heartbeat.stop())
+    print(f"tiny model, CPU, {args.duration:g} s takes, {args.repeats} knob turns")
+    ms = sorted(round(x * 1000) for x in latencies)
+    print(f"knob release -> playable steered audio: median {statistics.median(ms):.0f} ms {ms}")
+    print(f"  after a master change (unsteered + steered): {full * 1000:.0f} ms")
+    worst, typical = max(stalls) * 1000, statistics.median(stalls) * 1000
+    print(f"longest UI-thread stall during render + redraw: {worst:.1f} ms")
+    print(f"  median per render {typical:.1f} ms; target < 50 ms")
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

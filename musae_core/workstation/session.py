@@ -1,0 +1,281 @@
+"""The session facade the GUI talks to: model, SAE, feature DB, mixer history, renders, export.
+
+Pure Python and thread-aware: long calls (``load_model``, ``render``, ``feature_details``) are
+meant for worker threads; one generation runs at a time on the shared model (a lock), so a new
+render waits only until the cancelled one has stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from musae_core.errors import MusaeError
+from musae_core.jobs import CancelToken, ProgressFn, check
+from musae_core.workstation.history import History
+from musae_core.workstation.master import MasterSettings
+from musae_core.workstation.mixer import MixerState
+from musae_core.workstation.project import Project
+from musae_core.workstation.settings import Settings
+from musae_core.workstation.takes import TakeRecord, matched_gains
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Rendered:
+    audio: np.ndarray  # (channels, samples)
+    residual: torch.Tensor | None  # (frames, d_model) at the SAE layer
+    take: object  # musae_core Take
+
+
+@dataclass
+class Session:
+    """One open workstation session; the GUI keeps no model state of its own."""
+
+    project: Project = field(default_factory=Project)
+    settings: Settings = field(default_factory=Settings)
+    model: object | None = None
+    sae: object | None = None
+    db: object | None = None
+
+    def __post_init__(self) -> None:
+        self.history: History[MixerState] = History(self.project.mixer)
+        self.history.listeners.append(self._store_mixer)
+        self._lock = threading.Lock()
+        self._unsteered: tuple[object, _Rendered] | None = None
+        self._next_id = max((t.take_id for t in self.project.takes), default=0) + 1
+
+    # --- state --------------------------------------------------------------------------------
+    @property
+    def mixer(self) -> MixerState:
+        return self.history.state
+
+    def _store_mixer(self, state: MixerState) -> None:
+        self.project.mixer = state
+
+    @property
+    def takes(self) -> list[TakeRecord]:
+        return self.project.takes
+
+    def steering_unavailable(self) -> str | None:
+        """Why steering is off (shown beside the disabled controls), or None when it works."""
+        if self.model is None:
+            return (
+                "Offline inspection: no model is loaded, so nothing can be rendered or steered. "
+                "Browse features and listen to cached clips; open a project with a model to steer."
+            )
+        if self.sae is None:
+            return "No SAE loaded: takes render unsteered. Open an SAE (File > Open SAE) to steer."
+        if self.sae.cfg.d_in != self.model.d_model:
+            return (
+                f"The SAE reads {self.sae.cfg.d_in}-wide activations but {self.model.model_id} "
+                f"has d_model {self.model.d_model}: they do not belong together."
+            )
+        return None
+
+    # --- loading (worker threads) -------------------------------------------------------------
+    def load_model(self, model_id: str | None = None, cancel: CancelToken | None = None):
+        """Load the project's model (slow: call on a worker)."""
+        from musae_core.models.loading import load_model
+
+        model_id = model_id or self.project.model_id
+        if not model_id:
+            raise MusaeError("The project names no model.", "pick a model in File > Open Model.")
+        if self.settings.model_cache:
+            os.environ.setdefault("HF_HOME", self.settings.model_cache)
+        model = load_model(model_id, device=self.settings.device, dtype=self.settings.dtype)
+        check(cancel)
+        with self._lock:
+            self.model, self._unsteered = model, None
+        self.project.model_id = model_id
+        return model
+
+    def load_sae(self, path: str | os.PathLike[str]):
+        from musae_core.sae import load_sae
+
+        device = self.model.device if self.model is not None else "cpu"
+        sae = load_sae(path, device=device)
+        with self._lock:
+            self.sae, self._unsteered = sae, None
+        self.project.sae_path = str(Path(path).resolve())
+        return sae
+
+    def open_feature_db(self, path: str | os.PathLike[str]):
+        from musae_core.features import FeatureDB
+
+        db = FeatureDB.open(path, readonly=True)
+        self.db = db
+        self.project.feature_db_path = str(Path(path).resolve())
+        return db
+
+    def close(self) -> None:
+        if self.db is not None and hasattr(self.db, "close"):
+            self.db.close()
+        self.db = None
+
+    # --- steering + rendering -----------------------------------------------------------------
+    def interventions(self, mixer: MixerState, master: MasterSettings) -> list:
+        """The audible channels as engine interventions (empty when steering is unavailable)."""
+        if self.steering_unavailable() is not None:
+            return []
+        from musae_core.sae import feature_intervention
+        from musae_core.steering import Envelope
+
+        result = []
+        for channel in mixer.audible():
+            envelope = Envelope(channel.envelope) if channel.envelope else None
+            result.append(
+                feature_intervention(
+                    self.sae,
+                    channel.feature,
+                    channel.strength,
+                    mode=channel.mode,
+                    branch=master.steer_branch,
+                    envelope=envelope,
+                    sae_path=self.project.sae_path or "",
+                )
+            )
+        return result
+
+    def _generate(self, request, interventions, progress, cancel) -> _Rendered:
+        from musae_core.models.residual import capture_residual
+        from musae_core.steering import steer
+
+        model = self.model
+        n_frames = model.n_frames_for(request.duration)
+        steerable = self.sae is not None and not self.steering_unavailable()
+        layers = [self.sae.cfg.layer] if steerable else []
+        with steer(model, interventions), capture_residual(model, layers) as rec:
+            take = model.generate(request, progress=progress, cancel=cancel)
+        take.steering = [iv.to_dict() for iv in interventions]
+        residual = rec.activations(layers[0], n_frames)[0] if layers else None
+        return _Rendered(np.ascontiguousarray(take.audio[0], np.float32), residual, take)
+
+    def _lanes(self, residual: torch.Tensor | None, features: list[int]) -> dict[int, np.ndarray]:
+        if residual is None or not features:
+            return {}
+        with torch.no_grad():
+            codes = self.sae.encode(residual.to(self.sae.W_enc.device, self.sae.W_enc.dtype))
+        picked = codes[:, features].float().cpu().numpy()
+        return {f: picked[:, i].copy() for i, f in enumerate(features)}
+
+    def render(
+        self,
+        master: MasterSettings | None = None,
+        mixer: MixerState | None = None,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> TakeRecord:
+        """Render the unsteered and the steered take with the same seed (for A/B).
+
+        The unsteered take is reused while the master settings are unchanged, so turning a
+        knob costs one generation. Raises ``Cancelled`` when ``cancel`` is set.
+        """
+        if self.model is None:
+            raise MusaeError(self.steering_unavailable() or "No model.", "open a model first.")
+        master = master or self.project.master
+        mixer = mixer if mixer is not None else self.mixer
+        started = time.perf_counter()
+        with self._lock:
+            check(cancel)
+            request = master.request()
+            interventions = self.interventions(mixer, master)
+            steering = any(iv.active for iv in interventions)
+            cached = self._unsteered is not None and self._unsteered[0] == request
+            phases = 1 + (not cached and steering)
+            done_phases = [0]
+
+            def report(done: int, total: int) -> None:
+                if progress is not None:
+                    progress(done_phases[0] * total + done, phases * total)
+
+            if cached:
+                plain = self._unsteered[1]
+            else:
+                plain = self._generate(request, [], report, cancel)
+                self._unsteered = (request, plain)
+                done_phases[0] += 1
+            steered = self._generate(request, interventions, report, cancel) if steering else plain
+            features = mixer.features()
+            take = TakeRecord(
+                take_id=self._next_id,
+                master=master,
+                mixer=mixer,
+                sample_rate=self.model.sample_rate,
+                frame_rate=self.model.frame_rate,
+                steered=steered.audio,
+                unsteered=plain.audio,
+                gains=matched_gains(plain.audio, steered.audio),
+                activations=self._lanes(steered.residual, features),
+                unsteered_activations=self._lanes(plain.residual, features),
+            )
+            from musae_core.render import take_metadata
+
+            take.metadata = take_metadata(self.model, steered.take)
+            take.render_seconds = time.perf_counter() - started
+            self._next_id += 1
+        self.project.takes.append(take)
+        return take
+
+    # --- export + projects --------------------------------------------------------------------
+    def export(self, take: TakeRecord, path: str | os.PathLike[str], which: str = "steered"):
+        """Write a take as WAV plus JSON sidecar (recipe, mixer, A/B gains); returns both paths."""
+        from musae_core.audio.io import write_take_files
+
+        metadata = {
+            **take.metadata,
+            "take": which,
+            "take_id": take.take_id,
+            "mixer": take.mixer.to_dict(),
+            "master": take.master.to_dict(),
+            "ab_gains": {"unsteered": take.gains[0], "steered": take.gains[1]},
+            "sae_path": self.project.sae_path,
+            "feature_db_path": self.project.feature_db_path,
+        }
+        return write_take_files(path, take.audio(which), take.sample_rate, metadata)
+
+    def save_project(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write unsaved take audio into the project's takes folder, then the project file."""
+        target = Path(path) if path is not None else self.project.path
+        if target is None:
+            raise MusaeError("The project has never been saved.", "use File > Save As.")
+        self.project.path = Path(target)
+        folder = self.project.takes_dir
+        for take in self.project.takes:
+            for which in ("unsteered", "steered"):
+                existing = take.files.get(which)
+                if (existing and Path(existing).is_file()) or not take.loaded:
+                    continue
+                folder.mkdir(parents=True, exist_ok=True)
+                wav, _ = self.export(take, folder / f"take-{take.take_id}-{which}.wav", which)
+                take.files[which] = str(wav)
+        return self.project.save(target)
+
+    @classmethod
+    def from_project_file(cls, path: str | os.PathLike[str], settings: Settings | None = None):
+        """Open a project: read the file (fast); models, SAEs and DBs load in ``open_resources``."""
+        return cls(project=Project.load(path), settings=settings or Settings())
+
+    def open_resources(self, cancel: CancelToken | None = None) -> list[str]:
+        """Load what the project names (model, SAE, DB, take audio); returns warnings."""
+        warnings = []
+        if self.project.feature_db_path:
+            self.open_feature_db(self.project.feature_db_path)
+        if self.project.model_id:
+            self.load_model(self.project.model_id, cancel)
+        if self.project.sae_path:
+            self.load_sae(self.project.sae_path)
+        for take in self.project.takes:
+            try:
+                take.load_audio()
+            except Exception as exc:  # a missing take file should not block the project
+                warnings.append(f"take {take.take_id}: {exc}")
+        return warnings

@@ -1,0 +1,127 @@
+"""Discovery from the command line on the tiny model: harvest -> train -> eval-sae -> steer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musae_core.cli import main
+from musae_core.sae import load_sae
+
+SR = 32_000
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small collection of tones, harvested at layer 2 and an SAE trained on it by the CLI."""
+    root = tmp_path_factory.mktemp("discovery")
+    audio = root / "audio"
+    audio.mkdir()
+    t = np.arange(SR) / SR
+    for i, freq in enumerate((220, 330, 440, 587, 784, 988)):
+        tone = 0.3 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * (i + 1) * t))
+        sf.write(audio / f"tone_{i}.wav", tone, SR)
+    store, sae = root / "store", root / "sae"
+    assert main(["harvest", "--model", "tiny", "--device", "cpu", "--layers", "2",
+                 "--audio", str(audio), "--clip-seconds", "0.5", "--shard-rows", "100",
+                 "--dtype", "fp32", "--out", str(store)]) == 0  # fmt: skip
+    assert main(["train", "--store", str(store), "--layer", "2", "--arch", "topk",
+                 "--expansion", "4", "--k", "4", "--tokens", "3000", "--batch-size", "64",
+                 "--lr", "3e-3", "--checkpoint-every", "10", "--device", "cpu",
+                 "--out", str(sae)]) == 0  # fmt: skip
+    return root, audio, store, sae
+
+
+def test_train_writes_an_saelens_folder_for_the_store(trained):
+    _, _, _, sae_dir = trained
+    sae = load_sae(sae_dir)
+    assert sae.cfg.model_id == "tiny" and sae.cfg.layer == 2 and sae.cfg.k == 4
+    assert sae.cfg.d_sae == 4 * sae.cfg.d_in
+    assert sae.cfg.training_tokens >= 2900
+    assert (sae_dir / "sparsity.safetensors").is_file()
+    assert not (sae_dir / "checkpoint.pt").exists()
+    assert float(sae.max_activation.max()) > 0
+
+
+def test_eval_sae_reports_reconstruction_and_delta_loss(trained, capsys):
+    _, audio, store, sae = trained
+    out = sae.parent / "eval.json"
+    assert main(["eval-sae", "--sae", str(sae), "--store", str(store), "--holdout-fraction", "0",
+                 "--audio", str(audio), "--max-clips", "3", "--clip-seconds", "0.5",
+                 "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
+    report = json.loads(out.read_text())
+    recon = report["reconstruction"]
+    assert 0 <= recon["fvu"] < 0.9 and recon["l0"] <= 4 + 1e-6
+    assert 0 <= recon["dead_fraction"] <= 1 and -1 <= recon["cosine"] <= 1
+    delta = report["delta_loss"]
+    assert delta["clips"] == 3
+    values = [delta[k] for k in ("ce_clean", "ce_sae", "ce_zero_ablation")]
+    assert all(np.isfinite(values)) and delta["ce_sae"] != delta["ce_clean"]
+    assert delta["delta_loss"] == pytest.approx(delta["ce_sae"] - delta["ce_clean"])
+    assert "fvu" in capsys.readouterr().out
+
+
+def _generate(tmp_path, name, *extra) -> np.ndarray:
+    out = tmp_path / name
+    code = main(["generate", "--model", "tiny", "--device", "cpu", "--prompt", "calm",
+                 "--duration", "0.5", "--seed", "3", "--out", str(out), *extra])  # fmt: skip
+    assert code == 0
+    return sf.read(out)[0]
+
+
+def test_generate_steers_with_an_sae_feature(trained, tmp_path):
+    _, _, _, sae = trained
+    base = _generate(tmp_path, "base.wav")
+    zero = _generate(tmp_path, "zero.wav", "--sae", str(sae), "--steer", "5=0")
+    steered = _generate(tmp_path, "steer.wav", "--sae", str(sae), "--steer", "5=40")
+    assert np.array_equal(base, zero)
+    assert not np.array_equal(base, steered)
+    sidecar = json.loads((tmp_path / "steer.json").read_text())
+    text = json.dumps(sidecar)
+    assert '"feature": 5' in text and str(sae.resolve()) in text
+
+
+def test_bad_feature_ids_and_mismatched_stores_are_clear_errors(trained, tmp_path, capsys):
+    root, _, store, sae = trained
+    out = str(tmp_path / "x.wav")
+    args = ["generate", "--model", "tiny", "--device", "cpu", "--duration", "0.5", "--out", out]
+    assert main([*args, "--sae", str(sae), "--steer", "100000=2"]) == 2
+    assert "Unknown feature id 100000" in capsys.readouterr().err
+    assert main([*args, "--sae", str(sae), "--steer", "five=2"]) == 2
+    assert "FEATURE_ID=ALPHA" in capsys.readouterr().err
+    assert main(["train", "--store", str(store), "--layer", "0", "--tokens", "100",
+                 "--out", str(root / "bad")]) == 2  # fmt: skip
+    assert "Layer 0 is not in activation store" in capsys.readouterr().err
+
+
+def test_training_resumes_after_a_kill(trained, tmp_path, monkeypatch):
+    """A hard kill at step 12 leaves the step-10 checkpoint; the same command resumes there."""
+    _, _, store, _ = trained
+    import musae_core.sae.trainer as trainer
+
+    out = tmp_path / "sae"
+    args = ["train", "--store", str(store), "--layer", "2", "--expansion", "2", "--k", "2",
+            "--tokens", "1280", "--batch-size", "64", "--checkpoint-every", "5",
+            "--device", "cpu", "--out", str(out)]  # fmt: skip
+    real_lr_factor = trainer._lr_factor
+
+    def killed_at_12(step, settings):
+        if step == 12:
+            raise SystemExit("killed")  # nothing in the trainer gets to clean up
+        return real_lr_factor(step, settings)
+
+    monkeypatch.setattr(trainer, "_lr_factor", killed_at_12)
+    with pytest.raises(SystemExit):
+        main(args)
+    assert (out / "checkpoint.pt").is_file() and not (out / "cfg.json").exists()
+    monkeypatch.setattr(trainer, "_lr_factor", real_lr_factor)
+    steps = []
+    monkeypatch.setattr(
+        trainer, "_lr_factor", lambda s, st: steps.append(s) or real_lr_factor(s, st)
+    )
+    assert main(args) == 0
+    assert steps[0] == 10 and steps[-1] == 19
+    assert load_sae(out).cfg.training_tokens == 20 * 64
