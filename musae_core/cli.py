@@ -21,6 +21,7 @@ from musae_core.errors import Cancelled, MusaeError
 log = logging.getLogger("musae")
 
 COMMAND_MODULES = (
+    "musae_core.models.convert_cli",
     "musae_core.harvest.cli",
     "musae_core.sae.cli",
     "musae_core.features.cli",

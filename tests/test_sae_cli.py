@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from musae_core.cli import main
 from musae_core.sae import load_sae
@@ -108,10 +109,10 @@ def test_training_resumes_after_a_kill(trained, tmp_path, monkeypatch):
             "--device", "cpu", "--out", str(out)]  # fmt: skip
     real_lr_factor = trainer._lr_factor
 
-    def killed_at_12(step, settings):
+    def killed_at_12(step, settings, total):
         if step == 12:
             raise SystemExit("killed")  # nothing in the trainer gets to clean up
-        return real_lr_factor(step, settings)
+        return real_lr_factor(step, settings, total)
 
     monkeypatch.setattr(trainer, "_lr_factor", killed_at_12)
     with pytest.raises(SystemExit):
@@ -120,8 +121,29 @@ def test_training_resumes_after_a_kill(trained, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "_lr_factor", real_lr_factor)
     steps = []
     monkeypatch.setattr(
-        trainer, "_lr_factor", lambda s, st: steps.append(s) or real_lr_factor(s, st)
+        trainer, "_lr_factor", lambda s, st, n: steps.append(s) or real_lr_factor(s, st, n)
     )
     assert main(args) == 0
     assert steps[0] == 10 and steps[-1] == 19
     assert load_sae(out).cfg.training_tokens == 20 * 64
+
+
+def test_two_gloo_processes_train_one_sae(trained, tmp_path):
+    """torchrun with 2 CPU ranks: batches split by rank, gradients averaged, rank 0 saves."""
+    import os
+    import subprocess
+    import sys
+
+    _, _, store, _ = trained
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "musae_core.cli", "train", "--store", str(store), "--layer", "2",
+           "--expansion", "2", "--k", "4", "--tokens", "1280", "--batch-size", "32",
+           "--device", "cpu", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("wrote") == 1  # only rank 0 writes
+    sae = load_sae(out)
+    assert sae.cfg.training_tokens == 1280  # --tokens counts rows over all ranks
+    assert float(sae.max_activation.min()) >= 0 and torch.isfinite(sae.W_dec).all()

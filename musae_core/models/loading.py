@@ -35,7 +35,8 @@ def load_model(
     cache_dir: str | Path | None = None,
     allow_download: bool = False,
 ) -> MusicModel:
-    """Load ``model_id``: 'tiny[-stereo|-melody][:SEED]', a folder, or a Hugging Face repo id."""
+    """Load ``model_id``: 'tiny[-stereo|-melody|-audiocraft][:SEED]', a folder (transformers or
+    audiocraft format), or a HF repo id."""
     from musae_core.models.musicgen_hf import TransformersMusicGen
 
     torch_device = select_device(device)
@@ -43,6 +44,12 @@ def load_model(
     from musae_core.models.musicgen_melody_hf import TransformersMusicGenMelody
 
     name = model_id.split(":")[0]
+    from musae_core.models.convert_audiocraft import is_audiocraft_checkpoint
+
+    if name == "tiny-audiocraft" or is_audiocraft_checkpoint(model_id):  # audiocraft backend
+        from musae_core.models.audiocraft_backend import load_audiocraft_id
+
+        return load_audiocraft_id(model_id, torch_device, torch_dtype, allow_download)
     if name in ("tiny", "tiny-stereo", "tiny-melody"):
         from musae_core.models.tiny import build_tiny_musicgen, build_tiny_musicgen_melody
 

@@ -137,8 +137,7 @@ def _aux_loss(sae, pre, x, x_hat, dead, aux_k) -> torch.Tensor:
     return (recon - error).pow(2).sum(-1).mean() / scale
 
 
-def _lr_factor(step: int, settings: TrainSettings) -> float:
-    total = settings.steps()
+def _lr_factor(step: int, settings: TrainSettings, total: int) -> float:
     warmup = max(1, int(total * settings.warmup_fraction))
     decay_start = int(total * (1 - settings.decay_fraction))
     if step < warmup:
@@ -193,7 +192,7 @@ def train_sae(
     dead_after = settings.dead_after_tokens or max(
         settings.total_tokens // 20, 4 * settings.batch_size
     )
-    total = settings.steps()
+    total = max(1, settings.steps() // world[1])  # --tokens is global; batches are per rank
     progress(state.step, total)
     try:
         while state.step < total:
@@ -203,7 +202,9 @@ def train_sae(
             if x.shape[0] == 0:
                 continue
             for group in optimiser.param_groups:
-                group["lr"] = settings.learning_rate(d_sae) * _lr_factor(state.step, settings)
+                group["lr"] = settings.learning_rate(d_sae) * _lr_factor(
+                    state.step, settings, total
+                )
             pre = sae.pre_acts(x)
             f = sae.training_codes(pre)
             if type(sae) is TopKSAE:  # sparse decode: only the k active rows
@@ -228,11 +229,13 @@ def train_sae(
                 fired = (f > 0).any(0)
                 since_fired += x.shape[0]
                 since_fired[fired] = 0
+                if world[1] > 1:  # one dead mask for all ranks, so AuxK agrees everywhere
+                    dist.all_reduce(since_fired, op=dist.ReduceOp.MIN)
                 fire_counts += (f > 0).sum(0)
                 torch.maximum(sae.max_activation, f.max(0).values, out=sae.max_activation)
                 sae.on_step_end(f.detach())
             state.step += 1
-            state.tokens += x.shape[0]
+            state.tokens += x.shape[0] * world[1]
             if state.step % settings.log_every == 0 or state.step == total:
                 metrics = _metrics(x, x_hat, f, since_fired, dead_after, state)
                 if on_metrics is not None:
@@ -248,6 +251,7 @@ def train_sae(
         raise
     if state.skipped_rows:
         log.warning("skipped %d activation rows with NaN/inf values", state.skipped_rows)
+    _gather_statistics(sae, fire_counts, world)
     final = _finalise(sae, cfg, state)
     if world[0] == 0:
         save_sae(final, out, frequency=fire_counts / max(1, state.tokens))
@@ -290,6 +294,14 @@ def _broadcast_init(sae: SparseAutoencoder, state: TrainState, world: tuple[int,
     scale = torch.tensor([state.scale], dtype=torch.float64, device=sae.W_dec.device)
     dist.broadcast(scale, src=0)
     state.scale = float(scale.item())
+
+
+def _gather_statistics(sae: SparseAutoencoder, fire_counts: torch.Tensor, world) -> None:
+    """Max activations and firing counts over every rank's rows, before rank 0 saves."""
+    if world[1] == 1:
+        return
+    dist.all_reduce(sae.max_activation, op=dist.ReduceOp.MAX)
+    dist.all_reduce(fire_counts)
 
 
 def _all_reduce_grads(sae: SparseAutoencoder, world: tuple[int, int]) -> None:
