@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.envelope import EnvelopeEditor, LaneViewBox
 from app.theme import ACCENT, LANE_COLOURS
 from musae_core.workstation.analysis import spectrogram, waveform_peaks
 
@@ -39,7 +40,7 @@ class ArrangementView(QWidget):
         self.plots = pg.GraphicsLayoutWidget()
         self.wave = self.plots.addPlot(row=0, col=0)
         self.spec = self.plots.addPlot(row=1, col=0)
-        self.lanes = self.plots.addPlot(row=2, col=0)
+        self.lanes = self.plots.addPlot(row=2, col=0, viewBox=LaneViewBox())
         for plot, name in ((self.wave, "wave"), (self.spec, "Hz (log)"), (self.lanes, "features")):
             plot.setLabel("left", name)
             plot.setMouseEnabled(x=True, y=False)
@@ -69,6 +70,7 @@ class ArrangementView(QWidget):
         self.playheads[0].sigDragged.connect(lambda line: transport.seek(line.value()))
         self.legend = self.lanes.addLegend(offset=(5, 5))
         self.lane_items: list = []
+        self.envelopes = EnvelopeEditor(bench, self.lanes, self.lane_features)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -78,7 +80,11 @@ class ArrangementView(QWidget):
         transport.loopChanged.connect(self._loop_changed)
         transport.abChanged.connect(lambda _w: self.refresh())
         bench.currentTakeChanged.connect(lambda _t: self.refresh())
+        bench.mixerChanged.connect(self._mixer_changed)
+        bench.masterChanged.connect(lambda _m: self._empty_range())
         self._shown: tuple | None = None
+        self._lane_order: list[int] = []
+        self._empty_range()
 
     def refresh(self) -> None:
         """Compute views of the current take (A or B side) on a worker, then draw."""
@@ -111,18 +117,46 @@ class ArrangementView(QWidget):
         ticks = [(i + 0.5, _hz(spec.freqs[i])) for i in range(0, len(spec.freqs), step)]
         self.spec.getAxis("left").setTicks([ticks])
         self._draw_lanes(take, views["which"])
+        self.envelopes.redraw()
         self.wave.setXRange(0, views["duration"], padding=0.01)
         if self.loop.getRegion() == (0, 1) or self.transport.loop_region is None:
             self.loop.setRegion((0.25 * views["duration"], 0.75 * views["duration"]))
             self.transport.set_loop_region(*self.loop.getRegion())
 
-    def _draw_lanes(self, take, which: str) -> None:
+    def lane_features(self) -> list[int]:
+        """Lane order: the mixer's channels, then features only the shown take still has."""
+        features = self.bench.mixer.features()
+        take = self.bench.current_take
+        extra = [f for f in (take.activations if take is not None else {}) if f not in features]
+        return features + extra
+
+    def _empty_range(self) -> None:
+        """Before the first take, the time axis spans the master duration."""
+        if self._shown is None:
+            self.wave.setXRange(0, self.bench.timeline_seconds(), padding=0.01)
+
+    def _mixer_changed(self, _mixer=None) -> None:
+        """Lanes follow the mixer (cheap: a few curves); envelopes redraw on every edit."""
+        order = self.lane_features()
+        if order != self._lane_order:
+            self._draw_lanes()
+        self.envelopes.redraw()
+
+    def _draw_lanes(self, take=None, which: str | None = None) -> None:
         for item in self.lane_items:
             self.lanes.removeItem(item)
         self.legend.clear()
         self.lane_items = []
-        acts = take.activations if which == "steered" else take.unsteered_activations
-        for i, (feature, values) in enumerate(acts.items()):
+        take = take or self.bench.current_take
+        which = which or (self._shown[1] if self._shown else "steered")
+        acts = {}
+        if take is not None and take.loaded:
+            acts = take.activations if which == "steered" else take.unsteered_activations
+        order = self._lane_order = self.lane_features()
+        for i, feature in enumerate(order):
+            values = acts.get(feature)
+            if values is None:
+                continue
             peak = float(np.max(values)) if values.size and np.max(values) > 0 else 1.0
             t = np.arange(values.size) / take.frame_rate
             colour = LANE_COLOURS[i % len(LANE_COLOURS)]
@@ -130,7 +164,9 @@ class ArrangementView(QWidget):
             self.lanes.addItem(curve)
             self.legend.addItem(curve, f"#{feature} (peak {peak:.2f})")
             self.lane_items.append(curve)
-        self.lanes.setYRange(0, max(1, len(acts)))
+        self.lanes.getAxis("left").setTicks([[(i + 0.45, f"#{f}") for i, f in enumerate(order)]])
+        self.lanes.setYRange(0, max(1, len(order)), padding=0.02)
+        self._empty_range()
 
     def set_playhead(self, seconds: float) -> None:
         for line in self.playheads:

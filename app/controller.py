@@ -13,7 +13,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.workers import JobManager
-from musae_core.workstation import MasterSettings, MixerState, Project, Session, Settings
+from musae_core.workstation import (
+    MasterSettings,
+    MixerState,
+    Project,
+    Session,
+    Settings,
+    default_envelope,
+)
 from musae_core.workstation.details import feature_details
 from musae_core.workstation.takes import TakeRecord
 
@@ -198,8 +205,30 @@ class Workbench(QObject):
 
     def commit_gesture(self, label: str = "turn knob") -> None:
         self.session.history.commit(label)
+        self._auto_render()
+
+    def _auto_render(self) -> None:
         if self.auto_render and self.can_render() and self.steering_unavailable() is None:
             self.render()
+
+    # --- strength envelopes (undoable; a finished edit re-renders like a knob release) -----
+    def timeline_seconds(self) -> float:
+        """The time span envelopes are drawn over: the current take, else the master duration."""
+        take = self.current_take
+        return float(take.duration) if take is not None and take.loaded else self.master.duration
+
+    def set_envelope(self, feature: int, points, label: str = "envelope") -> None:
+        """One complete envelope edit (add/delete a point, toggle): one undo step."""
+        before = self.mixer
+        self.session.history.apply(self.mixer.update(feature, envelope=tuple(points)), label)
+        if self.mixer != before:
+            self._auto_render()
+
+    def toggle_envelope(self, feature: int, on: bool) -> None:
+        """On: a flat full-strength envelope to draw on; off: constant strength again."""
+        points = default_envelope(self.timeline_seconds()) if on else ()
+        if bool(self.mixer.channel(feature).envelope) != on:
+            self.set_envelope(feature, points, f"#{feature} envelope {'on' if on else 'off'}")
 
     def undo(self) -> bool:
         return self.session.history.undo()

@@ -16,6 +16,18 @@ def demo_project() -> Path | None:
     return found[0] if found else None
 
 
+def gui_thread_gc(interval: float = 1.0):
+    """Collect Python garbage only on the GUI thread (on a timer, automatic GC off).
+
+    Render and load jobs allocate a lot on worker threads; an automatic collection there can
+    free Qt objects (closed strips, pyqtgraph items) off the GUI thread and crash Qt. Keep the
+    returned object alive for as long as the application runs.
+    """
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=interval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musae-app", description=__doc__.splitlines()[0])
     parser.add_argument("project", nargs="?", help="a .musae.json project to open")
@@ -56,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("musae")
     log_path = setup_logging(data_dir() / "logs")
     apply_dark_theme(app)
+    collector = gui_thread_gc()  # noqa: F841 (kept alive for the app's lifetime)
     window = MainWindow(Settings.load())
     install_excepthook(lambda: window)
     window.statusBar().showMessage(f"Log: {log_path}", 5000)

@@ -40,8 +40,13 @@ class ChannelStrip(QFrame):
         self.mute = QToolButton(text="M", checkable=True, toolTip="Mute")
         self.solo = QToolButton(text="S", checkable=True, toolTip="Solo")
         self.remove = QToolButton(text="✕", toolTip="Remove this channel")
+        self.envelope = QToolButton(text="env", checkable=True)
+        self.envelope.setToolTip(
+            "Strength envelope on this feature's lane in the arrangement: click the lane to add "
+            "a point, drag to move, double-click or right-click to delete"
+        )
         buttons = QHBoxLayout()
-        for b in (self.mute, self.solo, self.remove):
+        for b in (self.mute, self.solo, self.envelope, self.remove):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -61,6 +66,7 @@ class ChannelStrip(QFrame):
         self.mute.clicked.connect(lambda on: bench.update_channel(self.feature, "mute", mute=on))
         self.solo.clicked.connect(lambda on: bench.update_channel(self.feature, "solo", solo=on))
         self.remove.clicked.connect(lambda: bench.remove_feature(self.feature))
+        self.envelope.clicked.connect(lambda on: bench.toggle_envelope(self.feature, on))
 
     def sync(self, channel) -> None:
         label = (
@@ -72,6 +78,9 @@ class ChannelStrip(QFrame):
         self.mode.setCurrentText(channel.mode)
         self.mute.setChecked(channel.mute)
         self.solo.setChecked(channel.solo)
+        self.envelope.setChecked(bool(channel.envelope))
+        points = len(channel.envelope)
+        self.envelope.setText(f"env {points}" if points else "env")
 
 
 class MixerPanel(QWidget):

@@ -102,10 +102,25 @@ def _interventions(args: argparse.Namespace, model) -> list:
     check_compatible(sae, model.model_id, list(range(model.num_layers)), model.d_model,
                      f"model {model.model_id!r}")  # fmt: skip
     sae_path = str(Path(args.sae).resolve())
-    return [
+    interventions = [
         parse_feature_steer(spec, sae, args.steer_mode, args.cfg_branch, sae_path)
         for spec in args.steer
     ]
+    if args.features and args.steer_mode == "add":
+        _betas_from_feature_db(args.features, interventions)
+    return interventions
+
+
+def _betas_from_feature_db(path: str, interventions: list) -> None:
+    """The paper's beta is the feature's max activation over the analysed data: prefer the
+    feature database's figure (what the user browsed) to the SAE's training-time maximum."""
+    from musae_core.features.db import FeatureDB
+
+    with FeatureDB.open(path, readonly=True) as db:
+        for iv in interventions:
+            peak = db.feature(iv.source["feature"]).max_activation
+            if peak and peak > 0:
+                iv.beta = float(peak)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -195,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--variants", type=int, default=1, help="takes per prompt")
     gen.add_argument("--sae", help="SAE folder: then --steer takes FEATURE_ID=ALPHA")
+    gen.add_argument("--features", help="feature database of that SAE: beta = its max activation")
     gen.add_argument("--steer", action="append", default=[],
                      metavar="VECTOR.npy:LAYER:STRENGTH | FEATURE_ID=ALPHA",
                      help="repeatable; with --sae: alpha * max act * decoder row")  # fmt: skip

@@ -1,8 +1,13 @@
 """Drive the desktop app through the main flow and save screenshots to docs/screenshots/.
 
-Runs offscreen (QT_QPA_PLATFORM=offscreen) or under Xvfb. Uses the embedded demo project when
-``resources/demo`` has one; otherwise builds a small random SAE for the tiny model and a feature
-database with the real writer API in a temp folder (clearly a stand-in until the demo exists).
+First builds (or reuses, from ``build/screenshot-project/``) a real small project with musae's
+own pipeline on the tiny model (see scripts/screenshots_project.py), then opens it in the app and
+performs the flow with real widget events: search, inspect, add two features to the mixer, turn
+their knobs, draw a strength envelope, render, A/B, export, and offline inspection.
+
+Runs on the offscreen platform (the default here) or under Xvfb with a real X server
+(scripts/screenshots_xvfb.sh); with ``MUSAE_ROOT_SHOT=1`` and a DISPLAY it also saves a full-screen
+shot taken with ImageMagick's ``import -window root``.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
 """
@@ -10,6 +15,8 @@ database with the real writer API in a temp folder (clearly a stand-in until the
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,191 +26,192 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 OUT = ROOT / "docs" / "screenshots"
+TIMEOUT = 180.0
 
 
-def build_fixtures(folder: Path) -> tuple[Path, Path]:
-    """A random 64-feature SAE on the tiny model's layer 2 and a feature DB describing it."""
-    import numpy as np
-    import torch
+class Driver:
+    """Processes events until jobs finish, and sends real mouse events to widgets."""
 
-    from musae_core.audio.io import write_wav
-    from musae_core.features import FeatureDB, FeatureStats, TopClip
-    from musae_core.sae import SAEConfig, build_sae, save_sae
+    def __init__(self, app, window) -> None:
+        self.app, self.win = app, window
 
-    n, rate = 64, 32000
-    sae = build_sae(SAEConfig("topk", d_in=64, d_sae=n, k=8, model_id="tiny", layer=2))
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        sae.W_dec.copy_(torch.randn(n, 64, generator=gen))
-        sae.normalize_decoder()
-        sae.W_enc.copy_(sae.W_dec.T)
-        sae.max_activation.copy_(torch.linspace(1.0, 6.0, n))
-    sae_dir = save_sae(sae, folder / "sae")
-    meta = {
-        "model_id": "tiny",
-        "layer": 2,
-        "d_sae": n,
-        "sae_path": str(sae_dir),
-        "sample_rate": rate,
-    }
-    db = FeatureDB.create(folder / "features.db", meta)
-    rng = np.random.default_rng(0)
-    db.write_features(
-        FeatureStats(
-            id=i,
-            frequency=float(rng.uniform(0, 0.2)),
-            clip_rate=float(rng.uniform(0, 0.4)),
-            max_activation=float(1 + i / 10),
-            mean_activation=0.5,
-            histogram=(list(np.linspace(0, 3, 21)), [int(c) for c in rng.poisson(20, 20)]),
-            dead=i % 13 == 0,
-            rare=i % 9 == 1,
-            generic=i % 17 == 2,
-        )
-        for i in range(n)
-    )
-    words = [
-        "warm piano",
-        "four-on-the-floor drums",
-        "sub bass",
-        "string pad",
-        "bright synth lead",
-        "vinyl crackle",
-        "reverb tail",
-        "hi-hat shuffle",
-    ]
-    clips = []
-    t = np.arange(int(rate * 2.0)) / rate
-    for i in range(4):
-        tone = np.sin(2 * np.pi * (110 * (i + 2)) * t) * np.exp(-((t % 0.5) * 6))
-        clips.append(write_wav(folder / f"clip{i}.wav", (0.3 * tone).astype(np.float32), rate))
-    for i in range(1, n):
-        db.add_label(
-            i,
-            "descriptor",
-            words[i % len(words)],
-            float(rng.uniform(0.4, 0.95)),
-            {"descriptor": "spectral centroid"},
-            description="texture from descriptors",
-            clap_score=float(rng.uniform(0.05, 0.35)),
-        )
-        if i % 3 == 0:
-            db.add_label(
-                i,
-                "llm",
-                f"{words[(i + 3) % len(words)]}, close-miked",
-                0.8,
-                {"clips": 10},
-                description="an LLM's reading of the top clips",
-            )
-        db.write_top_clips(
-            i,
-            "mean",
-            [
-                TopClip(
-                    rank=r,
-                    source_path=str(clips[r]),
-                    clip_start=0.0,
-                    clip_seconds=2.0,
-                    mean_activation=1.0 / (r + 1),
-                    peak_activation=2.0 / (r + 1),
-                    timeline=list(np.abs(np.sin(np.linspace(0, 6, 100) + r + i))),
-                    frame_rate=50.0,
-                    best_window=(0.5, 1.0),
-                    snippet_path=clips[r],
-                )
-                for r in range(4)
-            ],
-        )
-        db.write_neighbours(i, [((i + k) % n, 0.9 - 0.1 * k) for k in (1, 2, 3)])
-    db.close()
-    return sae_dir, folder / "features.db"
+    def settle(self, predicate=lambda: True, timeout: float = TIMEOUT) -> None:
+        end = time.monotonic() + timeout
+        jobs = self.win.bench.jobs
+        while time.monotonic() < end:
+            self.app.processEvents()
+            busy = any(j.state in ("queued", "running") for j in jobs.jobs)
+            if predicate() and not busy:
+                break
+            time.sleep(0.02)
+        else:
+            print("warning: timed out waiting", file=sys.stderr)
+        for _ in range(20):
+            self.app.processEvents()
+            time.sleep(0.01)
+
+    def shot(self, name: str) -> Path:
+        self.settle()
+        path = OUT / f"{name}.png"
+        self.win.grab().save(str(path))
+        print("wrote", path, flush=True)
+        return path
+
+    def mouse(self, widget, kind, pos, button, buttons, modifiers=None) -> None:
+        from PySide6.QtCore import QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+        from PySide6.QtWidgets import QApplication
+
+        pos = QPointF(pos)
+        event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons,
+                            modifiers or Qt.NoModifier)  # fmt: skip
+        QApplication.sendEvent(widget, event)
+
+    def drag_knob(self, knob, dy: int) -> None:
+        """A vertical knob drag: press, a few moves, release (one undo step)."""
+        from PySide6.QtCore import QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+
+        c = QPointF(knob.rect().center())
+        left = Qt.LeftButton
+        self.mouse(knob, QMouseEvent.MouseButtonPress, c, left, left)
+        for step in range(1, 9):
+            pos = QPointF(c.x(), c.y() - dy * step / 8)
+            self.mouse(knob, QMouseEvent.MouseMove, pos, Qt.NoButton, left)
+            self.app.processEvents()
+        self.mouse(knob, QMouseEvent.MouseButtonRelease, pos, left, Qt.NoButton)
+
+    def click_lane(self, seconds: float, y: float) -> None:
+        """A left click on the arrangement's lanes at (time, lane y): adds an envelope point."""
+        from PySide6.QtCore import QPointF, Qt
+        from PySide6.QtTest import QTest
+
+        view = self.win.arrangement
+        scene = view.lanes.getViewBox().mapViewToScene(QPointF(seconds, y))
+        QTest.mouseClick(view.plots.viewport(), Qt.LeftButton, pos=view.plots.mapFromScene(scene))
 
 
-def main() -> int:
+def make_window(tmp: Path, name: str):
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
-    from app.main import demo_project
-    from app.theme import apply_dark_theme
     from app.window import MainWindow
     from musae_core.workstation import Settings
 
-    app = QApplication.instance() or QApplication([])
-    apply_dark_theme(app)
-    tmp = Path(tempfile.mkdtemp(prefix="musae-shots-"))
+    layout = QSettings(str(tmp / f"{name}.ini"), QSettings.IniFormat)
+    window = MainWindow(Settings(autosave_seconds=0), layout, tmp / f"{name}.json")
+    window.resize(1600, 1000)
+    window.show()
+    return window
 
-    def make_window(name: str) -> MainWindow:
-        layout = QSettings(str(tmp / f"{name}.ini"), QSettings.IniFormat)
-        window = MainWindow(Settings(autosave_seconds=0), layout, tmp / f"{name}.json")
-        window.resize(1600, 1000)
-        window.show()
-        return window
 
-    win = make_window("main")
-    bench = win.bench
+def root_shot(name: str) -> None:
+    """Full X screen via ImageMagick, when asked for and possible (under Xvfb)."""
+    if os.environ.get("MUSAE_ROOT_SHOT") != "1" or not os.environ.get("DISPLAY"):
+        return
+    if shutil.which("import") is None:
+        print("warning: ImageMagick `import` is missing; no full-screen shot", file=sys.stderr)
+        return
+    path = OUT / f"{name}.png"
+    subprocess.run(["import", "-window", "root", str(path)], check=True, timeout=60)
+    print("wrote", path, "(import -window root)", flush=True)
 
-    def settle(predicate=lambda: True, timeout=60.0) -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            app.processEvents()
-            if predicate() and not any(j.state in ("queued", "running") for j in bench.jobs.jobs):
-                break
-            time.sleep(0.02)
-        for _ in range(20):
-            app.processEvents()
 
-    def shot(name: str) -> None:
-        settle()
-        path = OUT / f"{name}.png"
-        win.grab().save(str(path))
-        print("wrote", path)
+def sort_by(browser, title: str, ascending: bool = False) -> None:
+    from PySide6.QtCore import Qt
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    demo = demo_project()
-    if demo:
-        bench.open_project(demo)
-    else:
-        sae_dir, db_path = build_fixtures(tmp)
-        bench.new_project("tiny")
-        settle(lambda: bench.session.model is not None)
-        bench.open_sae(sae_dir)
-        bench.open_feature_db(db_path)
-    settle(lambda: win.browser.model.rowCount() > 0 and bench.steering_unavailable() is None)
-    bench.set_master(duration=4.0, seed=3, prompt="simple melody")
-    shot("01-browser")
-    win.browser.search.setText("piano")
-    settle()
+    model = browser.table.model()
+    for col in range(model.columnCount()):
+        if model.headerData(col, Qt.Horizontal) == title:
+            order = Qt.AscendingOrder if ascending else Qt.DescendingOrder
+            browser.table.sortByColumn(col, order)
+
+
+def search_term(rows) -> str:
+    """A word from the best-labelled feature's label (labels come from the real labeller)."""
+    labelled = [r for r in rows if r.best_label and not r.dead]
+    labelled.sort(key=lambda r: -(r.label_score or 0.0))
+    return labelled[0].best_label.split()[0] if labelled else ""
+
+
+def flow(app, tmp: Path, project_file: Path) -> None:
+    win = make_window(tmp, "main")
+    d, bench = Driver(app, win), win.bench
+    bench.open_project(project_file)
+    d.settle(lambda: win.browser.model.rowCount() > 0 and bench.steering_unavailable() is None)
+    sort_by(win.browser, "Score")  # a click on the Score header: labelled features first
+    d.shot("01-browser")
+    sort_by(win.browser, "ID", ascending=True)
+    term = search_term(win.browser.model.rows)
+    win.browser.search.setFocus()
+    win.browser.search.setText(term)
+    d.settle(lambda: win.browser.proxy.rowCount() > 0)
     win.browser.table.selectRow(0)
-    settle(lambda: win.inspector.record is not None)
-    shot("02-search-inspector")
+    d.settle(lambda: win.inspector.record is not None)
+    d.shot("02-search-inspector")
+    first = win.inspector.record.id
+    win.mixer.auto.setChecked(False)  # render once, explicitly, after both knobs
+    win.mixer.add_button.click()
     win.browser.search.clear()
-    bench.auto_render = False
-    labels = {row.id: row.best_label or "" for row in win.browser.model.rows}
-    for fid, strength in ((win.inspector.record.id, 2.5), (7, -1.5)):
-        bench.add_feature(fid, labels.get(fid, ""))
-        bench.update_channel(fid, strength=strength)
-    bench.render()
-    settle(lambda: bench.current_take is not None)
-    settle(lambda: win.arrangement._shown is not None)
+    d.settle()
+    live = [r for r in win.browser.model.rows if not r.dead and r.id != first]
+    second = max(live, key=lambda r: r.max_activation).id
+    bench.select_feature(second)
+    d.settle(lambda: win.inspector.record is not None and win.inspector.record.id == second)
+    win.mixer.add_button.click()
+    d.settle(lambda: len(win.mixer.strips) == 2)
+    d.drag_knob(win.mixer.strips[first].knob, 90)
+    d.drag_knob(win.mixer.strips[second].knob, -50)
+    win.mixer.strips[first].envelope.click()  # strength envelope on the first lane
+    d.settle()
+    d.click_lane(bench.master.duration * 0.5, 0.1)  # a dip to 10 % in the middle
+    win.transport_bar.render_action.trigger()
+    d.settle(lambda: bench.current_take is not None)
+    d.settle(lambda: win.arrangement._shown is not None)
     win.transport.set_loop_enabled(True)
     win.transport.seek(1.3)
-    shot("03-rendered-steered")
-    win.transport.toggle_ab()
-    settle(lambda: win.arrangement._shown[1] == "unsteered")
-    shot("04-ab-unsteered")
+    d.shot("03-rendered-steered")
+    root_shot("07-xvfb-full-screen")
+    win.transport_bar.ab_action.trigger()
+    d.settle(lambda: win.arrangement._shown[1] == "unsteered")
+    d.shot("04-ab-unsteered")
+    win.transport_bar.ab_action.trigger()
+    (tmp / "export").mkdir()
+    bench.export(tmp / "export" / "take.wav", win.transport.ab)
+    win.docks["jobs"].raise_()
+    d.settle(lambda: (tmp / "export" / "take.json").is_file())
+    d.shot("06-export-jobs")
     win.close()
-    offline = make_window("offline")
-    win, bench = offline, offline.bench
-    bench.open_feature_db(
-        Path(bench.project.feature_db_path or (tmp / "features.db")), offline=True
-    )
-    settle(lambda: win.browser.model.rowCount() > 0)
-    bench.select_feature(3)
-    settle(lambda: win.inspector.record is not None)
-    shot("05-offline-inspection")
-    offline.close()
+
+
+def offline(app, tmp: Path, db_path: Path) -> None:
+    win = make_window(tmp, "offline")
+    d, bench = Driver(app, win), win.bench
+    bench.open_feature_db(db_path, offline=True)
+    d.settle(lambda: win.browser.model.rowCount() > 0)
+    labelled = [r for r in win.browser.model.rows if r.best_label and not r.dead]
+    bench.select_feature((labelled or win.browser.model.rows)[0].id)
+    d.settle(lambda: win.inspector.record is not None)
+    d.shot("05-offline-inspection")
+    win.close()
+
+
+def main() -> int:
+    from PySide6.QtWidgets import QApplication
+    from screenshots_project import build
+
+    from app.main import gui_thread_gc
+    from app.theme import apply_dark_theme
+
+    project_file = build()
+    app = QApplication.instance() or QApplication([])
+    apply_dark_theme(app)
+    collector = gui_thread_gc()  # noqa: F841 (GC only on the GUI thread, as in the app)
+    OUT.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="musae-shots-"))
+    flow(app, tmp, project_file)
+    offline(app, tmp, project_file.parent / "features.db")
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -19,10 +21,12 @@ TIMEOUT = 30000
 
 @pytest.fixture
 def window(qtbot, tmp_path):
+    from app.main import gui_thread_gc
     from app.theme import apply_dark_theme
     from app.window import MainWindow
 
     apply_dark_theme(qtbot_app())
+    collector = gui_thread_gc(0.2)  # as in the app: GC never runs on a worker thread
     qs = QSettings(str(tmp_path / "layout.ini"), QSettings.IniFormat)
     win = MainWindow(Settings(autosave_seconds=0), qs, tmp_path / "settings.json")
     qtbot.addWidget(win)
@@ -30,6 +34,9 @@ def window(qtbot, tmp_path):
     yield win
     win.bench.jobs.cancel_all()
     win.bench.jobs.wait(10000)
+    collector.timer.stop()
+    gc.collect()
+    gc.enable()
 
 
 def qtbot_app():

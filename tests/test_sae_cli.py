@@ -147,3 +147,20 @@ def test_two_gloo_processes_train_one_sae(trained, tmp_path):
     sae = load_sae(out)
     assert sae.cfg.training_tokens == 1280  # --tokens counts rows over all ranks
     assert float(sae.max_activation.min()) >= 0 and torch.isfinite(sae.W_dec).all()
+
+
+def test_beta_comes_from_the_feature_database_when_given(trained, tmp_path):
+    from musae_core.features.db import FeatureDB
+
+    _, _, store, sae = trained
+    db_path = tmp_path / "features.db"
+    assert main(["analyze", "--sae", str(sae), "--store", str(store), "--out", str(db_path),
+                 "--snippet-seconds", "0"]) == 0  # fmt: skip
+    with FeatureDB.open(db_path, readonly=True) as db:
+        fid = max(range(db.feature_count()), key=lambda i: db.feature(i).max_activation)
+        peak = db.feature(fid).max_activation
+    _generate(tmp_path, "beta.wav", "--sae", str(sae), "--features", str(db_path),
+              "--steer", f"{fid}=1.5")  # fmt: skip
+    recipe = json.loads((tmp_path / "beta.json").read_text())
+    params = [s for s in json.dumps(recipe).split("{") if f'"feature": {fid}' in s or "beta" in s]
+    assert peak > 0 and any(f'"beta": {peak}' in p for p in params), recipe

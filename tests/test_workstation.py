@@ -146,3 +146,14 @@ def test_feature_details_from_a_real_db(feature_db_path):  # noqa: F811
     session.open_feature_db(feature_db_path)
     assert session.db.feature_count() == 48
     session.close()
+
+
+def test_envelope_point_edits_keep_time_order():
+    from musae_core.workstation.mixer import add_point, default_envelope, move_point, remove_point
+
+    points = default_envelope(2.0)
+    assert points == ((0.0, 1.0), (2.0, 1.0))
+    points, index = add_point(points, 1.0, 1.7)
+    assert index == 1 and points[1] == (1.0, 1.0)  # gain clipped to 0..1
+    assert move_point(points, 1, 5.0, -1.0)[1] == (2.0, 0.0)  # time held between neighbours
+    assert remove_point(points, 0) == ((1.0, 1.0), (2.0, 1.0))

@@ -7,12 +7,16 @@ decoder position to residual hooks (for envelopes and time mapping) and returns 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
-from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+from transformers.cache_utils import EncoderDecoderCache
 
 from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
@@ -25,6 +29,40 @@ from musae_core.models.base import (
     TeacherForcedOutput,
 )
 from musae_core.models.sampling import build_warpers, choose_tokens, mix_cfg
+from musae_core.models.static_cache import (
+    CROSS_BUCKET,
+    SELF_BUCKET,
+    DecodeOptions,
+    LayerCompiler,
+    bucket,
+    decode_options,
+    new_cache,
+)
+
+if TYPE_CHECKING:
+    from musae_core.models.streaming import AudioChunk
+
+
+@dataclass
+class DecodeState:
+    """Where a decoding loop stands: ``step`` of ``steps`` done, delayed ``tokens`` so far."""
+
+    model: TransformersMusicGen
+    tokens: torch.Tensor  # (B, K, steps + 1), column 0 is BOS
+    n_frames: int
+    steps: int
+    options: DecodeOptions
+    step: int = 0
+
+    @property
+    def frames_done(self) -> int:
+        """Frames whose every codebook has been sampled (the delay pattern lags the last one)."""
+        return max(0, min(self.n_frames, self.step - max(self.model.delays)))
+
+    def codes(self, stop: int | None = None) -> torch.Tensor:
+        """(B, K, frames) undelayed codes of the first ``stop`` complete frames (default all)."""
+        stop = self.frames_done if stop is None else stop
+        return dp.undelay(self.tokens[:, :, 1:], self.model.delays, stop)
 
 
 class TransformersMusicGen(MusicModel):
@@ -54,6 +92,8 @@ class TransformersMusicGen(MusicModel):
         param = next(hf_model.parameters())
         self.device = param.device
         self.dtype = param.dtype
+        self.decode_options: DecodeOptions | None = None  # None: decode_options(device)
+        self._compiler: LayerCompiler | None = None
 
     # --- residual stream -------------------------------------------------------------------
     @property
@@ -163,50 +203,113 @@ class TransformersMusicGen(MusicModel):
         cancel: CancelToken | None = None,
     ) -> Take:
         progress = progress or no_progress
-        n_frames = self.n_frames_for(request.duration)
-        k = self.num_codebooks
-        steps = dp.steps_for_frames(n_frames, self.delays)
-        batch = request.batch_size
-        cfg = request.cfg_scale > 1.0
         started = time.perf_counter()
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
-            torch.manual_seed(request.seed)
-            enc, enc_mask = self._encode_text(request.batch_prompts(), cfg)
-            valid = dp.valid_mask(steps, self.delays, n_frames, device=self.device)
-            tokens = torch.full((batch, k, steps + 1), self.pad_id, device=self.device)
-            tokens[:, :, 0] = self.bos_id
-            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
-            warpers = build_warpers(request.temperature, request.top_k, request.top_p)
-            greedy = request.temperature <= 0
-            for t in range(steps):
-                check(cancel)
-                step_ids = tokens[:, :, t : t + 1]
-                if cfg:
-                    step_ids = step_ids.repeat(2, 1, 1)
-                ctx = ForwardContext(
-                    positions=torch.tensor([t]),
-                    conditional_rows=batch,
-                    cfg=cfg,
-                    frame_rate=self.frame_rate,
-                )
-                hidden = self._decoder_hidden(step_ids, enc, enc_mask, ctx, cache)
-                logits = mix_cfg(self._logits(hidden[:, -1:])[:, :, -1], batch, request.cfg_scale)
-                chosen = choose_tokens(logits, warpers, greedy)
-                tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
-                progress(t + 1, steps)
-            codes = dp.undelay(tokens[:, :, 1:], self.delays, n_frames)
-            check(cancel)
-            audio = self.decode(codes)
-        n_samples = round(n_frames * self.sample_rate / self.frame_rate)
+        state = None
+        for state in self.decode_steps(request, cancel):
+            progress(state.step, state.steps)
+        codes = state.codes()
+        check(cancel)
+        audio = self.decode(codes)
+        return self._take(request, codes, audio, time.perf_counter() - started)
+
+    def generate_stream(
+        self,
+        request: GenerationRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+        **options,
+    ) -> Iterator[AudioChunk]:
+        """Like ``generate`` but yields audio chunks as frames complete (see ``streaming``)."""
+        from musae_core.models.streaming import stream_take
+
+        return stream_take(self, request, progress, cancel, **options)
+
+    def _take(
+        self, request: GenerationRequest, codes: torch.Tensor, audio: torch.Tensor, seconds: float
+    ) -> Take:
+        n_samples = round(codes.shape[-1] * self.sample_rate / self.frame_rate)
         return Take(
             audio=audio[..., :n_samples].cpu().numpy().astype(np.float32),
             sample_rate=self.sample_rate,
             codes=codes.cpu().numpy(),
             request=request,
             model_id=self.model_id,
-            seconds=time.perf_counter() - started,
+            seconds=seconds,
         )
+
+    # --- the decoding loop ----------------------------------------------------------------
+    def _cache_lengths(self, steps: int, enc: torch.Tensor) -> tuple[int, int | None]:
+        """(self-attention positions, cross-attention positions) one generation needs."""
+        return steps + 1, enc.shape[1]
+
+    def _layer_compiler(self, options: DecodeOptions) -> LayerCompiler | None:
+        """The per-layer compiler for ``options`` (built once per model), or None."""
+        if not (options.compile and options.static_cache):
+            return None
+        if self._compiler is None or self._compiler.mode != (
+            options.compile_mode or ("reduce-overhead" if self.device.type == "cuda" else None)
+        ):
+            self._compiler = LayerCompiler(self._layers, self.device, options.compile_mode)
+        return self._compiler
+
+    @torch.inference_mode()
+    def decode_steps(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> Iterator[DecodeState]:
+        """The decoding loop as an iterator: yields the shared ``DecodeState`` after every step.
+
+        Used by ``generate`` and by streaming (which decodes audio for the frames that are
+        complete so far). The request's seed drives sampling in a forked RNG, so the global
+        generator is left alone even if the iteration stops early.
+        """
+        n_frames = self.n_frames_for(request.duration)
+        k = self.num_codebooks
+        steps = dp.steps_for_frames(n_frames, self.delays)
+        batch = request.batch_size
+        cfg = request.cfg_scale > 1.0
+        options = self.decode_options or decode_options(self.device)
+        devices = [self.device] if self.device.type == "cuda" else []
+        compiler = self._layer_compiler(options)
+        with (
+            torch.random.fork_rng(devices=devices, device_type=self.device.type),
+            compiler.active() if compiler is not None else contextlib.nullcontext(),
+        ):
+            torch.manual_seed(request.seed)
+            enc, enc_mask = self._encode_text(request.batch_prompts(), cfg)
+            valid = dp.valid_mask(steps, self.delays, n_frames, device=self.device)
+            tokens = torch.full((batch, k, steps + 1), self.pad_id, device=self.device)
+            tokens[:, :, 0] = self.bos_id
+            self_len, cross_len = self._cache_lengths(steps, enc)
+            if compiler is not None:  # bucket shapes so new durations/prompts reuse the graphs
+                self_len = bucket(self_len, SELF_BUCKET)
+                if cross_len is not None and enc_mask is not None:
+                    cross_len = bucket(cross_len, CROSS_BUCKET)
+                    enc = nn.functional.pad(enc, (0, 0, 0, cross_len - enc.shape[1]))
+                    enc_mask = nn.functional.pad(enc_mask, (0, cross_len - enc_mask.shape[1]))
+            cache = new_cache(self.hf.decoder.config, self_len, cross_len, options.static_cache)
+            warpers = build_warpers(request.temperature, request.top_k, request.top_p)
+            greedy = request.temperature <= 0
+            positions = torch.arange(steps)
+            state = DecodeState(self, tokens, n_frames, steps, options)
+            for t in range(steps):
+                check(cancel)
+                step_ids = tokens[:, :, t : t + 1]
+                if cfg:
+                    step_ids = step_ids.repeat(2, 1, 1)
+                ctx = ForwardContext(
+                    positions=positions[t : t + 1],
+                    conditional_rows=batch,
+                    cfg=cfg,
+                    frame_rate=self.frame_rate,
+                )
+                if compiler is not None:
+                    compiler.step_begin()
+                hidden = self._decoder_hidden(step_ids, enc, enc_mask, ctx, cache)
+                logits = mix_cfg(self._logits(hidden[:, -1:])[:, :, -1], batch, request.cfg_scale)
+                chosen = choose_tokens(logits, warpers, greedy)
+                tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
+                state.step = t + 1
+                yield state
 
     # --- teacher forcing ------------------------------------------------------------------
     @torch.inference_mode()

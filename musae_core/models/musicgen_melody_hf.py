@@ -30,6 +30,9 @@ class TransformersMusicGenMelody(TransformersMusicGen):
         chroma = chroma.repeat(1, config.chroma_length, 1)[:, : config.chroma_length]
         return torch.cat([chroma, text], dim=1), None
 
+    def _cache_lengths(self, steps: int, enc: torch.Tensor) -> tuple[int, None]:
+        return enc.shape[1] + steps + 1, None  # the prefix sits in the self-attention cache
+
     def _decoder_hidden(
         self,
         input_ids: torch.Tensor,

@@ -87,12 +87,13 @@ class TopKSAE(SparseAutoencoder):
     """h = TopK(ReLU(pre)): exactly k active features per frame (Gao et al., the paper's SAE)."""
 
     def activate(self, pre: torch.Tensor) -> torch.Tensor:
-        values, indices = torch.topk(F.relu(pre), self.cfg.k, dim=-1, sorted=False)
+        values, indices = self.topk(pre)
         return torch.zeros_like(pre).scatter_(-1, indices, values)
 
     def topk(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        values, indices = torch.topk(F.relu(pre), self.cfg.k, dim=-1, sorted=False)
-        return values, indices
+        """The k largest pre-activations, rectified (ReLU on k values, not on the full row)."""
+        values, indices = torch.topk(pre, self.cfg.k, dim=-1, sorted=False)
+        return F.relu(values), indices
 
     def decode_sparse(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Decode from the k active rows only: an embedding-bag gather instead of a dense matmul."""

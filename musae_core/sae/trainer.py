@@ -122,19 +122,64 @@ def _initialise(sae: SparseAutoencoder, sample: torch.Tensor, state: TrainState,
 
 
 def _aux_loss(sae, pre, x, x_hat, dead, aux_k) -> torch.Tensor:
-    """AuxK: reconstruct the residual error with the top dead latents (revives them)."""
-    if not bool(dead.any()):
+    """AuxK: reconstruct the residual error with the top dead latents (revives them).
+
+    Only the dead columns are searched, so the cost scales with the number of dead latents.
+    """
+    dead_ids = dead.nonzero().squeeze(1)
+    if dead_ids.numel() == 0:
         return pre.new_zeros(())
     error = (x - x_hat).detach()
-    masked = torch.where(dead, pre, torch.full_like(pre, -torch.inf))
-    k = min(aux_k, int(dead.sum()))
-    values, indices = torch.topk(masked, k, dim=-1)
-    values = torch.relu(values)
+    values, local = torch.topk(pre[:, dead_ids], min(aux_k, dead_ids.numel()), dim=-1)
     recon = torch.nn.functional.embedding_bag(
-        indices, sae.W_dec, per_sample_weights=values, mode="sum"
+        dead_ids[local], sae.W_dec, per_sample_weights=torch.relu(values), mode="sum"
     )
     scale = error.pow(2).sum(-1).mean().clamp_min(1e-12)
     return (recon - error).pow(2).sum(-1).mean() / scale
+
+
+@dataclass
+class _Codes:
+    """A batch's codes: k-sparse (values, indices) for TopK, else dense (rows, d_sae)."""
+
+    values: torch.Tensor | None = None
+    indices: torch.Tensor | None = None
+    dense: torch.Tensor | None = None
+
+    def l0(self) -> float:
+        active = self.values if self.dense is None else self.dense
+        return (active > 0).sum(-1).float().mean().item()
+
+
+def _forward(sae: SparseAutoencoder, pre: torch.Tensor) -> tuple[torch.Tensor, _Codes]:
+    """Reconstruction and codes; TopK never builds dense codes (decoder reads k rows only)."""
+    if type(sae) is TopKSAE:
+        values, indices = sae.topk(pre)
+        return sae.decode_sparse(values, indices), _Codes(values=values, indices=indices)
+    f = sae.training_codes(pre)
+    return sae.decode(f), _Codes(dense=f)
+
+
+@torch.no_grad()
+def _update_statistics(sae, codes: _Codes, since_fired, fire_counts, rows: int, world) -> None:
+    """Firing counts, steps since each latent fired (dead mask) and max activations."""
+    since_fired += rows
+    if codes.dense is None:
+        live = codes.values > 0
+        fired = codes.indices[live]
+        fire_counts += torch.bincount(fired, minlength=fire_counts.numel()).to(fire_counts.dtype)
+        since_fired[fired] = 0
+        sae.max_activation.scatter_reduce_(
+            0, codes.indices.flatten(), codes.values.detach().flatten(), "amax"
+        )
+    else:
+        active = codes.dense > 0
+        since_fired[active.any(0)] = 0
+        fire_counts += active.sum(0)
+        torch.maximum(sae.max_activation, codes.dense.max(0).values, out=sae.max_activation)
+        sae.on_step_end(codes.dense.detach())
+    if world[1] > 1:  # one dead mask for all ranks, so AuxK agrees everywhere
+        dist.all_reduce(since_fired, op=dist.ReduceOp.MIN)
 
 
 def _lr_factor(step: int, settings: TrainSettings, total: int) -> float:
@@ -206,14 +251,11 @@ def train_sae(
                     state.step, settings, total
                 )
             pre = sae.pre_acts(x)
-            f = sae.training_codes(pre)
-            if type(sae) is TopKSAE:  # sparse decode: only the k active rows
-                values, indices = sae.topk(pre)
-                x_hat = sae.decode_sparse(values, indices)
-            else:
-                x_hat = sae.decode(f)
+            x_hat, codes = _forward(sae, pre)
             mse = (x_hat - x).pow(2).sum(-1).mean()
-            loss = mse + sae.sparsity_loss(f, pre)
+            loss = mse
+            if codes.dense is not None:
+                loss = loss + sae.sparsity_loss(codes.dense, pre)
             if k is not None:
                 loss = loss + settings.aux_coefficient * _aux_loss(
                     sae, pre, x, x_hat, since_fired > dead_after, aux_k
@@ -225,19 +267,11 @@ def train_sae(
             torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
             optimiser.step()
             sae.normalize_decoder()
-            with torch.no_grad():
-                fired = (f > 0).any(0)
-                since_fired += x.shape[0]
-                since_fired[fired] = 0
-                if world[1] > 1:  # one dead mask for all ranks, so AuxK agrees everywhere
-                    dist.all_reduce(since_fired, op=dist.ReduceOp.MIN)
-                fire_counts += (f > 0).sum(0)
-                torch.maximum(sae.max_activation, f.max(0).values, out=sae.max_activation)
-                sae.on_step_end(f.detach())
+            _update_statistics(sae, codes, since_fired, fire_counts, x.shape[0], world)
             state.step += 1
             state.tokens += x.shape[0] * world[1]
             if state.step % settings.log_every == 0 or state.step == total:
-                metrics = _metrics(x, x_hat, f, since_fired, dead_after, state)
+                metrics = _metrics(x, x_hat, codes, since_fired, dead_after, state)
                 if on_metrics is not None:
                     on_metrics(metrics)
             if state.step % settings.checkpoint_every == 0 and world[0] == 0:
@@ -272,14 +306,14 @@ def _finalise(sae: SparseAutoencoder, cfg: SAEConfig, state: TrainState) -> Spar
     return final.eval()
 
 
-def _metrics(x, x_hat, f, since_fired, dead_after, state) -> dict:
+def _metrics(x, x_hat, codes: _Codes, since_fired, dead_after, state) -> dict:
     with torch.no_grad():
         fvu = ((x - x_hat).pow(2).sum() / (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)).item()
         return {
             "step": state.step,
             "tokens": state.tokens,
             "fvu": fvu,
-            "l0": (f > 0).sum(-1).float().mean().item(),
+            "l0": codes.l0(),
             "dead_fraction": (since_fired > dead_after).float().mean().item(),
             "skipped_rows": state.skipped_rows,
         }

@@ -7,7 +7,7 @@ from musae_core.workstation.analysis import Spectrogram, spectrogram, waveform_p
 from musae_core.workstation.details import ClipView, FeatureDetails, feature_details
 from musae_core.workstation.history import History
 from musae_core.workstation.master import MasterSettings
-from musae_core.workstation.mixer import Channel, MixerState
+from musae_core.workstation.mixer import Channel, MixerState, default_envelope
 from musae_core.workstation.project import Project
 from musae_core.workstation.session import Session
 from musae_core.workstation.settings import Settings, llm_api_key
@@ -25,6 +25,7 @@ __all__ = [
     "Settings",
     "Spectrogram",
     "TakeRecord",
+    "default_envelope",
     "feature_details",
     "llm_api_key",
     "loudness_db",

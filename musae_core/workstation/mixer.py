@@ -90,3 +90,37 @@ class MixerState:
     @classmethod
     def from_dict(cls, data: dict) -> MixerState:
         return cls(tuple(Channel.from_dict(c) for c in data.get("channels", ())))
+
+
+# --- strength envelopes: (seconds, gain) points kept sorted by time --------------------------
+Points = tuple[tuple[float, float], ...]
+GAIN_RANGE = (0.0, 1.0)
+
+
+def _gain(gain: float) -> float:
+    return round(min(GAIN_RANGE[1], max(GAIN_RANGE[0], float(gain))), 4)
+
+
+def default_envelope(duration: float) -> Points:
+    """A flat full-strength envelope over the take: audibly the same as no envelope."""
+    return ((0.0, 1.0), (round(max(float(duration), 0.01), 4), 1.0))
+
+
+def add_point(points: Points, seconds: float, gain: float) -> tuple[Points, int]:
+    """Insert a point in time order; returns the new points and the new point's index."""
+    point = (round(max(0.0, float(seconds)), 4), _gain(gain))
+    index = sum(1 for t, _ in points if t <= point[0])
+    return (*points[:index], point, *points[index:]), index
+
+
+def move_point(points: Points, index: int, seconds: float, gain: float) -> Points:
+    """Move one point; its time stays between its neighbours so the order never changes."""
+    low = points[index - 1][0] if index > 0 else 0.0
+    high = points[index + 1][0] if index + 1 < len(points) else float("inf")
+    t = round(min(high, max(low, float(seconds))), 4)
+    return (*points[:index], (t, _gain(gain)), *points[index + 1 :])
+
+
+def remove_point(points: Points, index: int) -> Points:
+    """Drop one point; removing the last one leaves no envelope (constant strength)."""
+    return (*points[:index], *points[index + 1 :])
