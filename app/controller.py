@@ -12,7 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.workers import JobManager
+from app.stream_feed import StreamFeed
+from app.workers import Job, JobManager
 from musae_core.workstation import (
     MasterSettings,
     MixerState,
@@ -40,6 +41,9 @@ class Workbench(QObject):
     takesChanged = Signal()
     currentTakeChanged = Signal(object)  # TakeRecord | None
     renderingChanged = Signal(bool)
+    streamStarted = Signal(object)  # StreamFeed: play it while it fills
+    streamStopped = Signal(object)  # StreamFeed: cancelled or superseded, silence it
+    playRequested = Signal()  # Render+Play without streaming: play the new take from the start
     projectChanged = Signal()
     error = Signal(str, str)  # problem, fix
     status = Signal(str)
@@ -54,6 +58,7 @@ class Workbench(QObject):
         self.current_take: TakeRecord | None = None
         self.selected_feature: int | None = None
         self.auto_render = True
+        self._stream: tuple[Job, StreamFeed] | None = None
         self.dirty = False
         self.mixerChanged.connect(self._mark_dirty)
 
@@ -83,6 +88,7 @@ class Workbench(QObject):
     def _adopt(self, session: Session) -> None:
         old = self.session
         self.jobs.cancel_all()
+        self._stop_stream()
         session.history.listeners.append(self.mixerChanged.emit)
         self.session = session
         self.current_take = session.takes[-1] if session.takes else None
@@ -246,39 +252,81 @@ class Workbench(QObject):
         self.masterChanged.emit(self.master)
 
     # --- render + takes --------------------------------------------------------------------
-    def render(self):
-        """Render with the current mixer; a running render is cancelled first."""
+    def render(self, play: bool = False):
+        """Render with the current mixer; a running render (and its stream) is cancelled first.
+
+        ``play`` (Render+Play, or the auto-play setting) plays the result: with streaming on,
+        from the first chunk while the render is still running; otherwise when it is done.
+        """
         if not self.can_render():
             self.error.emit("Nothing to render with: no model is loaded.", "open a model.")
             return None
+        self._stop_stream()
         master = self.master.next_seed()
         if master != self.master:
             self.project.master = master
             self.masterChanged.emit(master)
         session, mixer = self.session, self.mixer
+        play = play or self.settings.auto_play
+        feed = self._make_feed(master) if play and self.settings.stream_playback else None
         self.renderingChanged.emit(True)
 
+        def work(progress, cancel) -> TakeRecord:
+            on_chunk = feed.push if feed is not None else None
+            return session.render(master, mixer, progress, cancel, on_chunk)
+
         def done(take: TakeRecord) -> None:
+            if self._stream is not None and self._stream[1] is feed:
+                self._stream = None  # the take replaces the streamed audio in place
             self.renderingChanged.emit(False)
             self.dirty = True
             self.takesChanged.emit()
             self.set_current_take(take)
+            if play and feed is None:
+                self.playRequested.emit()
 
         def failed(problem: str, fix: str) -> None:
+            self._stop_stream(feed)
             self.renderingChanged.emit(False)
             self.error.emit(problem, fix)
 
-        job = self.jobs.start(
-            "render", "Rendering", lambda p, c: session.render(master, mixer, p, c), done, failed
-        )
+        job = self.jobs.start("render", "Rendering", work, done, failed)
         job.signals.cancelled.connect(self._render_cancelled)
+        if feed is not None:
+            self._stream = (job, feed)
+            self.streamStarted.emit(feed)
         return job
 
+    def _make_feed(self, master: MasterSettings) -> StreamFeed | None:
+        try:
+            total = self.session.expected_samples(master)
+        except Exception:  # e.g. a duration the model refuses: the render reports it
+            return None
+        return StreamFeed(total, self.session.model.sample_rate)
+
+    def _stop_stream(self, feed: StreamFeed | None = None) -> None:
+        """Silence the streamed partial take (``feed`` given: only if it is still that one)."""
+        if self._stream is None or (feed is not None and self._stream[1] is not feed):
+            return
+        _job, current = self._stream
+        self._stream = None
+        current.close()
+        self.streamStopped.emit(current)
+
+    @property
+    def streaming(self) -> StreamFeed | None:
+        """The feed of the render that is playing while it streams, if any."""
+        return self._stream[1] if self._stream is not None else None
+
     def _render_cancelled(self, job) -> None:
+        if self._stream is not None and self._stream[0] is job:
+            self._stop_stream()
         if self.jobs.current("render") is None:
             self.renderingChanged.emit(False)
 
     def cancel_render(self) -> bool:
+        """Esc: stop the render and, at once, the playback of its partial take."""
+        self._stop_stream()
         return self.jobs.cancel("render")
 
     def set_current_take(self, take: TakeRecord | None) -> None:

@@ -2,6 +2,9 @@
 
 ``PlaybackCore`` is the callback body, plain numpy and testable without a sound card; the
 ``AudioOutput`` drives it from a sounddevice stream, or from a timer when there is no device.
+While a render streams, the core plays a ``StreamFeed`` instead (both A and B) and waits in
+place, silent, when it catches up with the render; the finished take then replaces it at the
+same position.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.stream_feed import StreamFeed
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +34,31 @@ class PlaybackCore:
         self.playing = False
         self.loop: tuple[int, int] | None = None
         self.sample_rate = 32000
+        self.stream: StreamFeed | None = None
 
     def load(self, a: np.ndarray, b: np.ndarray, gains: tuple[float, float], rate: int) -> None:
+        """Swap in a take; a streamed version of it is dropped only after the swap (seamless)."""
         a = np.ascontiguousarray(np.asarray(a, np.float32).reshape(-1, a.shape[-1]).mean(0))
         b = np.ascontiguousarray(np.asarray(b, np.float32).reshape(-1, b.shape[-1]).mean(0))
         self.buffers, self.gains, self.sample_rate = (a, b), gains, rate
+        self.stream = None
         self.position = min(self.position, len(b))
+
+    def start_stream(self, feed: StreamFeed) -> None:
+        """Play ``feed`` from its start as chunks arrive."""
+        self.sample_rate, self.position = feed.sample_rate, 0
+        self.stream = feed
 
     @property
     def length(self) -> int:
-        return len(self.buffers[self.which])
+        stream = self.stream
+        return stream.total if stream is not None else len(self.buffers[self.which])
+
+    @property
+    def available(self) -> int:
+        """Samples that can be played now (grows while a render streams)."""
+        stream = self.stream
+        return stream.available if stream is not None else len(self.buffers[self.which])
 
     def fill(self, out: np.ndarray) -> None:
         """Write the next ``len(out)`` frames into ``out`` (frames, channels); the callback body."""
@@ -46,13 +66,21 @@ class PlaybackCore:
         out.fill(0.0)
         if not self.playing:
             return
-        src, gain = self.buffers[self.which], self.gains[self.which]
+        stream = self.stream
+        if stream is not None:  # flag, then count, then data: the worker writes in reverse order
+            waiting = not stream.complete
+            limit, src, gain = stream.available, stream.data, 1.0
+        else:
+            src, gain = self.buffers[self.which], self.gains[self.which]
+            limit, waiting = len(src), False
         written = 0
         while written < frames:
             end = self.loop[1] if self.loop else len(src)
-            end = min(end, len(src))
+            end = min(end, limit)
             n = min(frames - written, end - self.position)
             if n <= 0:
+                if waiting and end == limit:
+                    return  # the render has not got this far yet: silence, position held
                 if self.loop and self.loop[1] > self.loop[0]:
                     self.position = self.loop[0]
                     continue
@@ -112,7 +140,7 @@ class AudioOutput(QObject):
         self.core.position = int(max(0.0, seconds) * self.core.sample_rate)
 
     def play(self) -> None:
-        if self.core.length <= 1:
+        if self.core.length <= 1 and self.core.stream is None:
             return
         self.core.playing = True
         if self.available:

@@ -1,8 +1,10 @@
-"""Settings dialog: device, model cache, audio output, LLM endpoint (keys stay in env/keyring)."""
+"""Settings dialog: device, model cache, audio output, LLM endpoint (keys stay in env/keyring),
+autosave and streaming playback."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -42,6 +44,10 @@ class SettingsDialog(QDialog):
         self.autosave = QSpinBox(
             minimum=0, maximum=3600, suffix=" s", value=settings.autosave_seconds
         )
+        self.stream = QCheckBox("Start playback while a render is still running")
+        self.stream.setChecked(settings.stream_playback)
+        self.auto_play = QCheckBox("Play every render as soon as it can be heard")
+        self.auto_play.setChecked(settings.auto_play)
         form = QFormLayout(self)
         form.addRow("Compute device", self.device)
         form.addRow("Model cache folder", self.cache)
@@ -51,6 +57,8 @@ class SettingsDialog(QDialog):
             QLabel(f"The LLM API key is read from ${KEY_ENV} or the OS keyring; never saved.")
         )
         form.addRow("Autosave every (0 = off)", self.autosave)
+        form.addRow("Streaming playback", self.stream)
+        form.addRow("Auto-play", self.auto_play)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -63,3 +71,5 @@ class SettingsDialog(QDialog):
         s.audio_device = self.audio.currentData() or ""
         s.llm_endpoint = self.llm.text().strip()
         s.autosave_seconds = self.autosave.value()
+        s.stream_playback = self.stream.isChecked()
+        s.auto_play = self.auto_play.isChecked()

@@ -1,5 +1,6 @@
-"""Transport toolbar: Render / Cancel, Play (Space), Loop (L), A/B (B), takes, Export (Ctrl+E),
-zoom, the audio-device note, and a drag handle that drags the current take out as a WAV."""
+"""Transport toolbar: Render / Render+Play / Cancel, Stream and Auto-play toggles, Play (Space),
+Loop (L), A/B (B), takes, Export (Ctrl+E), zoom, the audio-device note, and a drag handle that
+drags the current take out as a WAV."""
 
 from __future__ import annotations
 
@@ -50,7 +51,20 @@ class TransportBar(QToolBar):
             return act
 
         self.render_action = action("⟳ Render", "Ctrl+R", bench.render, tip="Render the mixer")
+        self.render_play_action = action(
+            "⟳▶ Render+Play", "Ctrl+Shift+R", lambda: bench.render(play=True),
+            tip="Render and play (starts at the first chunk when streaming)",
+        )  # fmt: skip
         self.cancel_action = action("✕ Cancel", "Esc", bench.cancel_render, tip="Cancel the job")
+        self.stream_action = action(
+            "Stream", "", lambda on: self._set("stream_playback", on), True,
+            tip="Start playback while the render is still running",
+        )  # fmt: skip
+        self.auto_play_action = action(
+            "Auto-play", "", lambda on: self._set("auto_play", on), True,
+            tip="Play every render (knob releases too) as soon as it can be heard",
+        )  # fmt: skip
+        self.sync_settings()
         self.addSeparator()
         self.play_action = action("▶ Play", "Space", lambda _on: transport.toggle_play(), True)
         self.loop_action = action("⟲ Loop", "L", transport.set_loop_enabled, True)
@@ -77,8 +91,17 @@ class TransportBar(QToolBar):
         transport.abChanged.connect(lambda w: self.ab_action.setText(f"A/B: {w}"))
         self._resources()
 
+    def sync_settings(self) -> None:
+        """Show the streaming preferences (also after the settings dialog changed them)."""
+        self.stream_action.setChecked(self.bench.settings.stream_playback)
+        self.auto_play_action.setChecked(self.bench.settings.auto_play)
+
+    def _set(self, name: str, on: bool) -> None:
+        setattr(self.bench.settings, name, bool(on))
+
     def _resources(self) -> None:
         self.render_action.setEnabled(self.bench.can_render())
+        self.render_play_action.setEnabled(self.bench.can_render())
         out = self.transport.output
         self.audio_note.setText("" if out.available else "🔇 " + out.reason)
 

@@ -5,6 +5,7 @@ Panes listen to it instead of to each other, so waveform, spectrogram and lanes 
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.playback import AudioOutput
@@ -25,7 +26,7 @@ class TransportState(QObject):
         self.loop_region: tuple[float, float] | None = None
         self.loop_enabled = False
         self.playhead = 0.0
-        self.source = "none"  # what the audio core holds: "take" | "clip" | "none"
+        self.source = "none"  # what the audio core holds: "take" | "stream" | "clip" | "none"
         self.take = None
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / PLAYHEAD_HZ))
@@ -33,12 +34,42 @@ class TransportState(QObject):
         output.stateChanged.connect(self._state)
 
     def load_take(self, take) -> None:
-        """Hand both takes of a render to the audio core (position kept, so A/B lines up)."""
+        """Hand both takes of a render to the audio core (position kept, so A/B lines up and
+        a take that was streaming carries on from the same sample)."""
         if take is None or not take.loaded:
             return
         self.output.core.load(take.unsteered, take.steered, take.gains, take.sample_rate)
         self.source, self.take = "take", take
         self._apply_loop()
+
+    def start_stream(self, feed) -> None:
+        """Play a render while it is still rendering: from the start, as chunks arrive."""
+        self.output.core.start_stream(feed)
+        self.source = "stream"
+        self._apply_loop()
+        self.output.play()
+
+    def stop_stream(self, feed) -> None:
+        """A cancelled or superseded stream: silence it, fall back to the last finished take."""
+        feed.close()
+        core = self.output.core
+        if core.stream is not feed:
+            return
+        self.output.stop()
+        core.stream, core.position = None, 0
+        if self.take is not None and self.take.loaded:
+            self.load_take(self.take)
+        else:
+            core.load(np.zeros(1, np.float32), np.zeros(1, np.float32), (1.0, 1.0), 32000)
+            self.source = "none"
+        self._poll()
+
+    def play_from_start(self) -> None:
+        """Render+Play without streaming: the finished take plays from its beginning."""
+        if self.source != "take" and self.take is not None:
+            self.load_take(self.take)
+        self.output.seek(0.0)
+        self.output.play()
 
     def load_clip(self, audio, sample_rate: int) -> None:
         self.output.core.load(audio, audio, (1.0, 1.0), sample_rate)

@@ -63,6 +63,9 @@ class MainWindow(QMainWindow):
         self.bench.projectChanged.connect(self._title)
         self.bench.mixerChanged.connect(lambda _m: self._title())
         self.bench.currentTakeChanged.connect(self.transport.load_take)
+        self.bench.streamStarted.connect(self.transport.start_stream)
+        self.bench.streamStopped.connect(self.transport.stop_stream)
+        self.bench.playRequested.connect(self.transport.play_from_start)
         self.bench.resourcesChanged.connect(self._resources)
         self.autosave = QTimer(self)
         self.autosave.timeout.connect(self._autosave)
@@ -178,6 +181,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.bench.settings, self)
         if dialog.exec():
             dialog.apply()
+            self.transport_bar.sync_settings()
             self._save_settings()
             self._restart_autosave()
 

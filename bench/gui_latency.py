@@ -1,5 +1,6 @@
-"""GUI latency on the tiny model (CPU): knob release -> playable steered audio, and the longest
-UI-thread stall while rendering (a 2 ms QTimer heartbeat records the largest gap).
+"""GUI latency on the tiny model (CPU): knob release -> playable steered audio, the longest
+UI-thread stall while rendering (a 2 ms QTimer heartbeat records the largest gap), and with
+streaming playback the time to first audio against the time to the full take (their ratio).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [--duration 5] [--repeats 5]
 """
@@ -48,15 +49,33 @@ class Heartbeat:
         return self.worst
 
 
+def random_sae(model, folder: Path) -> Path:
+    """A TopK SAE with random unit directions on layer 2: steering costs the same as trained."""
+    import torch
+
+    from musae_core.sae import SAEConfig, build_sae, save_sae
+
+    cfg = SAEConfig("topk", d_in=model.d_model, d_sae=48, k=4, model_id="tiny", layer=2)
+    sae = build_sae(cfg)
+    with torch.no_grad():
+        sae.W_dec.copy_(torch.randn(48, cfg.d_in, generator=torch.Generator().manual_seed(0)))
+        sae.normalize_decoder()
+        sae.W_enc.copy_(sae.W_dec.T)
+        sae.max_activation.copy_(torch.linspace(1.0, 8.0, 48))
+    return save_sae(sae, folder / "tiny-sae")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per take")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
+    import torch
+
+    torch.set_num_threads(1)  # shared CI / dev machines: comparable, and leaves the UI a core
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
-    from screenshots import build_fixtures
 
     from app.theme import apply_dark_theme
     from app.window import MainWindow
@@ -65,7 +84,6 @@ def main() -> int:
     app = QApplication.instance() or QApplication([])
     apply_dark_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="musae-bench-"))
-    sae_dir, db_path = build_fixtures(tmp)
     layout = QSettings(str(tmp / "l.ini"), QSettings.IniFormat)
     win = MainWindow(Settings(device="cpu", autosave_seconds=0), layout, tmp / "s.json")
     win.resize(1400, 900)
@@ -82,9 +100,8 @@ def main() -> int:
 
     bench.new_project("tiny")
     wait(lambda: bench.session.model is not None)
-    bench.open_sae(sae_dir)
-    bench.open_feature_db(db_path)
-    wait(lambda: bench.steering_unavailable() is None and win.browser.model.rowCount() > 0)
+    bench.open_sae(random_sae(bench.session.model, tmp))
+    wait(lambda: bench.steering_unavailable() is None)
     bench.set_master(duration=args.duration, seed=1)
     bench.add_feature(8, "bench")
     strip = win.mixer.strips[8]
@@ -96,7 +113,7 @@ def main() -> int:
         ready["t"] = None
         strip.knob.gestureStarted.emit()
         strip.knob.setValue(value, emit=True)
-        released = time.perf_counter()
+        released = ready["released"] = time.perf_counter()
         strip.knob.gestureFinished.emit(value)  # auto-render on release
         wait(lambda: ready["t"] is not None and win.transport.take is bench.current_take)
         return ready["t"] - released
@@ -122,8 +139,42 @@ def main() -> int:
     worst, typical = max(stalls) * 1000, statistics.median(stalls) * 1000
     print(f"longest UI-thread stall during render + redraw: {worst:.1f} ms")
     print(f"  median per render {typical:.1f} ms; target < 50 ms")
+    streaming(args, bench, win, knob_turn, heartbeat, ready, latencies, full)
     win.close()
     return 0
+
+
+def streaming(args, bench, win, knob_turn, heartbeat, ready, plain, plain_full) -> None:
+    """Auto-play with streaming: knob release -> first chunk playable, and -> full take."""
+    bench.settings.stream_playback = bench.settings.auto_play = True
+    feeds: list = []
+    bench.streamStarted.connect(feeds.append)
+    first, full, stalls = [], [], []
+
+    def turn(value: float) -> None:
+        feeds.clear()
+        heartbeat.start()
+        full.append(knob_turn(value))
+        stalls.append(heartbeat.stop())
+        win.output.stop()
+        feed = feeds[-1] if feeds else None
+        landed = feed.first_audio if feed is not None and feed.first_audio else None
+        first.append(landed - ready["released"] if landed else full[-1])
+
+    for i in range(args.repeats):
+        turn(0.7 + 0.5 * i)
+    bench.set_master(seed=3)  # after a master change both passes run; the steered one streams
+    turn(2.5)
+    ttfa, take = statistics.median(first[:-1]), statistics.median(plain)
+    ms = sorted(round(x * 1000) for x in first[:-1])
+    print(f"streaming playback ({args.duration:g} s takes, auto-play on knob release):")
+    print(f"  time to first audio: median {ttfa * 1000:.0f} ms {ms}")
+    print(f"  time to full take (no streaming): median {take * 1000:.0f} ms; with streaming "
+          f"{statistics.median(full[:-1]) * 1000:.0f} ms")  # fmt: skip
+    print(f"  ratio first audio / full take: {ttfa / take:.2f}")
+    print(f"  after a master change: first audio {first[-1] * 1000:.0f} ms vs full take "
+          f"{plain_full * 1000:.0f} ms (ratio {first[-1] / plain_full:.2f})")  # fmt: skip
+    print(f"  longest UI-thread stall while streaming: {max(stalls) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from musae_core.workstation.history import History
 from musae_core.workstation.master import MasterSettings
 from musae_core.workstation.mixer import Channel, MixerState, default_envelope
 from musae_core.workstation.project import Project
-from musae_core.workstation.session import Session
+from musae_core.workstation.session import Session, StreamChunk
 from musae_core.workstation.settings import Settings, llm_api_key
 from musae_core.workstation.takes import TakeRecord, loudness_db, matched_gains
 
@@ -24,6 +24,7 @@ __all__ = [
     "Session",
     "Settings",
     "Spectrogram",
+    "StreamChunk",
     "TakeRecord",
     "default_envelope",
     "feature_details",

@@ -7,10 +7,12 @@ render waits only until the cancelled one has stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,25 @@ from musae_core.workstation.settings import Settings
 from musae_core.workstation.takes import TakeRecord, matched_gains
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamChunk:
+    """A contiguous piece of the pass being streamed, for playback before the render ends.
+
+    ``audio`` is (channels, samples) float32 starting at ``start_sample``; ``total_samples`` is
+    the finished take's length, known from the first chunk so a player can size its buffer once.
+    """
+
+    audio: np.ndarray
+    start_sample: int
+    total_samples: int
+    sample_rate: int
+    final: bool
+    elapsed: float  # seconds since the pass started
+
+
+ChunkFn = Callable[[StreamChunk], None]
 
 
 @dataclass
@@ -145,7 +166,12 @@ class Session:
             )
         return result
 
-    def _generate(self, request, interventions, progress, cancel) -> _Rendered:
+    def expected_samples(self, master: MasterSettings) -> int:
+        """Samples per take channel for ``master`` (a player sizes its stream buffer from it)."""
+        model = self.model
+        return round(model.n_frames_for(master.duration) * model.sample_rate / model.frame_rate)
+
+    def _generate(self, request, interventions, progress, cancel, on_chunk=None) -> _Rendered:
         from musae_core.models.residual import capture_residual
         from musae_core.steering import steer
 
@@ -154,10 +180,43 @@ class Session:
         steerable = self.sae is not None and not self.steering_unavailable()
         layers = [self.sae.cfg.layer] if steerable else []
         with steer(model, interventions), capture_residual(model, layers) as rec:
-            take = model.generate(request, progress=progress, cancel=cancel)
+            if on_chunk is None:
+                take = model.generate(request, progress=progress, cancel=cancel)
+            else:
+                take = self._stream(request, n_frames, progress, cancel, on_chunk)
         take.steering = [iv.to_dict() for iv in interventions]
         residual = rec.activations(layers[0], n_frames)[0] if layers else None
         return _Rendered(np.ascontiguousarray(take.audio[0], np.float32), residual, take)
+
+    def _stream(self, request, n_frames: int, progress, cancel, on_chunk: ChunkFn):
+        """Run the engine's chunked decode inside the caller's hooks; returns the full take.
+
+        The final chunk carries the same take ``generate`` returns (same codes and audio), so
+        streaming changes when audio is heard, never what is stored.
+        """
+        from musae_core.models.streaming import stream_take
+
+        model = self.model
+        total = round(n_frames * model.sample_rate / model.frame_rate)
+        take = None
+        with contextlib.closing(stream_take(model, request, progress, cancel)) as chunks:
+            for chunk in chunks:
+                on_chunk(
+                    StreamChunk(
+                        audio=chunk.audio[0],
+                        start_sample=chunk.start_sample,
+                        total_samples=total,
+                        sample_rate=chunk.sample_rate,
+                        final=chunk.final,
+                        elapsed=chunk.elapsed,
+                    )
+                )
+                if chunk.final:
+                    take = chunk.take
+        check(cancel)
+        if take is None:
+            raise MusaeError("The stream ended without a take.", "render again.")
+        return take
 
     def _lanes(self, residual: torch.Tensor | None, features: list[int]) -> dict[int, np.ndarray]:
         if residual is None or not features:
@@ -173,11 +232,15 @@ class Session:
         mixer: MixerState | None = None,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
+        on_chunk: ChunkFn | None = None,
     ) -> TakeRecord:
         """Render the unsteered and the steered take with the same seed (for A/B).
 
         The unsteered take is reused while the master settings are unchanged, so turning a
-        knob costs one generation. Raises ``Cancelled`` when ``cancel`` is set.
+        knob costs one generation. With ``on_chunk`` the audible pass (the steered one) is
+        streamed first, chunk by chunk on this thread, so playback can start early; the
+        returned take is identical either way (each pass seeds its own RNG, so order does not
+        matter). Raises ``Cancelled`` when ``cancel`` is set; nothing is added to the history.
         """
         if self.model is None:
             raise MusaeError(self.steering_unavailable() or "No model.", "open a model first.")
@@ -197,13 +260,23 @@ class Session:
                 if progress is not None:
                     progress(done_phases[0] * total + done, phases * total)
 
-            if cached:
-                plain = self._unsteered[1]
-            else:
-                plain = self._generate(request, [], report, cancel)
-                self._unsteered = (request, plain)
+            def plain_pass(chunks: ChunkFn | None) -> _Rendered:
+                if cached:
+                    return self._unsteered[1]
+                rendered = self._generate(request, [], report, cancel, chunks)
+                self._unsteered = (request, rendered)
                 done_phases[0] += 1
-            steered = self._generate(request, interventions, report, cancel) if steering else plain
+                return rendered
+
+            if not steering:
+                plain = steered = plain_pass(on_chunk)
+            elif on_chunk is not None:  # the audible pass first: it is the one being streamed
+                steered = self._generate(request, interventions, report, cancel, on_chunk)
+                done_phases[0] += 1
+                plain = plain_pass(None)
+            else:
+                plain = plain_pass(None)
+                steered = self._generate(request, interventions, report, cancel)
             features = mixer.features()
             take = TakeRecord(
                 take_id=self._next_id,

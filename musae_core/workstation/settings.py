@@ -40,7 +40,8 @@ def data_dir() -> Path:
 
 @dataclass
 class Settings:
-    """Compute device, model cache, audio output, LLM endpoint, recent projects, autosave."""
+    """Compute device, model cache, audio output, LLM endpoint, recent projects, autosave,
+    streaming playback."""
 
     device: str = "auto"
     dtype: str = "auto"
@@ -48,6 +49,8 @@ class Settings:
     audio_device: str = ""  # "" = system default output
     llm_endpoint: str = ""
     autosave_seconds: int = 120
+    stream_playback: bool = True  # Render+Play starts playing as the first chunks arrive
+    auto_play: bool = False  # every render plays when it is ready (streamed when on above)
     recent_projects: list[str] = field(default_factory=list)
     version: int = SCHEMA_VERSION
 
