@@ -169,19 +169,6 @@ class AudiocraftMusicGen(MusicModel):
             return self.lm(ids, conditions=[], condition_tensors=conditions)
 
     # --- generation -----------------------------------------------------------------------
-    def n_frames_for(self, duration: float) -> int:
-        if not duration > 0:
-            raise MusaeError(
-                f"Duration must be positive, got {duration}.", "use e.g. --duration 5."
-            )
-        if duration > self.max_duration + 1e-9:
-            raise MusaeError(
-                f"Duration {duration} s exceeds {self.model_id}'s limit of "
-                f"{self.max_duration:g} s.",
-                f"use a duration up to {self.max_duration:g} s.",
-            )
-        return max(1, round(duration * self.frame_rate))
-
     @torch.inference_mode()
     def generate(
         self,

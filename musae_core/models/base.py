@@ -149,6 +149,22 @@ class MusicModel(abc.ABC):
         finally:
             self._context = previous
 
+    def n_frames_for(self, duration: float) -> int:
+        """Frames for ``duration`` seconds; a clear error outside (0, max_duration]."""
+        from musae_core.errors import MusaeError
+
+        if not duration > 0:
+            raise MusaeError(
+                f"Duration must be positive, got {duration}.", "use e.g. --duration 5."
+            )
+        if duration > self.max_duration + 1e-9:
+            raise MusaeError(
+                f"Duration {duration} s exceeds {self.model_id}'s limit of "
+                f"{self.max_duration:g} s.",
+                f"use a duration up to {self.max_duration:g} s.",
+            )
+        return max(1, round(duration * self.frame_rate))
+
     def frame_times(self, n_frames: int) -> np.ndarray:
         """Start time in seconds of each residual vector's audio frame."""
         return np.arange(n_frames, dtype=np.float64) / self.frame_rate
