@@ -35,8 +35,7 @@ def load_model(
     cache_dir: str | Path | None = None,
     allow_download: bool = False,
 ) -> MusicModel:
-    """Load ``model_id``: 'tiny[-stereo|-melody|-audiocraft][:SEED]', a folder (transformers or
-    audiocraft format), or a HF repo id."""
+    """Load ``model_id``: 'tiny[-stereo|-melody][:SEED]', 'demo', a folder, or a HF repo id."""
     from musae_core.models.musicgen_hf import TransformersMusicGen
 
     torch_device = select_device(device)
@@ -58,6 +57,10 @@ def load_model(
             hf, tokenizer = build_tiny_musicgen_melody(seed)
         else:
             hf, tokenizer = build_tiny_musicgen(seed, stereo=name == "tiny-stereo")
+    elif name == "demo":
+        from musae_core.demo.model_build import demo_model_folder
+
+        hf, tokenizer = _load_transformers(str(demo_model_folder()), cache_dir, False)
     else:
         hf, tokenizer = _load_transformers(model_id, cache_dir, allow_download)
     backend = TransformersMusicGenMelody if "Melody" in type(hf).__name__ else TransformersMusicGen
@@ -83,6 +86,8 @@ def _load_transformers(model_id: str, cache_dir, allow_download: bool):
         MusicgenForConditionalGeneration,
         MusicgenMelodyForConditionalGeneration,
     )
+
+    import musae_core.demo.codec  # noqa: F401  (registers the demo model's codec with Auto*)
 
     local = Path(model_id).expanduser()
     is_folder = local.is_dir()

@@ -1,0 +1,136 @@
+"""Assemble the demo model as a real transformers MusicGen folder (safetensors + tokenizer).
+
+Text encoder: a small T5 over the byte-level tokenizer of ``models/tiny.py`` (trained jointly
+with the decoder). Audio encoder: the demo codec (``musae_demo_codec``). Decoder: a small
+MusicGen decoder over the codec's delayed codebooks. ``load_model(folder)`` then runs it through
+``TransformersMusicGen`` like any facebook/musicgen-* checkpoint, once ``musae_core.demo.codec``
+is imported (which registers the codec with transformers' Auto classes).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    MusicgenConfig,
+    MusicgenDecoderConfig,
+    MusicgenForConditionalGeneration,
+    T5Config,
+)
+
+from musae_core.demo.codec import DemoCodecConfig, DemoCodecModel
+from musae_core.models.tiny import tiny_tokenizer
+
+MAX_SECONDS = 30
+
+
+DEMO_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo" / "model"
+
+
+def demo_model_folder() -> Path:
+    """The shipped demo model (``load_model("demo")``)."""
+    from musae_core.errors import MusaeError
+
+    if not (DEMO_MODEL_DIR / "config.json").exists():
+        raise MusaeError(
+            f"The demo model is missing from {DEMO_MODEL_DIR}.",
+            "train it: musae demo build-corpus --out C && musae demo train --corpus C --out W, "
+            f"then copy W/model to {DEMO_MODEL_DIR}.",
+        )
+    return DEMO_MODEL_DIR
+
+
+@dataclass
+class LMShape:
+    """Sizes of the demo model's text encoder and decoder (sized for a shared 2-core CPU)."""
+
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    ffn_dim: int = 512
+    text_layers: int = 2
+    text_ff: int = 256
+    text_heads: int = 4
+
+
+def demo_config(codec_config: DemoCodecConfig, shape: LMShape) -> MusicgenConfig:
+    text = T5Config(
+        vocab_size=len(tiny_tokenizer()),
+        d_model=shape.hidden_size,
+        d_kv=shape.hidden_size // shape.text_heads,
+        d_ff=shape.text_ff,
+        num_layers=shape.text_layers,
+        num_heads=shape.text_heads,
+        pad_token_id=0,
+        eos_token_id=1,
+        dropout_rate=0.0,
+    )
+    frame_rate = codec_config.frame_rate
+    decoder = MusicgenDecoderConfig(
+        vocab_size=codec_config.codebook_size,
+        num_codebooks=codec_config.num_quantizers,
+        audio_channels=1,
+        hidden_size=shape.hidden_size,
+        ffn_dim=shape.ffn_dim,
+        num_hidden_layers=shape.num_layers,
+        num_attention_heads=shape.num_heads,
+        max_position_embeddings=int(MAX_SECONDS * frame_rate) + 16,
+        pad_token_id=codec_config.codebook_size,
+        bos_token_id=codec_config.codebook_size,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+    )
+    return MusicgenConfig(text_encoder=text, audio_encoder=codec_config, decoder=decoder)
+
+
+def set_generation_defaults(model: MusicgenForConditionalGeneration) -> None:
+    dec = model.config.decoder
+    gen = model.generation_config
+    gen.pad_token_id = dec.pad_token_id
+    gen.bos_token_id = dec.bos_token_id
+    gen.decoder_start_token_id = dec.bos_token_id
+    gen.max_length = int(MAX_SECONDS * model.config.audio_encoder.frame_rate)
+    gen.do_sample = True
+    gen.guidance_scale = 3.0
+    gen.top_k = 250
+
+
+def build_demo_musicgen(
+    codec: DemoCodecModel, shape: LMShape, seed: int = 0
+) -> MusicgenForConditionalGeneration:
+    """A fresh (untrained LM) MusicGen around a trained ``codec``."""
+    torch.manual_seed(seed)
+    model = MusicgenForConditionalGeneration(demo_config(codec.config, shape))
+    model.audio_encoder.load_state_dict(codec.state_dict())
+    set_generation_defaults(model)
+    return model
+
+
+def save_demo_model(model: MusicgenForConditionalGeneration, folder: str | Path,
+                    extra: dict | None = None) -> Path:  # fmt: skip
+    """Write the folder atomically (a sibling temp folder renamed into place)."""
+    import json
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tiny_tokenizer().save_pretrained(tmp)
+    if extra is not None:
+        (tmp / "musae_demo.json").write_text(json.dumps(extra, indent=2, default=str) + "\n")
+    old = folder.parent / f".{folder.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def shape_dict(shape: LMShape) -> dict:
+    return asdict(shape)
