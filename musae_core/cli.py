@@ -161,6 +161,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    """MusicGen ids fetch safetensors only; CLAP ids (labelling) go through download_clap,
+    which also takes the .bin the LAION music checkpoints still ship."""
+    kind = args.kind
+    if kind == "auto":
+        kind = "clap" if "clap" in args.model_id.lower() else "model"
+    if kind == "clap":
+        from musae_core.labeling.clap import download_clap
+
+        path = download_clap(args.model_id, cache_dir=args.cache_dir)
+        print(f"downloaded {args.model_id} to {path}")
+        return 0
     from musae_core.models.loading import download_model
 
     path = download_model(args.model_id, cache_dir=args.cache_dir)
@@ -226,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="download a model's weights into the Hugging Face cache")
     dl.add_argument("model_id")
     dl.add_argument("--cache-dir", default=None)
+    dl.add_argument("--kind", choices=["auto", "model", "clap"], default="auto",
+                    help="auto: ids with 'clap' are CLAP checkpoints")  # fmt: skip
     dl.set_defaults(func=cmd_download)
 
     info = sub.add_parser("info", help="print a model's layers, width, rates and limits")

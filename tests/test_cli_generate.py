@@ -98,3 +98,22 @@ def test_unwritable_output(tmp_path, capsys):
 def test_info(capsys):
     assert main(["info", "--model", "tiny", "--device", "cpu"]) == 0
     assert "d_model      64" in capsys.readouterr().out
+
+
+def test_download_routes_clap_ids_to_the_clap_fetcher(monkeypatch, tmp_path, capsys):
+    """No network here: the fetchers are replaced; the test checks which one each id reaches."""
+    import musae_core.labeling.clap as clap
+    import musae_core.models.loading as loading
+
+    calls = []
+    monkeypatch.setattr(
+        clap, "download_clap", lambda i, cache_dir=None: calls.append(("clap", i)) or tmp_path
+    )
+    monkeypatch.setattr(
+        loading, "download_model", lambda i, cache_dir=None: calls.append(("model", i)) or tmp_path
+    )
+    assert main(["download", "laion/larger_clap_music"]) == 0
+    assert main(["download", "facebook/musicgen-small"]) == 0
+    assert main(["download", "me/my-clap-like-model", "--kind", "model"]) == 0
+    assert calls == [("clap", "laion/larger_clap_music"), ("model", "facebook/musicgen-small"),
+                     ("model", "me/my-clap-like-model")]  # fmt: skip
