@@ -149,6 +149,19 @@ class MusicModel(abc.ABC):
         finally:
             self._context = previous
 
+    def check_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (batch, codebooks, frames) as int64 on this model's device; codes from a
+        codec with another number of codebooks are refused."""
+        from musae_core.errors import MusaeError
+
+        if codes.shape[1] != self.num_codebooks:
+            raise MusaeError(
+                f"Codes have {codes.shape[1]} codebooks but {self.model_id} uses "
+                f"{self.num_codebooks}.",
+                "encode the audio with this model's codec.",
+            )
+        return codes.to(self.device).long()
+
     def n_frames_for(self, duration: float) -> int:
         """Frames for ``duration`` seconds; a clear error outside (0, max_duration]."""
         from musae_core.errors import MusaeError

@@ -52,3 +52,16 @@ def decoder_inputs(targets: torch.Tensor, bos_id: int) -> torch.Tensor:
     """Shift delayed targets right by one with a BOS column: the teacher-forcing input."""
     bos = targets.new_full((*targets.shape[:2], 1), bos_id)
     return torch.cat([bos, targets[:, :, :-1]], dim=2)
+
+
+def delayed_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, delays: Sequence[int], n_frames: int
+) -> torch.Tensor:
+    """Mean cross-entropy per item of ``logits`` (B, K, S, V) against delayed ``targets``
+    (B, K, S), over the cells that hold real frames (the delay pattern's pad cells excluded)."""
+    valid = valid_mask(targets.shape[2], delays, n_frames, device=targets.device)
+    safe_targets = torch.where(valid, targets, 0)
+    nll = torch.nn.functional.cross_entropy(
+        logits.permute(0, 3, 1, 2), safe_targets, reduction="none"
+    )
+    return (nll * valid).sum(dim=(1, 2)) / valid.sum()

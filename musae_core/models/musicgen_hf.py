@@ -303,13 +303,8 @@ class TransformersMusicGen(MusicModel):
     def teacher_force(
         self, codes: torch.Tensor, texts: list[str] | None = None
     ) -> TeacherForcedOutput:
-        codes = codes.to(self.device).long()
-        b, k, n_frames = codes.shape
-        if k != self.num_codebooks:
-            raise MusaeError(
-                f"Codes have {k} codebooks but {self.model_id} uses {self.num_codebooks}.",
-                "encode the audio with this model's codec.",
-            )
+        codes = self.check_codes(codes)
+        b, _, n_frames = codes.shape
         targets = dp.delay(codes, self.delays, self.pad_id)
         inputs = dp.decoder_inputs(targets, self.bos_id)
         enc, enc_mask = self._encode_text(texts if texts else [""] * b, cfg=False)
@@ -321,10 +316,5 @@ class TransformersMusicGen(MusicModel):
         )
         hidden = self._decoder_hidden(inputs, enc, enc_mask, ctx, cache=None)
         logits = self._logits(hidden).float()  # (B, K, S, V)
-        valid = dp.valid_mask(targets.shape[2], self.delays, n_frames, device=self.device)
-        safe_targets = torch.where(valid, targets, 0)
-        nll = torch.nn.functional.cross_entropy(
-            logits.permute(0, 3, 1, 2), safe_targets, reduction="none"
-        )
-        loss = (nll * valid).sum(dim=(1, 2)) / valid.sum()
+        loss = dp.delayed_cross_entropy(logits, targets, self.delays, n_frames)
         return TeacherForcedOutput(loss=loss, n_frames=n_frames)
