@@ -164,3 +164,14 @@ def test_beta_comes_from_the_feature_database_when_given(trained, tmp_path):
     recipe = json.loads((tmp_path / "beta.json").read_text())
     params = [s for s in json.dumps(recipe).split("{") if f'"feature": {fid}' in s or "beta" in s]
     assert peak > 0 and any(f'"beta": {peak}' in p for p in params), recipe
+
+
+def test_live_training_from_the_model_without_a_store(trained, tmp_path):
+    _, audio, _, _ = trained
+    out = tmp_path / "live"
+    assert main(["train", "--audio", str(audio), "--model", "tiny", "--layer", "2",
+                 "--expansion", "2", "--k", "2", "--tokens", "640", "--batch-size", "64",
+                 "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
+    sae = load_sae(out)
+    assert sae.cfg.model_id == "tiny" and sae.cfg.layer == 2 and sae.cfg.training_tokens == 640
+    assert not any(out.glob("*.tmp")) and not (out / "checkpoint.pt").exists()

@@ -73,21 +73,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _heldout_codes(model, audio: str, max_clips: int, clip_seconds: float) -> list:
-    import torch
+    from itertools import islice
 
-    from musae_core.harvest.collection import clip_spans, list_audio_files, read_source, rms
+    from musae_core.harvest.collection import list_audio_files
+    from musae_core.sae.sources import encoded_clips
 
-    codes = []
-    for source in list_audio_files(audio):
-        signal, _ = read_source(source, model.sample_rate)
-        if signal is None or rms(signal) < 1e-4:
-            continue
-        for span in clip_spans(len(signal), model.sample_rate, clip_seconds, 1.0):
-            piece = torch.from_numpy(signal[span.start : span.stop].copy())
-            codes.append(model.encode(piece[None]))
-            if len(codes) >= max_clips:
-                return codes
-    return codes
+    return list(islice(encoded_clips(model, list_audio_files(audio), clip_seconds), max_clips))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -13,7 +13,13 @@ import numpy as np
 import torch
 
 from musae_core.errors import MusaeError
-from musae_core.harvest.collection import clip_spans, list_audio_files, read_source, rms
+from musae_core.harvest.collection import (
+    SourceFile,
+    clip_spans,
+    list_audio_files,
+    read_source,
+    rms,
+)
 from musae_core.harvest.store import ActivationStore
 from musae_core.models.base import MusicModel
 from musae_core.models.residual import capture_residual
@@ -45,6 +51,20 @@ def split_holdout(
         yield from rows.split(batch_size)
 
 
+def encoded_clips(
+    model: MusicModel, files: list[SourceFile], clip_seconds: float
+) -> Iterator[torch.Tensor]:
+    """Codes (1, codebooks, frames) of every clip of ``files``, in order; unreadable or silent
+    files are skipped (the harvest report is where such files get counted)."""
+    for source in files:
+        signal, _ = read_source(source, model.sample_rate)
+        if signal is None or rms(signal) < 1e-4:
+            continue
+        for span in clip_spans(len(signal), model.sample_rate, clip_seconds, 1.0):
+            piece = torch.from_numpy(np.ascontiguousarray(signal[span.start : span.stop]))
+            yield model.encode(piece[None])
+
+
 def live_batches(
     model: MusicModel,
     audio: str | os.PathLike[str],
@@ -62,16 +82,10 @@ def live_batches(
     model.check_layer(layer)
 
     def clips(order: list[int]) -> Iterator[torch.Tensor]:
-        for index in order:
-            signal, _ = read_source(files[index], model.sample_rate)
-            if signal is None or rms(signal) < 1e-4:
-                continue
-            for span in clip_spans(len(signal), model.sample_rate, clip_seconds, 1.0):
-                piece = torch.from_numpy(np.ascontiguousarray(signal[span.start : span.stop]))
-                codes = model.encode(piece[None])
-                with capture_residual(model, [layer]) as rec, torch.no_grad():
-                    model.teacher_force(codes)
-                yield rec.activations(layer, int(codes.shape[-1]))[0]
+        for codes in encoded_clips(model, [files[i] for i in order], clip_seconds):
+            with capture_residual(model, [layer]) as rec, torch.no_grad():
+                model.teacher_force(codes)
+            yield rec.activations(layer, int(codes.shape[-1]))[0]
 
     def factory(epoch: int) -> Iterator[torch.Tensor]:
         generator = torch.Generator().manual_seed(seed + epoch)
