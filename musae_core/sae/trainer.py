@@ -290,6 +290,8 @@ def train_sae(
     if world[0] == 0:
         save_sae(final, out, frequency=fire_counts / max(1, state.tokens))
         checkpoint.unlink(missing_ok=True)
+    if world[1] > 1:  # every rank returns once the SAE is on disk, and all leave the group together
+        dist.barrier()
     return final
 
 
