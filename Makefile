@@ -3,8 +3,8 @@ SHELL := /bin/bash
 export HF_HUB_OFFLINE := 1
 PY := .venv/bin/python
 
-.PHONY: run test lint bench take screenshots
-run:  ## the desktop workstation on its embedded default project (tiny model until the demo ships)
+.PHONY: run test lint bench take screenshots demo
+run:  ## the desktop workstation on its embedded demo project (resources/demo)
 	scripts/bootstrap.sh gui,dev
 	$(PY) -m app.main
 
@@ -29,3 +29,6 @@ bench:
 	$(PY) bench/generate.py
 	$(PY) bench/features.py --frames 100000 --d-sae 4096
 	QT_QPA_PLATFORM=offscreen $(PY) bench/gui_latency.py
+
+demo:  ## rebuild the embedded demo (corpus, model, SAE, labels, scorecard) into resources/demo
+	scripts/build_demo.sh

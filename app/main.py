@@ -12,8 +12,11 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
 
 
 def demo_project() -> Path | None:
-    found = sorted(DEMO_DIR.glob("*.musae.json")) if DEMO_DIR.is_dir() else []
-    return found[0] if found else None
+    """The user's own copy of the shipped demo project (see musae_core/demo/ship.py)."""
+    from musae_core.demo.ship import user_demo_project
+    from musae_core.workstation.settings import data_dir
+
+    return user_demo_project(DEMO_DIR, data_dir() / "demo")
 
 
 def gui_thread_gc(interval: float = 1.0):

@@ -34,7 +34,7 @@ def test_every_clip_has_audio_and_factors(corpus):
     assert [r["clip"] for r in records] == [f"{i:06d}" for i in range(6)]
     for record in records:
         audio, rate = sf.read(corpus / "clips" / record["file"])
-        assert rate == 32_000 and len(audio) == 4 * 32_000
+        assert rate == 16_000 and len(audio) == 4 * 16_000
         assert np.sqrt(np.mean(audio**2)) > 1e-3
         assert record["instrument"] in record["caption"] and record["mode"] in record["caption"]
 
@@ -52,6 +52,16 @@ def test_rebuild_is_identical_and_resumes_only_missing(corpus, tmp_path):
     a, _ = sf.read(corpus / "clips" / "000002.flac")
     b, _ = sf.read(copy / "clips" / "000002.flac")
     assert np.array_equal(a, b)
+
+
+def test_growing_a_corpus_keeps_its_clips(corpus, tmp_path):
+    copy = tmp_path / "grown"
+    shutil.copytree(corpus, copy)
+    stamp = (copy / "clips" / "000003.flac").stat().st_mtime_ns
+    build_corpus(copy, CorpusSpec(n_clips=7, seed=3, clip_seconds=4.0))
+    records = load_factors(copy)
+    assert len(records) == 7 and records[:6] == load_factors(corpus)
+    assert (copy / "clips" / "000003.flac").stat().st_mtime_ns == stamp
 
 
 def test_other_spec_in_same_folder_is_refused(corpus):

@@ -12,7 +12,7 @@ import soxr
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path, write_json_atomic
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
 
 
 def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`musae demo ...`: build the demo corpus and train the demo model (scoring comes later)."""
+"""`musae demo ...`: build the demo corpus, train the demo model, its features, score them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ def cmd_build_corpus(args: argparse.Namespace) -> int:
     from musae_core.jobs import CancelToken
 
     n_clips = args.clips or max(1, round(args.hours * 3600 / args.clip_seconds))
-    spec = CorpusSpec(n_clips=n_clips, seed=args.seed, clip_seconds=args.clip_seconds)
+    spec = CorpusSpec(
+        n_clips=n_clips, seed=args.seed, clip_seconds=args.clip_seconds,
+        sample_rate=args.sample_rate,
+    )  # fmt: skip
     update, bar = _progress_bar("rendering corpus", unit="clip")
     try:
         out = build_corpus(args.out, spec, args.soundfont, args.workers, update, CancelToken())
@@ -31,11 +34,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from musae_core.jobs import CancelToken
 
     spec = DemoTrainSpec()
-    spec.codec_train.minutes = args.codec_minutes
+    spec.codec_train.iterations = args.codec_iterations
     spec.codec_train.seed = args.seed
     spec.lm_train.minutes = args.lm_minutes
     spec.lm_train.seed = args.seed
-    spec.codec_train.max_steps = args.codec_steps
     spec.lm_train.max_steps = args.lm_steps
     cancel = CancelToken()
     bars = []
@@ -66,6 +68,71 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bars():
+    """A progress factory for multi-stage jobs: one tqdm bar per stage, closed when the next
+    stage starts (and by the returned ``close``)."""
+    from musae_core.cli import _progress_bar
+
+    bars = []
+
+    def progress(name: str):
+        for bar in bars:
+            bar.close()
+        update, bar = _progress_bar(name, unit="step")
+        bars.append(bar)
+        return update
+
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+
+    return progress, close
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from musae_core.demo.features_build import FeatureBuildSpec, build_demo_features
+    from musae_core.jobs import CancelToken
+
+    spec = FeatureBuildSpec(layer=args.layer, expansion=args.expansion, k=args.k,
+                            epochs=args.epochs, seed=args.seed,
+                            analysis_train_clips=args.analysis_train_clips)  # fmt: skip
+    progress, close = _bars()
+    try:
+        out = build_demo_features(args.model, args.corpus, args.out, spec, progress,
+                                  CancelToken(), log=_log_line)  # fmt: skip
+    finally:
+        close()
+    print(f"features, SAE and labels in {out}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from musae_core.demo.score import ScoreSpec, run_score, save_scorecard, scorecard_markdown
+    from musae_core.demo.steering_score import SteeringScoreSettings
+    from musae_core.jobs import CancelToken
+
+    steering = SteeringScoreSettings(alpha=args.alpha, max_features=args.max_features,
+                                     duration=args.take_seconds, seed=args.seed)  # fmt: skip
+    spec = ScoreSpec(steering=steering, seed=args.seed)
+    progress, close = _bars()
+    try:
+        report = run_score(args.model, args.features, args.corpus, spec, progress, CancelToken())
+    finally:
+        close()
+    json_path, md_path = save_scorecard(report, args.out)
+    print(scorecard_markdown(report))
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+def cmd_ship(args: argparse.Namespace) -> int:
+    from musae_core.demo.ship import ship_demo
+
+    project = ship_demo(args.model, args.features, args.to)
+    print(f"shipped the demo to {project.parent} (project {project.name})")
+    return 0
+
+
 def _log_line(text: str) -> None:
     from tqdm import tqdm
 
@@ -83,6 +150,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--clip-seconds", type=float, default=10.0)
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument(
+        "--sample-rate", type=int, default=16_000, help="render rate (the demo codec's is 16 kHz)"
+    )
     build.add_argument("--workers", type=int, default=2)
     build.add_argument("--soundfont", default=None, help="General MIDI .sf2 (default: FluidR3)")
     build.set_defaults(func=cmd_build_corpus)
@@ -91,13 +161,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--corpus", required=True, help="folder from `musae demo build-corpus`")
     train.add_argument("--out", required=True, help="work folder; the model lands in OUT/model")
-    train.add_argument("--codec-minutes", type=float, default=40.0, help="wall-clock budget")
-    train.add_argument("--lm-minutes", type=float, default=40.0, help="wall-clock budget")
     train.add_argument(
-        "--codec-steps", type=int, default=None, help="also stop the codec after this many steps"
+        "--codec-iterations", type=int, default=20, help="k-means iterations per codebook"
     )
+    train.add_argument("--lm-minutes", type=float, default=40.0, help="wall-clock budget")
     train.add_argument(
         "--lm-steps", type=int, default=None, help="also stop the LM after this many steps"
     )
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=cmd_train)
+    feats = demo_sub.add_parser(
+        "features", help="harvest, SAE, feature database and labels of the demo model (resumable)"
+    )
+    feats.add_argument("--model", required=True, help="demo model folder (OUT/model of train)")
+    feats.add_argument("--corpus", required=True, help="folder from `musae demo build-corpus`")
+    feats.add_argument("--out", required=True, help="work folder for stores, SAE, database")
+    feats.add_argument("--layer", type=int, default=None, help="default: the middle layer")
+    feats.add_argument("--expansion", type=int, default=16, help="d_sae = expansion * d_model")
+    feats.add_argument("--k", type=int, default=32, help="active latents per frame")
+    feats.add_argument("--epochs", type=float, default=3.0, help="passes over the training rows")
+    feats.add_argument("--analysis-train-clips", type=int, default=300,
+                       help="training clips analysed beside the held-out ones")  # fmt: skip
+    feats.add_argument("--seed", type=int, default=0)
+    feats.set_defaults(func=cmd_features)
+    score = demo_sub.add_parser("score", help="the ground-truth scorecard of a features folder")
+    score.add_argument("--model", required=True, help="demo model folder")
+    score.add_argument("--features", required=True, help="folder from `musae demo features`")
+    score.add_argument("--corpus", required=True, help="the corpus the features were built on")
+    score.add_argument("--out", default="docs/demo_scorecard",
+                       help="writes OUT.json and OUT.md")  # fmt: skip
+    score.add_argument("--alpha", type=float, default=4.0, help="steering strength (x beta)")
+    score.add_argument("--max-features", type=int, default=48, help="features steered")
+    score.add_argument("--take-seconds", type=float, default=4.0, help="steered take length")
+    score.add_argument("--seed", type=int, default=0)
+    score.set_defaults(func=cmd_score)
+    ship = demo_sub.add_parser("ship", help="copy a trained demo into resources/demo")
+    ship.add_argument("--model", required=True, help="demo model folder")
+    ship.add_argument("--features", required=True, help="folder from `musae demo features`")
+    ship.add_argument("--to", default="resources/demo", help="destination folder")
+    ship.set_defaults(func=cmd_ship)

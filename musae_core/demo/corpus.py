@@ -31,7 +31,7 @@ class CorpusSpec:
     n_clips: int
     seed: int = 0
     clip_seconds: float = 10.0
-    sample_rate: int = 32_000
+    sample_rate: int = 16_000
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": 1, **self.__dict__}
@@ -58,11 +58,14 @@ def _open_or_create(out: Path, spec: CorpusSpec) -> None:
     meta_path = out / "corpus.json"
     if meta_path.exists():
         existing = json.loads(meta_path.read_text())
-        if existing != spec.to_dict():
+        wanted = spec.to_dict()
+        if {**existing, "n_clips": 0} != {**wanted, "n_clips": 0}:
             raise MusaeError(
                 f"{out} holds a different corpus ({existing}).",
-                "use another --out folder, or the same --seed/--clip-seconds/--hours as before.",
+                "use another --out folder, or the same --seed/--clip-seconds/--sample-rate.",
             )
+        if existing != wanted:  # clip i depends only on (seed, i): growing keeps every clip
+            write_json_atomic(meta_path, wanted)
         return
     (out / "clips").mkdir(parents=True, exist_ok=True)
     write_json_atomic(meta_path, spec.to_dict())

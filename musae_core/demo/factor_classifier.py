@@ -52,7 +52,7 @@ def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     onset = librosa.onset.onset_strength(y=y, sr=sample_rate, hop_length=320)
     tempo = librosa.feature.tempo(onset_envelope=onset, sr=sample_rate, hop_length=320)[0]
     ac = librosa.autocorrelate(onset - onset.mean(), max_size=100)
-    ac = ac / (ac[0] + 1e-9)
+    ac = np.pad(ac / (ac[0] + 1e-9), (0, max(0, 100 - len(ac))))  # clips under 2 s: no lags
     lags = ac[10:100].reshape(-1, 5).max(axis=1)  # periodicity at 0.2-2 s
     chroma = librosa.feature.chroma_stft(y=y, sr=sample_rate, n_fft=2048, hop_length=320)
     centroid = librosa.feature.spectral_centroid(y=y, sr=sample_rate, hop_length=320)[0]

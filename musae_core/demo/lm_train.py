@@ -18,10 +18,10 @@ import torch
 from torch import nn
 
 from musae_core.demo.codec import DemoCodecModel
+from musae_core.demo.tokenizer import demo_tokenizer
 from musae_core.fileio import atomic_path
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models import delay as dp
-from musae_core.models.tiny import tiny_tokenizer
 
 CKPT = "lm_ckpt.pt"
 CODES = "codes.npz"
@@ -130,7 +130,7 @@ def train_lm(
     progress = progress or no_progress
     out = Path(out)
     ckpt_path = out / CKPT
-    tokenizer = tiny_tokenizer()
+    tokenizer = demo_tokenizer()
     for p in hf.audio_encoder.parameters():
         p.requires_grad_(False)
     params = [p for n, p in hf.named_parameters() if not n.startswith("audio_encoder.")]
@@ -204,5 +204,5 @@ def evaluate_lm(hf, codes: np.ndarray, captions: list[str], frames: int = 250,
     hf.eval()
     x = torch.from_numpy(codes[:max_clips, :, :frames].astype(np.int64))
     drop = torch.zeros(len(x), dtype=torch.bool)
-    loss, _ = lm_loss(hf, tiny_tokenizer(), x, captions[:max_clips], drop)
+    loss, _ = lm_loss(hf, demo_tokenizer(), x, captions[:max_clips], drop)
     return float(loss)

@@ -22,7 +22,7 @@ from transformers import (
 )
 
 from musae_core.demo.codec import DemoCodecConfig, DemoCodecModel
-from musae_core.models.tiny import tiny_tokenizer
+from musae_core.demo.tokenizer import demo_tokenizer
 
 MAX_SECONDS = 30
 
@@ -47,10 +47,10 @@ def demo_model_folder() -> Path:
 class LMShape:
     """Sizes of the demo model's text encoder and decoder (sized for a shared 2-core CPU)."""
 
-    hidden_size: int = 128
+    hidden_size: int = 192
     num_layers: int = 4
-    num_heads: int = 4
-    ffn_dim: int = 512
+    num_heads: int = 6
+    ffn_dim: int = 768
     text_layers: int = 2
     text_ff: int = 256
     text_heads: int = 4
@@ -58,7 +58,7 @@ class LMShape:
 
 def demo_config(codec_config: DemoCodecConfig, shape: LMShape) -> MusicgenConfig:
     text = T5Config(
-        vocab_size=len(tiny_tokenizer()),
+        vocab_size=len(demo_tokenizer()),
         d_model=shape.hidden_size,
         d_kv=shape.hidden_size // shape.text_heads,
         d_ff=shape.text_ff,
@@ -120,7 +120,7 @@ def save_demo_model(model: MusicgenForConditionalGeneration, folder: str | Path,
     tmp = folder.parent / f".{folder.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
-    tiny_tokenizer().save_pretrained(tmp)
+    demo_tokenizer().save_pretrained(tmp)
     if extra is not None:
         (tmp / "musae_demo.json").write_text(json.dumps(extra, indent=2, default=str) + "\n")
     old = folder.parent / f".{folder.name}.old"

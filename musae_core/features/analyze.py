@@ -24,7 +24,7 @@ from musae_core.features.cliptable import ClipTable
 from musae_core.features.codes import sparse_codes
 from musae_core.features.db import FeatureDB, snippet_dir_for
 from musae_core.features.neighbours import decoder_neighbours
-from musae_core.features.snippets import SnippetRequest, write_snippets
+from musae_core.features.snippets import SNIPPET_FORMATS, SnippetRequest, write_snippets
 from musae_core.features.stats import FeatureAccumulator, Thresholds
 from musae_core.features.timelines import (
     ClipContext,
@@ -116,6 +116,7 @@ def analyze(
     rare: float = 0.01,
     generic: float = 0.25,
     snippet_seconds: float = 5.0,
+    snippet_format: str = "flac",
     chunk_rows: int = 8192,
     neighbours: int = 8,
     layer: int | None = None,
@@ -128,8 +129,14 @@ def analyze(
 
     ``clip_threshold`` is an absolute clip-mean threshold; when None a clip counts as active
     when its mean exceeds ``relative_threshold`` x the feature's max activation. A
-    ``snippet_seconds`` of 0 skips the audio snippets.
+    ``snippet_seconds`` of 0 skips the audio snippets; ``snippet_format`` "opus" writes them
+    lossy and small (a snippet as long as the clips makes one file per clip, shared by every
+    feature: a database that ships with its audio).
     """
+    if snippet_format not in SNIPPET_FORMATS:
+        raise MusaeError(
+            f"Unknown snippet format {snippet_format!r}.", f"use one of {SNIPPET_FORMATS}."
+        )
     started = time.perf_counter()
     out = Path(out)
     progress = progress or no_progress
@@ -168,7 +175,7 @@ def analyze(
                     shards,
                     thresholds,
                     top_n,
-                    snippet_seconds,
+                    (snippet_seconds, snippet_format),
                     chunk_rows,
                     neighbours,
                     spill,
@@ -232,7 +239,7 @@ def _build(
     shards,
     thresholds,
     top_n,
-    snippet_seconds,
+    snippet,
     chunk_rows,
     n_neighbours,
     spill,
@@ -281,9 +288,10 @@ def _build(
         table,
         sources,
         store.frame_rate,
-        round(snippet_seconds * store.frame_rate),
-        snippet_seconds,
+        round(snippet[0] * store.frame_rate),
+        snippet[0],
         d_sae,
+        snippet[1],
     )
     shard_of_entry = np.asarray(table.shard, dtype=np.int64)[entries.clip]
     requests: dict[str, SnippetRequest] = {}

@@ -28,7 +28,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         report = analyze(
             sae, store, args.out, top_n=args.top_n, clip_threshold=args.threshold,
             relative_threshold=args.relative_threshold, rare=args.rare, generic=args.generic,
-            snippet_seconds=args.snippet_seconds, chunk_rows=args.chunk_rows, layer=args.layer,
+            snippet_seconds=args.snippet_seconds, snippet_format=args.snippet_format,
+            chunk_rows=args.chunk_rows, layer=args.layer,
             sae_path=args.sae, overwrite=args.overwrite, progress=update, cancel=cancel,
         )  # fmt: skip
     except (KeyboardInterrupt, Cancelled):
@@ -57,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generic", type=float, default=0.25, help="clip rate above this: generic")
     p.add_argument("--snippet-seconds", type=float, default=5.0,
                    help="best-window / snippet length; 0 writes no snippets")  # fmt: skip
+    p.add_argument("--snippet-format", choices=("flac", "opus"), default="flac",
+                   help="opus: lossy, ~8x smaller (to ship a database with audio)")  # fmt: skip
     p.add_argument("--chunk-rows", type=int, default=8192, help="rows encoded at a time")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--device", default="cpu", help="device for encoding: cpu, cuda, auto...")

@@ -28,8 +28,15 @@ class SnippetRequest:
     seconds: float
 
 
-def snippet_name(source_id: int, clip_index: int, first_frame: int, last_frame: int) -> str:
-    return f"s{source_id:06d}-c{clip_index:05d}-f{first_frame}-{last_frame}.flac"
+SNIPPET_FORMATS = ("flac", "opus")
+OPUS_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)
+OPUS_COMPRESSION = 0.95  # about 20 kbit/s at 16 kHz mono: small enough to ship a clip library
+
+
+def snippet_name(
+    source_id: int, clip_index: int, first_frame: int, last_frame: int, fmt: str = "flac"
+) -> str:
+    return f"s{source_id:06d}-c{clip_index:05d}-f{first_frame}-{last_frame}.{fmt}"
 
 
 def snippet_span(
@@ -43,7 +50,8 @@ def snippet_span(
 
 
 def write_snippet(request: SnippetRequest, target: Path) -> None:
-    """Cut the snippet and write it as FLAC (16-bit) through a temporary name."""
+    """Cut the snippet and write it through a temporary name: FLAC (16-bit, lossless) or, for a
+    ``.opus`` target, Ogg Opus (lossy, ~8x smaller; for databases that ship with their audio)."""
     with sf.SoundFile(request.source) as handle:
         rate = handle.samplerate
         first = max(0, round(request.start * rate))
@@ -54,7 +62,14 @@ def write_snippet(request: SnippetRequest, target: Path) -> None:
     if not len(audio) or not np.isfinite(audio).all():
         raise ValueError("no finite audio in the snippet span")
     tmp = target.with_name(f".{target.name}.part")
-    sf.write(str(tmp), np.clip(audio, -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
+    audio = np.clip(audio, -1.0, 1.0)
+    if target.suffix == ".opus":
+        if rate not in OPUS_RATES:
+            raise ValueError(f"Opus needs one of {OPUS_RATES} Hz, the source is {rate} Hz")
+        sf.write(str(tmp), audio, rate, format="OGG", subtype="OPUS",
+                 compression_level=OPUS_COMPRESSION)  # fmt: skip
+    else:
+        sf.write(str(tmp), audio, rate, format="FLAC", subtype="PCM_16")
     tmp.replace(target)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken
 
-METHODS = ("descriptors", "clap", "llm", "essentia", "validate")
+METHODS = ("descriptors", "clap", "llm", "essentia", "classifier", "validate")
 
 
 def register(subparsers) -> None:
@@ -43,6 +43,9 @@ def register(subparsers) -> None:
     p.add_argument("--top-k", type=int, default=3, help="CLAP tags kept per feature")
     p.add_argument("--essentia-embedding", default=None, help="Essentia embedding model .pb")
     p.add_argument("--essentia-head", default=None, help="Essentia classifier head .pb (+ .json)")
+    p.add_argument(
+        "--classifier", default=None, help="factor classifier .npz for --method classifier"
+    )
     p.add_argument("--llm-url", default=None, help="endpoint base URL (else $MUSAE_LLM_URL)")
     p.add_argument("--llm-model", default=None, help="model name (else $MUSAE_LLM_MODEL)")
     p.add_argument("--llm-rpm", type=float, default=20.0, help="requests per minute")
@@ -122,7 +125,7 @@ def _build_method(args, embedder_cache):
         )
         return LLMMethod(LLMLabeller(ChatClient(settings)))
     if args.method == "essentia":
-        from musae_core.labeling.methods import EssentiaMethod
+        from musae_core.labeling.methods import TaggerMethod
         from musae_core.labeling.taggers import EssentiaTagger
 
         if not args.essentia_embedding or not args.essentia_head:
@@ -130,8 +133,19 @@ def _build_method(args, embedder_cache):
                 "--method essentia needs --essentia-embedding and --essentia-head.",
                 "download both from essentia.upf.edu/models (see musae_core/labeling/taggers.py).",
             )
-        return EssentiaMethod(EssentiaTagger(args.essentia_embedding, args.essentia_head),
-                              top_k=args.top_k)  # fmt: skip
+        return TaggerMethod(EssentiaTagger(args.essentia_embedding, args.essentia_head),
+                            top_k=args.top_k)  # fmt: skip
+    if args.method == "classifier":
+        from musae_core.demo.factor_tagger import FactorTagger
+        from musae_core.labeling.methods import TaggerMethod
+
+        if not args.classifier:
+            raise MusaeError(
+                "--method classifier needs --classifier (a factor classifier .npz).",
+                "use resources/demo/factor_classifier.npz or train one: musae demo train.",
+            )
+        tagger = FactorTagger.load(args.classifier)
+        return TaggerMethod(tagger, top_k=args.top_k, source="classifier")
     return None
 
 

@@ -172,20 +172,22 @@ class LLMMethod:
         return self.labeller.label(audio, rate, clip_info(top_clips), cancel=cancel)
 
 
-class EssentiaMethod:
-    """A user-provided Essentia classifier: classes over-represented on the top clips."""
+class TaggerMethod:
+    """A clip classifier (an Essentia model, the demo's factor classifier...): its classes
+    over-represented on the top clips, against the baseline, become labels.
+
+    ``tagger`` needs ``probabilities(audio, rate) -> (n_classes,)``, ``metadata.classes``,
+    ``model_name`` and ``sample_rate``; ``source`` names the labels' origin in the database."""
 
     needs_baseline = True
 
-    def __init__(self, tagger: Any, top_k: int = 3) -> None:
-        from musae_core.labeling.taggers import ESSENTIA_RATE
-
+    def __init__(self, tagger: Any, top_k: int = 3, source: str = "essentia") -> None:
         self.tagger = tagger
         self.top_k = top_k
-        self.job = f"label:essentia:{tagger.model_name}"
-        self.cache = ClipCache(
-            lambda clip: tagger.probabilities(read_clip(clip, ESSENTIA_RATE), ESSENTIA_RATE)
-        )
+        self.source = source
+        self.job = f"label:{source}:{tagger.model_name}"
+        rate = tagger.sample_rate
+        self.cache = ClipCache(lambda clip: tagger.probabilities(read_clip(clip, rate), rate))
 
     def label(self, feature_id, top_clips, baseline, cancel) -> list[LabelResult]:
         from musae_core.labeling.taggers import contrast_labels
@@ -196,7 +198,7 @@ class EssentiaMethod:
             raise MusaeError("No readable baseline clips.", "check the audio paths in the DB.")
         classes = self.tagger.metadata.classes
         return contrast_labels(top, np.stack(base_rows), classes, self.tagger.model_name,
-                               self.top_k)  # fmt: skip
+                               self.top_k, source=self.source)  # fmt: skip
 
 
 class ClapValidator:

@@ -87,6 +87,7 @@ class EssentiaTagger:
                 )
         self.metadata = read_head_metadata(head_path)
         self.model_name = self.metadata.name
+        self.sample_rate = ESSENTIA_RATE
         self._embed = TensorflowPredictEffnetDiscogs(
             graphFilename=str(embedding_path), output="PartitionedCall:1"
         )
@@ -108,6 +109,7 @@ def contrast_labels(
     model_name: str,
     top_k: int = 3,
     evidence_classes: int = 10,
+    source: str = SOURCE,
 ) -> list[LabelResult]:
     """Classes ranked by mean score on top clips minus baseline; the best ``top_k`` with a
     positive contrast become labels."""
@@ -139,5 +141,5 @@ def contrast_labels(
             **result.as_dict(),
             "ranking": ranking,
         }
-        labels.append(LabelResult(SOURCE, classes[index], float(contrast[index]), evidence))
+        labels.append(LabelResult(source, classes[index], float(contrast[index]), evidence))
     return labels

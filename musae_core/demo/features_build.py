@@ -1,0 +1,159 @@
+"""`musae demo features`: the demo model's SAE, feature database and labels, with musae's own
+pipeline (harvest -> train -> analyze -> label), every stage resumable.
+
+Stages (state lives in ``out``):
+1. ``store_train``: residual activations of every training clip at ``layer`` (unconditional,
+   as in the paper), for the SAE;
+2. ``sae``: a TopK SAE on them;
+3. ``store_analysis``: the held-out clips plus as many training clips, the clips the feature
+   database describes and the scorecard measures (calibration: its training clips,
+   evaluation: its held-out clips, which the LM and SAE never saw);
+4. ``features.db``: statistics and top clips; each snippet is a whole clip in Ogg Opus, so the
+   snippet folder doubles as a small clip library that ships with the database;
+5. ``factor_classifier.npz``: the tagger used for labels and for scoring (classifier_train.py);
+6. labels: DSP descriptors and the factor classifier for every feature (CLAP and LLM labels
+   need weights or an endpoint this build does not assume; add them with ``musae label``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from musae_core.demo.corpus import load_factors
+from musae_core.demo.data import split_records
+from musae_core.errors import Cancelled, MusaeError
+from musae_core.fileio import write_json_atomic
+from musae_core.harvest.collection import SourceFile
+from musae_core.jobs import CancelToken, ProgressFn
+
+ProgressFactory = Callable[[str], ProgressFn]
+DONE = "features_build.json"
+
+
+@dataclass
+class FeatureBuildSpec:
+    layer: int | None = None  # None: the middle layer
+    expansion: int = 16
+    k: int = 32
+    epochs: float = 3.0
+    analysis_train_clips: int = 300  # training clips in the analysis store (beside held-out)
+    top_n: int = 10
+    baseline_size: int = 96
+    seed: int = 0
+    max_clips: int | None = None  # tests: only the first N corpus clips
+    model_id: str = "demo"  # what stores and the SAE record: the id the shipped model loads by
+
+
+def corpus_files(corpus: Path, records: list[dict]) -> list[SourceFile]:
+    return [SourceFile((corpus / "clips" / r["file"]).resolve(), r["file"]) for r in records]
+
+
+def build_demo_features(
+    model_dir: str | Path,
+    corpus: str | Path,
+    out: str | Path,
+    spec: FeatureBuildSpec | None = None,
+    progress: ProgressFactory | None = None,
+    cancel: CancelToken | None = None,
+    log=print,
+) -> Path:
+    """Run (or resume) every stage; returns ``out``."""
+    from musae_core.demo.classifier_train import train_demo_classifier
+    from musae_core.features.analyze import analyze
+    from musae_core.harvest.config import HarvestConfig
+    from musae_core.harvest.harvester import harvest_audio
+    from musae_core.harvest.store import ActivationStore
+    from musae_core.models.loading import load_model
+    from musae_core.sae import load_sae
+    from musae_core.sae.sources import store_batches
+    from musae_core.sae.trainer import TrainSettings, train_sae
+
+    spec = spec or FeatureBuildSpec()
+    progress = progress or (lambda name: None)
+    corpus, out = Path(corpus), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = load_factors(corpus)[: spec.max_clips] if spec.max_clips else load_factors(corpus)
+    train, held = split_records(records)
+    if not held or not train:
+        raise MusaeError(f"{corpus} has too few clips for a held-out split.", "build more clips.")
+    model = load_model(str(model_dir), device="cpu", dtype="fp32")
+    model.model_id = spec.model_id
+    layer = model.num_layers // 2 if spec.layer is None else spec.layer
+    config = HarvestConfig(layers=(layer,), clip_seconds=10.0, batch_size=8, shard_rows=32_768)
+
+    def harvest(name: str, subset: list[dict]) -> ActivationStore:
+        folder = out / name
+        harvest_audio(model, corpus_files(corpus, subset), folder, config,
+                      progress=progress(f"harvest {name}"), cancel=cancel)  # fmt: skip
+        _stop_if(cancel)
+        return ActivationStore.open(folder)
+
+    store = harvest("store_train", train)
+    sae_dir = out / "sae"
+    if not (sae_dir / "cfg.json").exists():
+        rows = store.num_rows(layer)
+        settings = TrainSettings(
+            architecture="topk", expansion=spec.expansion, k=spec.k, seed=spec.seed,
+            total_tokens=int(spec.epochs * rows), batch_size=min(4096, max(1, rows // 4)),
+        )  # fmt: skip
+        train_sae(store_batches(store, layer, settings.batch_size, seed=spec.seed),
+                  store.d_model, settings, sae_dir, model_id=spec.model_id, layer=layer,
+                  progress=progress("training SAE"), cancel=cancel)  # fmt: skip
+        _stop_if(cancel)
+    sae = load_sae(sae_dir)
+    analysis = harvest("store_analysis", held + train[: spec.analysis_train_clips])
+    db_path = out / "features.db"
+    if not db_path.exists():
+        report = analyze(sae, analysis, db_path, top_n=spec.top_n, snippet_seconds=10.0,
+                         snippet_format="opus", sae_path=sae_dir,
+                         progress=progress("analyzing"), cancel=cancel)  # fmt: skip
+        log(report.summary())
+    classifier_path = out / "factor_classifier.npz"
+    if not classifier_path.exists():
+        _, report = train_demo_classifier(model, corpus, classifier_path,
+                                          progress=progress("factor classifier"),
+                                          cancel=cancel)  # fmt: skip
+        log(f"factor classifier: {report}")
+    label_features(db_path, classifier_path, spec, progress, cancel, log)
+    write_json_atomic(out / DONE, {"spec": asdict(spec), "layer": layer, "model": str(model_dir)})
+    return out
+
+
+def label_features(
+    db_path: Path,
+    classifier_path: Path,
+    spec: FeatureBuildSpec,
+    progress: ProgressFactory,
+    cancel: CancelToken | None,
+    log=print,
+) -> None:
+    """Descriptor and factor-classifier labels for every feature (resumes per feature)."""
+    from musae_core.demo.factor_tagger import FactorTagger
+    from musae_core.features.db import FeatureDB
+    from musae_core.labeling.descriptor_labeler import DescriptorThresholds
+    from musae_core.labeling.jobs import run_label_job
+    from musae_core.labeling.methods import DescriptorMethod, TaggerMethod
+
+    db = FeatureDB.open(db_path)
+    try:
+        ids = [int(row.id) for row in db.query(hide_dead=True)]
+        methods = {
+            "classifier": TaggerMethod(FactorTagger.load(classifier_path), source="classifier"),
+            "descriptors": DescriptorMethod(DescriptorThresholds()),
+        }
+        for name, method in methods.items():
+            summary = run_label_job(db, method, ids, baseline_size=spec.baseline_size,
+                                    seed=spec.seed, progress=progress(f"labels: {name}"),
+                                    cancel=cancel)  # fmt: skip
+            log(f"{name}: {summary.done} labelled, {summary.skipped} already done, "
+                f"{summary.failed} failed, {summary.labels_added} labels")  # fmt: skip
+            _stop_if(cancel)
+    finally:
+        db.close()
+
+
+def _stop_if(cancel: CancelToken | None) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled("stopped; rerun the same command to resume")

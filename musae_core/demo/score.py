@@ -1,0 +1,191 @@
+"""`musae demo score`: the demo's ground-truth scorecard (recovery, labels, steering, prompts).
+
+- recovery (``recovery.py``): the best single feature per factor value, per-frame precision and
+  recall on held-out clips, and how many values reach F1 >= 0.7;
+- label accuracy: of the features that track a factor value, the share whose shown label (the
+  database's best label) names that value, and the share with any label naming it;
+- steering (``steering_score.py``): the share of tracking features whose steering moves takes
+  toward their value, beside the paper's 15-35%;
+- prompt following: the factor classifier's accuracy on takes prompted with every instrument
+  family x mode (other factors random), against chance.
+The report is written as JSON and as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from musae_core.demo.factor_classifier import FACTORS, FactorClassifier, factor_labels
+from musae_core.demo.factor_tagger import tag_name
+from musae_core.demo.recovery import score_recovery
+from musae_core.demo.steering_score import SteeringScoreSettings, pick_features, score_steering
+from musae_core.fileio import atomic_path, write_json_atomic
+from musae_core.jobs import CancelToken, ProgressFn
+
+ProgressFactory = Callable[[str], ProgressFn]
+SYNONYMS = {"soft": ("quiet", "soft"), "drums": ("drums", "percussion")}
+PAPER_STEERING = (0.15, 0.35)
+
+
+@dataclass
+class ScoreSpec:
+    smooth_seconds: float = 0.5
+    steering: SteeringScoreSettings = field(default_factory=SteeringScoreSettings)
+    steering_prompts: int = 8
+    prompt_take_seconds: float = 6.0
+    seed: int = 0
+
+
+def label_names_value(text: str, value: str) -> bool:
+    """Whether label ``text`` names the factor value 'factor=value'."""
+    factor, _, wanted = value.partition("=")
+    expected = tag_name(factor, wanted)
+    text = text.strip().lower()
+    if factor == "mode":  # descriptor keys read "C minor"
+        return wanted in text.replace(",", " ").split()
+    return text == expected or text in SYNONYMS.get(expected, ())
+
+
+def score_labels(db, tracking: dict[int, str]) -> dict:
+    """Shown-label and any-label accuracy over the tracking features."""
+    rows = {int(r.id): r for r in db.query()}
+    shown = anywhere = 0
+    per_feature = {}
+    for j, value in tracking.items():
+        best = rows[j].best_label if j in rows else None
+        texts = [lab.text for lab in db.labels(j)]
+        hit_shown = bool(best) and label_names_value(best, value)
+        hit_any = any(label_names_value(t, value) for t in texts)
+        shown += hit_shown
+        anywhere += hit_any
+        per_feature[str(j)] = {"value": value, "shown_label": best, "shown_ok": hit_shown,
+                               "any_ok": hit_any}  # fmt: skip
+    n = len(tracking)
+    return {"tracking_features": n, "shown_label_accuracy": shown / n if n else 0.0,
+            "any_label_accuracy": anywhere / n if n else 0.0, "features": per_feature}  # fmt: skip
+
+
+def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: int,
+                     cfg_scale: float = 3.0) -> dict:  # fmt: skip
+    """Classifier accuracy per factor on takes prompted with every instrument x mode."""
+    from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, sample_factors
+    from musae_core.models.base import GenerationRequest
+
+    rng = random.Random(seed)
+    targets = []
+    for instrument in sorted(INSTRUMENT_FAMILIES):
+        for mode in MODES:
+            f = replace(sample_factors(rng), instrument=instrument, mode=mode,
+                        program=INSTRUMENT_FAMILIES[instrument][0])  # fmt: skip
+            targets.append(f.to_dict())
+    request = GenerationRequest(prompts=tuple(t["caption"] for t in targets), duration=seconds,
+                                seed=seed, cfg_scale=cfg_scale)  # fmt: skip
+    takes = [np.asarray(a).mean(axis=0) for a in model.generate(request).audio]
+    pred = classifier.predict(takes, model.sample_rate)
+    accuracy = {
+        f: float(np.mean([p == factor_labels(t, f) for p, t in zip(pred[f], targets, strict=True)]))
+        for f in FACTORS
+    }
+    chance = {f: 1 / len(h.classes) for f, h in classifier.heads.items()}
+    return {"takes": len(takes), "seconds": seconds, "accuracy": accuracy, "chance": chance}
+
+
+def run_score(
+    model_dir: str | Path,
+    features_dir: str | Path,
+    corpus: str | Path,
+    spec: ScoreSpec | None = None,
+    progress: ProgressFactory | None = None,
+    cancel: CancelToken | None = None,
+) -> dict:
+    """Every section of the scorecard for a ``musae demo features`` folder."""
+    from musae_core.demo.corpus import load_factors
+    from musae_core.demo.data import is_heldout
+    from musae_core.features.db import FeatureDB
+    from musae_core.harvest.store import ActivationStore
+    from musae_core.models.loading import load_model
+    from musae_core.sae import load_sae
+
+    spec = spec or ScoreSpec()
+    progress = progress or (lambda name: None)
+    features_dir = Path(features_dir)
+    sae = load_sae(features_dir / "sae")
+    store = ActivationStore.open(features_dir / "store_analysis")
+    by_file = {r["file"]: r for r in load_factors(corpus)}
+    records = {int(s["source_id"]): by_file[Path(s["path"]).name] for s in store.sources()}
+    evaluation = {s for s, r in records.items() if is_heldout(int(r["clip"]))}
+    calibration = set(records) - evaluation
+    recovery = score_recovery(store, sae.cfg.layer, sae, records, calibration, evaluation,
+                              spec.smooth_seconds, progress=progress("recovery"),
+                              cancel=cancel)  # fmt: skip
+    db = FeatureDB.open(features_dir / "features.db", readonly=True)
+    try:
+        labels = score_labels(db, recovery.tracking)
+    finally:
+        db.close()
+    classifier = FactorClassifier.load(features_dir / "factor_classifier.npz")
+    model = load_model(str(model_dir), device="cpu", dtype="fp32")
+    held = [r for r in by_file.values() if is_heldout(int(r["clip"]))]
+    random.Random(spec.seed).shuffle(held)
+    prompts = [held[i % len(held)]["caption"] for i in range(spec.steering_prompts)]
+    chosen = pick_features(recovery.tracking, recovery.feature_f1, spec.steering.max_features)
+    steering = score_steering(model, sae, classifier, chosen, recovery.tracking, prompts,
+                              spec.steering, progress("steering"), cancel)  # fmt: skip
+    following = prompt_following(model, classifier, spec.prompt_take_seconds, spec.seed)
+    return {
+        "format": "musae-demo-scorecard", "version": 1,
+        "recovery": recovery.to_dict(), "labels": labels, "steering": steering.to_dict(),
+        "prompt_following": following, "spec": asdict(spec),
+        "sae": {"layer": sae.cfg.layer, "d_sae": sae.cfg.d_sae, "k": sae.cfg.k},
+    }  # fmt: skip
+
+
+def scorecard_markdown(report: dict) -> str:
+    """The scorecard as Markdown tables (what docs/ and the README show)."""
+    rec, lab, steer = report["recovery"], report["labels"], report["steering"]
+    sae = report["sae"]
+    lines = [
+        "# Demo scorecard (ground truth)", "",
+        f"SAE: layer {sae['layer']}, {sae['d_sae']} features, k={sae['k']}. "
+        f"Recovery: frames of {rec['settings']['evaluation_clips']} held-out clips "
+        f"(activation averaged over {rec['settings']['smooth_seconds']} s); thresholds chosen "
+        f"on {rec['settings']['calibration_clips']} training clips.", "",
+        "| factor value | best feature | precision | recall | F1 | all-frames F1 |",
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for v in rec["values"]:
+        lines.append(f"| {v['value']} | {v['feature']} | {v['precision']:.2f} | "
+                     f"{v['recall']:.2f} | {v['f1']:.2f} | {v['trivial_f1']:.2f} |")  # fmt: skip
+    n_values = len(rec["values"])
+    pf = report["prompt_following"]
+    lines += [
+        "", f"- factor values with a feature at F1 >= 0.7: **{rec['recovered_f1_0.7']} of "
+        f"{n_values}**",
+        f"- features tracking a factor value: {lab['tracking_features']}",
+        f"- label accuracy (shown label names the tracked value): "
+        f"**{lab['shown_label_accuracy']:.0%}**; any label: {lab['any_label_accuracy']:.0%}",
+        f"- steering toward the tracked value (p < "
+        f"{report['spec']['steering']['p_threshold']}, {len(steer['features'])} features): "
+        f"**{steer['fraction_steering']:.0%}** (paper: {PAPER_STEERING[0]:.0%}-"
+        f"{PAPER_STEERING[1]:.0%})",
+        "", "Prompt following (classifier accuracy on generated takes):", "",
+        "| factor | accuracy | chance |", "|---|---|---|",
+    ]  # fmt: skip
+    for f, acc in pf["accuracy"].items():
+        lines.append(f"| {f} | {acc:.2f} | {pf['chance'].get(f, float('nan')):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def save_scorecard(report: dict, out: str | Path) -> tuple[Path, Path]:
+    """Write ``out``.json and ``out``.md atomically."""
+    out = Path(out)
+    json_path, md_path = out.with_suffix(".json"), out.with_suffix(".md")
+    write_json_atomic(json_path, report)
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(scorecard_markdown(report))
+    return json_path, md_path
