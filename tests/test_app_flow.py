@@ -212,3 +212,29 @@ def test_master_settings_and_errors_keep_the_app_running(window, qtbot):
     dialogs = [d for d in window.findChildren(QMessageBox) if d.objectName() == "errorDialog"]
     assert len(dialogs) == 2 and "no model" in dialogs[-1].text()
     assert window.isVisible()
+
+
+def test_no_arguments_opens_the_shipped_demo(window, qtbot, tmp_path, monkeypatch):
+    """`musae-app` alone: the user's copy of resources/demo opens with the demo model, its SAE
+    and its labelled features; a top clip (Opus, shipped) plays."""
+    import app.main as app_main
+    from musae_core.demo.model_build import DEMO_MODEL_DIR
+
+    if not (app_main.DEMO_DIR / "demo.musae.json").exists() or not DEMO_MODEL_DIR.exists():
+        pytest.skip("the demo is not built into resources/demo")
+    monkeypatch.setattr("musae_core.workstation.settings.data_dir", lambda: tmp_path / "data")
+    app_main.open_from_args(window, app_main.build_parser().parse_args([]))
+    bench = window.bench
+    qtbot.waitUntil(lambda: bench.session.model is not None, timeout=120000)
+    wait_job(qtbot, bench, "load")
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() > 1000, timeout=TIMEOUT)
+    assert bench.session.model.model_id == "demo" and bench.session.sae is not None
+    assert bench.session.project.path.parent.parent == tmp_path / "data" / "demo"
+    labelled = bench.session.db.query(labelled_only=True, limit=5)
+    assert labelled and labelled[0].best_label
+    bench.select_feature(labelled[0].id)
+    qtbot.waitUntil(lambda: window.inspector.record is not None, timeout=TIMEOUT)
+    view = window.inspector.clip_widgets[0].view
+    window.inspector.play_clip(view)
+    assert window.output.playing and window.transport.source == "clip"
+    window.output.stop()

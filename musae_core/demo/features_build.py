@@ -39,7 +39,7 @@ class FeatureBuildSpec:
     k: int = 32
     epochs: float = 3.0
     analysis_train_clips: int = 300  # training clips in the analysis store (beside held-out)
-    top_n: int = 10
+    top_n: int = 8
     baseline_size: int = 96
     seed: int = 0
     max_clips: int | None = None  # tests: only the first N corpus clips
