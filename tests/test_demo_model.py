@@ -183,12 +183,16 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     json_path, md_path = save_scorecard(report, tmp_path_factory.mktemp("doc") / "card")
     assert json_path.exists() and "Prompt following" in md_path.read_text()
 
+    from musae_core.cli import main
     from musae_core.demo.ship import ship_demo, user_demo_project
     from musae_core.sae import load_sae
     from musae_core.workstation.project import Project
 
     shipped = tmp_path_factory.mktemp("resources") / "demo"
-    project_path = ship_demo(folder, out, shipped)
+    assert main(["demo", "ship", "--model", str(folder), "--features", str(out),
+                 "--to", str(shipped)]) == 0  # fmt: skip
+    project_path = shipped / "demo.musae.json"
+    assert project_path == ship_demo(folder, out, shipped)  # shipping again replaces it
     assert (shipped / "model" / "model.safetensors").exists()
     user = tmp_path_factory.mktemp("user")
     mine = user_demo_project(shipped, user)

@@ -26,12 +26,10 @@ def cmd_build_corpus(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import signal
-
-    from musae_core.cli import _progress_bar
     from musae_core.demo.train import DemoTrainSpec, train_demo
     from musae_core.errors import Cancelled
     from musae_core.jobs import CancelToken
+    from musae_core.labeling.cli import ctrl_c_cancels
 
     spec = DemoTrainSpec()
     spec.codec_train.iterations = args.codec_iterations
@@ -40,30 +38,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec.lm_train.seed = args.seed
     spec.lm_train.max_steps = args.lm_steps
     cancel = CancelToken()
-    bars = []
-
-    def progress(name: str):
-        for bar in bars:
-            bar.close()
-        update, bar = _progress_bar(name, unit="s")
-        bars.append(bar)
-        return update
-
-    def on_interrupt(signum, frame) -> None:  # first Ctrl-C: checkpoint and stop
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        cancel.cancel()
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    progress, close = _bars()
     try:
-        folder = train_demo(args.corpus, args.out, spec, progress, cancel, log=_log_line)
+        with ctrl_c_cancels(cancel):  # first Ctrl-C: checkpoint and stop
+            folder = train_demo(args.corpus, args.out, spec, progress, cancel, log=_log_line)
     except Cancelled:
         print(f"stopped; checkpoints are in {args.out}: rerun the same command to resume.")
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
-        for bar in bars:
-            bar.close()
+        close()
     print(f"demo model in {folder}")
     return 0
 
@@ -96,10 +79,14 @@ def cmd_features(args: argparse.Namespace) -> int:
     spec = FeatureBuildSpec(layer=args.layer, expansion=args.expansion, k=args.k,
                             epochs=args.epochs, seed=args.seed,
                             analysis_train_clips=args.analysis_train_clips)  # fmt: skip
+    from musae_core.labeling.cli import ctrl_c_cancels
+
     progress, close = _bars()
+    cancel = CancelToken()
     try:
-        out = build_demo_features(args.model, args.corpus, args.out, spec, progress,
-                                  CancelToken(), log=_log_line)  # fmt: skip
+        with ctrl_c_cancels(cancel):  # stages resume: rerun the command after a Ctrl-C
+            out = build_demo_features(args.model, args.corpus, args.out, spec, progress,
+                                      cancel, log=_log_line)  # fmt: skip
     finally:
         close()
     print(f"features, SAE and labels in {out}")
@@ -114,9 +101,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     steering = SteeringScoreSettings(alpha=args.alpha, max_features=args.max_features,
                                      duration=args.take_seconds, seed=args.seed)  # fmt: skip
     spec = ScoreSpec(steering=steering, seed=args.seed)
+    from musae_core.labeling.cli import ctrl_c_cancels
+
     progress, close = _bars()
+    cancel = CancelToken()
     try:
-        report = run_score(args.model, args.features, args.corpus, spec, progress, CancelToken())
+        with ctrl_c_cancels(cancel):
+            report = run_score(args.model, args.features, args.corpus, spec, progress, cancel)
     finally:
         close()
     json_path, md_path = save_scorecard(report, args.out)
