@@ -199,6 +199,10 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     assert mine is not None and mine != project_path and not (mine.parent / "model").exists()
     project = Project.load(mine)
     assert project.model_id == "demo" and Path(project.feature_db_path).parent == mine.parent
+    from musae_core.demo.tokenizer import demo_tokenizer
+
+    tokenizer = demo_tokenizer()  # the default prompt speaks the corpus' caption vocabulary
+    assert tokenizer.unk_token_id not in tokenizer(project.master.prompt)["input_ids"]
     assert load_sae(project.sae_path).cfg.d_sae == load_sae(out / "sae").cfg.d_sae
     with FeatureDB.open(project.feature_db_path) as db:  # the user's copy is writable
         db.set_favourite(live[0], True)

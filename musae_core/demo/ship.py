@@ -23,6 +23,7 @@ PROJECT_NAME = "demo.musae.json"
 COPIED = ("sae", "features.db", "features.snippets", "factor_classifier.npz",
           "factor_classifier.json", PROJECT_NAME)  # fmt: skip
 STAMP = ".shipped-version"
+DEMO_PROMPT = "medium loud major piano melody, mid register, in C major"  # a corpus-style caption
 
 
 def compact_database(src: Path, dst: Path) -> None:
@@ -53,6 +54,7 @@ def save_fp16_model(model_dir: Path, dest: Path) -> None:
 
 def ship_demo(model_dir: str | Path, features_dir: str | Path, dest: str | Path) -> Path:
     """Copy a `musae demo train` model and a `musae demo features` folder into ``dest``."""
+    from musae_core.workstation.master import MasterSettings
     from musae_core.workstation.project import Project
 
     model_dir, features_dir, dest = Path(model_dir), Path(features_dir), Path(dest)
@@ -69,7 +71,8 @@ def ship_demo(model_dir: str | Path, features_dir: str | Path, dest: str | Path)
     for name in ("factor_classifier.npz", "factor_classifier.json"):
         shutil.copy2(features_dir / name, dest / name)
     project = Project(model_id="demo", sae_path=str(dest / "sae"),
-                      feature_db_path=str(dest / "features.db"))  # fmt: skip
+                      feature_db_path=str(dest / "features.db"),
+                      master=MasterSettings(prompt=DEMO_PROMPT))  # fmt: skip
     return project.save(dest / PROJECT_NAME)
 
 
