@@ -23,10 +23,10 @@ from pathlib import Path
 
 from musae_core.demo.corpus import load_factors
 from musae_core.demo.data import split_records
-from musae_core.errors import Cancelled, MusaeError
+from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
 from musae_core.harvest.collection import SourceFile
-from musae_core.jobs import CancelToken, ProgressFn
+from musae_core.jobs import CancelToken, ProgressFn, check
 
 ProgressFactory = Callable[[str], ProgressFn]
 DONE = "features_build.json"
@@ -87,7 +87,7 @@ def build_demo_features(
         folder = out / name
         harvest_audio(model, corpus_files(corpus, subset), folder, config,
                       progress=progress(f"harvest {name}"), cancel=cancel)  # fmt: skip
-        _stop_if(cancel)
+        check(cancel)
         return ActivationStore.open(folder)
 
     store = harvest("store_train", train)
@@ -101,7 +101,7 @@ def build_demo_features(
         train_sae(store_batches(store, layer, settings.batch_size, seed=spec.seed),
                   store.d_model, settings, sae_dir, model_id=spec.model_id, layer=layer,
                   progress=progress("training SAE"), cancel=cancel)  # fmt: skip
-        _stop_if(cancel)
+        check(cancel)
     sae = load_sae(sae_dir)
     analysis = harvest("store_analysis", held + train[: spec.analysis_train_clips])
     db_path = out / "features.db"
@@ -149,11 +149,6 @@ def label_features(
                                     cancel=cancel)  # fmt: skip
             log(f"{name}: {summary.done} labelled, {summary.skipped} already done, "
                 f"{summary.failed} failed, {summary.labels_added} labels")  # fmt: skip
-            _stop_if(cancel)
+            check(cancel)
     finally:
         db.close()
-
-
-def _stop_if(cancel: CancelToken | None) -> None:
-    if cancel is not None and cancel.cancelled:
-        raise Cancelled("stopped; rerun the same command to resume")

@@ -26,6 +26,7 @@ from musae_core.demo.recovery import score_recovery
 from musae_core.demo.steering_score import SteeringScoreSettings, pick_features, score_steering
 from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn
+from musae_core.labeling.steering_eval import mono_takes
 
 ProgressFactory = Callable[[str], ProgressFn]
 SYNONYMS = {"soft": ("quiet", "soft"), "drums": ("drums", "percussion")}
@@ -85,7 +86,7 @@ def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: 
             targets.append(f.to_dict())
     request = GenerationRequest(prompts=tuple(t["caption"] for t in targets), duration=seconds,
                                 seed=seed, cfg_scale=cfg_scale)  # fmt: skip
-    takes = [np.asarray(a).mean(axis=0) for a in model.generate(request).audio]
+    takes = mono_takes(model.generate(request))
     pred = classifier.predict(takes, model.sample_rate)
     accuracy = {
         f: float(np.mean([p == factor_labels(t, f) for p, t in zip(pred[f], targets, strict=True)]))

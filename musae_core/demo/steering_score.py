@@ -18,7 +18,7 @@ import numpy as np
 
 from musae_core.demo.factor_classifier import FactorClassifier
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
-from musae_core.labeling.steering_eval import paired_shift
+from musae_core.labeling.steering_eval import mono_takes, paired_shift
 from musae_core.models.base import GenerationRequest, MusicModel
 from musae_core.render import render
 from musae_core.sae.architectures import SparseAutoencoder
@@ -62,12 +62,11 @@ class SteeringReport:
                 "settings": self.settings}  # fmt: skip
 
 
-def _value_probability(classifier, takes, rate, value: str) -> tuple[np.ndarray, np.ndarray]:
+def _value_probability(probs: dict[str, np.ndarray], classifier, value: str):
     """Per take: P(value) and whether it is the classifier's top class for that factor."""
     factor, _, wanted = value.partition("=")
-    probs = classifier.probabilities(takes, rate)[factor]
     column = classifier.heads[factor].classes.index(wanted)
-    return probs[:, column], probs.argmax(axis=1) == column
+    return probs[factor][:, column], probs[factor].argmax(axis=1) == column
 
 
 def pick_features(tracking: dict[int, str], feature_f1: dict[int, float], limit: int) -> list[int]:
@@ -101,18 +100,18 @@ def score_steering(
     request = GenerationRequest(prompts=tuple(prompts), duration=settings.duration,
                                 seed=settings.seed, cfg_scale=settings.cfg_scale)  # fmt: skip
 
-    def takes(interventions) -> list[np.ndarray]:
-        audio = render(model, request, interventions, cancel=cancel).audio
-        return [np.asarray(a).mean(axis=0) for a in audio]
+    def probabilities(interventions) -> dict[str, np.ndarray]:
+        takes = mono_takes(render(model, request, interventions, cancel=cancel))
+        return classifier.probabilities(takes, rate)
 
-    baseline = takes([])
+    baseline = probabilities([])  # shared by every feature
     report = SteeringReport(settings={**asdict(settings), "prompts": list(prompts)})
     for done, j in enumerate(features, start=1):
         check(cancel)
         value = tracking[j]
-        steered = takes([feature_intervention(sae, j, settings.alpha)])
-        base_p, base_top = _value_probability(classifier, baseline, rate, value)
-        steer_p, steer_top = _value_probability(classifier, steered, rate, value)
+        steered = probabilities([feature_intervention(sae, j, settings.alpha)])
+        base_p, base_top = _value_probability(baseline, classifier, value)
+        steer_p, steer_top = _value_probability(steered, classifier, value)
         shift = paired_shift(base_p, steer_p)
         p_value = shift["p_value"] if math.isfinite(shift["p_value"]) else 1.0
         steers = bool(p_value < settings.p_threshold and shift["mean_shift"] > 0)

@@ -41,9 +41,9 @@ from musae_core.demo.lm_train import (
     train_lm,
 )
 from musae_core.demo.model_build import LMShape, build_demo_musicgen, save_demo_model
-from musae_core.errors import Cancelled, MusaeError
+from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
-from musae_core.jobs import CancelToken, ProgressFn
+from musae_core.jobs import CancelToken, ProgressFn, check
 
 ProgressFactory = Callable[[str], ProgressFn]
 
@@ -99,7 +99,7 @@ def train_demo(
                 cancel, log,
             )  # fmt: skip
             del codec_audio
-            _stop_if(cancel)
+            check(cancel)
         held_audio, _ = load_corpus_audio(corpus, sr, held_records[:16])
         quality = evaluate_codec(codec, held_audio)
         write_json_atomic(codec_json, {"quality_heldout": quality, "spec": asdict(spec)})
@@ -125,7 +125,7 @@ def train_demo(
         hf, codes[train_idx], [captions[i] for i in train_idx], out, spec.lm_train,
         progress("training LM"), cancel, log, heldout=held,
     )  # fmt: skip
-    _stop_if(cancel)
+    check(cancel)
 
     # 4. model folder
     meta = {
@@ -141,11 +141,6 @@ def train_demo(
     folder = save_demo_model(hf, out / "model", extra=meta)
     log(f"demo model written to {folder}")
     return folder
-
-
-def _stop_if(cancel: CancelToken | None) -> None:
-    if cancel is not None and cancel.cancelled:
-        raise Cancelled("training was cancelled; its checkpoint is saved")
 
 
 def heldout_codes(out: str | Path) -> tuple[np.ndarray, list[str], list[str]]:

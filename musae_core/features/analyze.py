@@ -175,7 +175,8 @@ def analyze(
                     shards,
                     thresholds,
                     top_n,
-                    (snippet_seconds, snippet_format),
+                    snippet_seconds,
+                    snippet_format,
                     chunk_rows,
                     neighbours,
                     spill,
@@ -239,7 +240,8 @@ def _build(
     shards,
     thresholds,
     top_n,
-    snippet,
+    snippet_seconds,
+    snippet_format,
     chunk_rows,
     n_neighbours,
     spill,
@@ -288,10 +290,10 @@ def _build(
         table,
         sources,
         store.frame_rate,
-        round(snippet[0] * store.frame_rate),
-        snippet[0],
+        round(snippet_seconds * store.frame_rate),
+        snippet_seconds,
         d_sae,
-        snippet[1],
+        snippet_format,
     )
     shard_of_entry = np.asarray(table.shard, dtype=np.int64)[entries.clip]
     requests: dict[str, SnippetRequest] = {}

@@ -43,6 +43,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from musae_core.features.snippets import SNIPPET_FORMATS
+
     p = sub.add_parser("analyze", help="per-feature statistics, top clips and snippets of an SAE",
                        description=__doc__.splitlines()[0])  # fmt: skip
     p.add_argument("--sae", required=True, help="SAE folder (cfg.json + sae_weights.safetensors)")
@@ -58,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generic", type=float, default=0.25, help="clip rate above this: generic")
     p.add_argument("--snippet-seconds", type=float, default=5.0,
                    help="best-window / snippet length; 0 writes no snippets")  # fmt: skip
-    p.add_argument("--snippet-format", choices=("flac", "opus"), default="flac",
+    p.add_argument("--snippet-format", choices=SNIPPET_FORMATS, default="flac",
                    help="opus: lossy, ~8x smaller (to ship a database with audio)")  # fmt: skip
     p.add_argument("--chunk-rows", type=int, default=8192, help="rows encoded at a time")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")

@@ -136,7 +136,8 @@ def pick_label(labels: Sequence[Any]) -> Any | None:
     return max(labels, key=lambda r: row_field(r, "score") or 0.0)
 
 
-def _mono_takes(take) -> list[np.ndarray]:
+def mono_takes(take) -> list[np.ndarray]:
+    """Each row of a take as mono audio (channels averaged)."""
     return [np.asarray(item).mean(axis=0) for item in take.audio]
 
 
@@ -182,11 +183,11 @@ def run_steering_eval(
                 summary.unlabelled += 1
                 continue
             if baseline is None:
-                baseline = _mono_takes(render(model, request, [], cancel=cancel))
+                baseline = mono_takes(render(model, request, [], cancel=cancel))
             intervention = make_intervention(
                 feature_id, settings.alpha, feature_beta(db, feature_id)
             )
-            steered = _mono_takes(render(model, request, [intervention], cancel=cancel))
+            steered = mono_takes(render(model, request, [intervention], cancel=cancel))
             outcome = measure_steering(
                 str(row_field(label, "text")), row_field(label, "evidence") or {}, baseline,
                 steered, model.sample_rate, embedder, settings.p_threshold,
