@@ -109,3 +109,17 @@ def test_scorecard_markdown_reports_every_section():
     text = scorecard_markdown(card)
     assert "| instrument=flute | 0 |" in text and "**50%** (paper: 15%-35%)" in text
     assert "| instrument | 0.50 | 0.25 |" in text
+
+
+def test_cancelled_demo_features_says_its_stages_are_kept(monkeypatch, capsys):
+    from musae_core.cli import main
+    from musae_core.errors import Cancelled
+
+    def cancelled(*args, **kwargs):
+        raise Cancelled("the job was cancelled")
+
+    monkeypatch.setattr("musae_core.demo.features_build.build_demo_features", cancelled)
+    code = main(["demo", "features", "--model", "m", "--corpus", "c", "--out", "work"])
+    out = capsys.readouterr()
+    assert code == 130 and "finished stages are in work" in out.out
+    assert "no output was written" not in out.err

@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             folder = train_demo(args.corpus, args.out, spec, progress, cancel, log=_log_line)
     except Cancelled:
         print(f"stopped; checkpoints are in {args.out}: rerun the same command to resume.")
-        raise
+        return 130
     finally:
         close()
     print(f"demo model in {folder}")
@@ -74,6 +74,7 @@ def _bars():
 
 def cmd_features(args: argparse.Namespace) -> int:
     from musae_core.demo.features_build import FeatureBuildSpec, build_demo_features
+    from musae_core.errors import Cancelled
     from musae_core.jobs import CancelToken
 
     spec = FeatureBuildSpec(layer=args.layer, expansion=args.expansion, k=args.k,
@@ -87,6 +88,9 @@ def cmd_features(args: argparse.Namespace) -> int:
         with ctrl_c_cancels(cancel):  # stages resume: rerun the command after a Ctrl-C
             out = build_demo_features(args.model, args.corpus, args.out, spec, progress,
                                       cancel, log=_log_line)  # fmt: skip
+    except Cancelled:
+        print(f"stopped; finished stages are in {args.out}: rerun the same command to resume.")
+        return 130
     finally:
         close()
     print(f"features, SAE and labels in {out}")
