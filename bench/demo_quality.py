@@ -10,7 +10,8 @@
 - the factor classifier (``musae_core/demo/classifier_train.py``: held-out clips, original
   audio + codec round trip) with its cross-validated accuracy per factor, trained here unless
   ``--classifier`` gives one, and its accuracy on takes prompted with every instrument family x
-  mode (``musae_core/demo/score.py: prompt_following``).
+  mode, ``--rounds`` times (``musae_core/demo/score.py: prompt_following``), beside the
+  token judge's (``musae_core/demo/token_classifier.py``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def main() -> None:
     parser.add_argument("--classifier", default=None, help="factor classifier .npz to reuse")
     parser.add_argument("--take-seconds", type=float, default=8.0)
     parser.add_argument("--cfg", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=2, help="takes per instrument x mode")
+    parser.add_argument("--classifier-corpus", default=None,
+                        help="another seed's corpus the classifiers also fit on")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
     report: dict = {"model": args.model}
@@ -88,11 +92,19 @@ def main() -> None:
         report["classifier"] = json.loads(cv.read_text()) if cv.exists() else {}
     else:
         classifier, report["classifier"] = train_demo_classifier(
-            model, args.corpus, Path(args.out).with_suffix(".classifier.npz")
+            model,
+            args.corpus,
+            Path(args.out).with_suffix(".classifier.npz"),
+            extra_corpus=args.classifier_corpus,
         )
     print("classifier", report["classifier"], flush=True)
+    from musae_core.demo.classifier_train import heldout_audio
+    from musae_core.demo.token_classifier import fit_token_classifier
+
+    judge = fit_token_classifier(model, *heldout_audio(args.corpus, args.classifier_corpus, sr))
     report["prompt_following"] = prompt_following(model, classifier, args.take_seconds, 0,
-                                                  args.cfg)  # fmt: skip
+                                                  args.cfg, rounds=args.rounds,
+                                                  token_judge=judge)  # fmt: skip
     print("prompt following", report["prompt_following"], flush=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=float) + "\n")
 

@@ -3,6 +3,7 @@ a MusicGen that loads, generates, steers and captures through the engine like an
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -146,6 +147,18 @@ def test_factor_classifier_learns_and_round_trips(corpus, tmp_path):
     assert loaded.heads["mode"].columns is not None  # mode reads only the key features
     with pytest.raises(MusaeError, match="expects 16000"):
         loaded.predict(audio[:1], 32_000)
+    loaded.mean, loaded.std = loaded.mean[:-1], loaded.std[:-1]  # saved by an older musae
+    with pytest.raises(MusaeError, match="retrain it"):
+        loaded.predict(audio[:1], 16_000)
+
+
+def test_classifier_corpus_must_be_another_seed(corpus):
+    from musae_core.demo.classifier_train import heldout_audio
+
+    with pytest.raises(MusaeError, match="same seed"):
+        heldout_audio(corpus, corpus, 16_000)
+    audio, records = heldout_audio(corpus, None, 16_000)
+    assert [r["clip"] for r in records] == ["000009"] and len(audio) == 1
 
 
 def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
@@ -160,9 +173,13 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
                           CorpusSpec(n_clips=20, seed=3, clip_seconds=2.0))  # fmt: skip
     folder = train_demo(corpus, tmp_path_factory.mktemp("run"), _spec(4, 4), log=lambda _: None)
     out = tmp_path_factory.mktemp("features")
+    extra = build_corpus(tmp_path_factory.mktemp("classifier_corpus"),
+                         CorpusSpec(n_clips=5, seed=4, clip_seconds=2.0))  # fmt: skip
     spec = FeatureBuildSpec(expansion=2, k=4, epochs=2, analysis_train_clips=3, top_n=3,
-                            baseline_size=4)  # fmt: skip
+                            baseline_size=4, classifier_corpus=str(extra))  # fmt: skip
     build_demo_features(folder, corpus, out, spec, log=lambda _: None)
+    report = json.loads((out / "factor_classifier.json").read_text())
+    assert report["clips"] == 2 + 5  # the corpus's held-out clips and every clip of the other
     snippets = sorted(p.suffix for p in (out / "features.snippets").iterdir())
     assert snippets and set(snippets) == {".opus"}
     assert len(snippets) <= 2 + 3  # whole clips: one file per analysed clip at most
@@ -174,12 +191,14 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     build_demo_features(folder, corpus, out, spec, log=lambda _: None)
 
     score = ScoreSpec(steering=SteeringScoreSettings(max_features=2, duration=0.4),
-                      steering_prompts=6, prompt_take_seconds=0.4)  # fmt: skip
+                      steering_prompts=6, prompt_take_seconds=0.4, prompt_rounds=1)  # fmt: skip
     report = run_score(folder, out, corpus, score)
     values = [v["value"] for v in report["recovery"]["values"]]
     assert "instrument=" + "piano" in values or len(values) >= 8
     assert all(0.0 <= v["f1"] <= 1.0 for v in report["recovery"]["values"])
     assert report["prompt_following"]["takes"] == 24
+    judge = report["prompt_following"]["token_judge"]  # fitted on the 2 + 5 held-out clips
+    assert set(judge["accuracy"]) == set(judge["heldout_cv_accuracy"]) == {"instrument"}
     json_path, md_path = save_scorecard(report, tmp_path_factory.mktemp("doc") / "card")
     assert json_path.exists() and "Prompt following" in md_path.read_text()
 

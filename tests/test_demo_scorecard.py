@@ -102,13 +102,19 @@ def test_scorecard_markdown_reports_every_section():
         "labels": {"tracking_features": 1, "shown_label_accuracy": 1.0,
                    "any_label_accuracy": 1.0},
         "steering": {"fraction_steering": 0.5, "features": [{}, {}]},
-        "prompt_following": {"accuracy": {"instrument": 0.5}, "chance": {"instrument": 0.25}},
+        "prompt_following": {
+            "takes": 8, "seconds": 6.0, "accuracy": {"instrument": 0.5, "tempo_band": 0.4},
+            "chance": {"instrument": 0.25, "tempo_band": 0.33},
+            "token_judge": {"accuracy": {"instrument": 0.75},
+                            "heldout_cv_accuracy": {"instrument": 0.9}},
+        },
         "spec": {"steering": {"p_threshold": 0.05}},
         "sae": {"layer": 2, "d_sae": 3, "k": 1},
     }  # fmt: skip
     text = scorecard_markdown(card)
     assert "| instrument=flute | 0 |" in text and "**50%** (paper: 15%-35%)" in text
-    assert "| instrument | 0.50 | 0.25 |" in text
+    assert "| instrument | 0.50 | 0.75 (0.90) | 0.25 |" in text and "8 takes of 6 s" in text
+    assert "| tempo_band | 0.40 | - | 0.33 |" in text  # the token judge reads instrument, mode
 
 
 def test_cancelled_demo_features_says_its_stages_are_kept(monkeypatch, capsys):

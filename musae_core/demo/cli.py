@@ -79,7 +79,8 @@ def cmd_features(args: argparse.Namespace) -> int:
 
     spec = FeatureBuildSpec(layer=args.layer, expansion=args.expansion, k=args.k,
                             epochs=args.epochs, seed=args.seed,
-                            analysis_train_clips=args.analysis_train_clips)  # fmt: skip
+                            analysis_train_clips=args.analysis_train_clips,
+                            classifier_corpus=args.classifier_corpus)  # fmt: skip
     from musae_core.labeling.cli import ctrl_c_cancels
 
     progress, close = _bars()
@@ -177,6 +178,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     feats.add_argument("--epochs", type=float, default=3.0, help="passes over the training rows")
     feats.add_argument("--analysis-train-clips", type=int, default=300,
                        help="training clips analysed beside the held-out ones")  # fmt: skip
+    feats.add_argument("--classifier-corpus", default=None,
+                       help="a corpus built with another --seed: every clip of it joins the "
+                            "held-out clips the factor classifier is fitted on")  # fmt: skip
     feats.add_argument("--seed", type=int, default=0)
     feats.set_defaults(func=cmd_features)
     score = demo_sub.add_parser("score", help="the ground-truth scorecard of a features folder")

@@ -118,6 +118,15 @@ def _write_manifests(out: Path, spec: CorpusSpec) -> None:
     write_json_atomic(out / "captions.json", {r["file"]: r["caption"] for r in records})
 
 
+def load_spec(corpus: str | Path) -> CorpusSpec:
+    """The spec a corpus was rendered with (its corpus.json)."""
+    path = Path(corpus) / "corpus.json"
+    if not path.exists():
+        raise MusaeError(f"{path} is missing.", "build the corpus with `musae demo build-corpus`.")
+    meta = json.loads(path.read_text())
+    return CorpusSpec(**{k: meta[k] for k in ("n_clips", "seed", "clip_seconds", "sample_rate")})
+
+
 def load_factors(corpus: str | Path) -> list[dict]:
     """The factor record of every clip, in clip order."""
     path = Path(corpus) / "factors.jsonl"

@@ -10,7 +10,8 @@ Stages (state lives in ``out``):
    evaluation: its held-out clips, which the LM and SAE never saw);
 4. ``features.db``: statistics and top clips; each snippet is a whole clip in Ogg Opus, so the
    snippet folder doubles as a small clip library that ships with the database;
-5. ``factor_classifier.npz``: the tagger used for labels and for scoring (classifier_train.py);
+5. ``factor_classifier.npz``: the tagger used for labels and for scoring (classifier_train.py),
+   fitted on the held-out clips and every clip of ``classifier_corpus`` when given;
 6. labels: DSP descriptors and the factor classifier for every feature (CLAP and LLM labels
    need weights or an endpoint this build does not assume; add them with ``musae label``).
 """
@@ -44,6 +45,7 @@ class FeatureBuildSpec:
     seed: int = 0
     max_clips: int | None = None  # tests: only the first N corpus clips
     model_id: str = "demo"  # what stores and the SAE record: the id the shipped model loads by
+    classifier_corpus: str | None = None  # another seed's corpus: more held-out clips to fit on
 
 
 def corpus_files(corpus: Path, records: list[dict]) -> list[SourceFile]:
@@ -113,8 +115,8 @@ def build_demo_features(
     classifier_path = out / "factor_classifier.npz"
     if not classifier_path.exists():
         _, report = train_demo_classifier(model, corpus, classifier_path,
-                                          progress=progress("factor classifier"),
-                                          cancel=cancel)  # fmt: skip
+                                          progress=progress("factor classifier"), cancel=cancel,
+                                          extra_corpus=spec.classifier_corpus)  # fmt: skip
         log(f"factor classifier: {report}")
     label_features(db_path, classifier_path, spec, progress, cancel, log)
     write_json_atomic(out / DONE, {"spec": asdict(spec), "layer": layer, "model": str(model_dir)})

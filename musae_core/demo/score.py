@@ -39,6 +39,7 @@ class ScoreSpec:
     steering: SteeringScoreSettings = field(default_factory=SteeringScoreSettings)
     steering_prompts: int = 8
     prompt_take_seconds: float = 6.0
+    prompt_rounds: int = 2  # takes per instrument x mode pair
     seed: int = 0
 
 
@@ -72,28 +73,47 @@ def score_labels(db, tracking: dict[int, str]) -> dict:
 
 
 def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: int,
-                     cfg_scale: float = 3.0) -> dict:  # fmt: skip
-    """Classifier accuracy per factor on takes prompted with every instrument x mode."""
+                     cfg_scale: float = 3.0, rounds: int = 1,
+                     token_judge: tuple[FactorClassifier, dict] | None = None) -> dict:  # fmt: skip
+    """Classifier accuracy per factor on takes prompted with every instrument x mode, ``rounds``
+    times (other factors drawn afresh each time); with ``token_judge`` (token_classifier.py:
+    heads and their own accuracy) its verdicts on the same takes too."""
     from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, sample_factors
     from musae_core.models.base import GenerationRequest
 
     rng = random.Random(seed)
-    targets = []
-    for instrument in sorted(INSTRUMENT_FAMILIES):
-        for mode in MODES:
-            f = replace(sample_factors(rng), instrument=instrument, mode=mode,
-                        program=INSTRUMENT_FAMILIES[instrument][0])  # fmt: skip
-            targets.append(f.to_dict())
-    request = GenerationRequest(prompts=tuple(t["caption"] for t in targets), duration=seconds,
-                                seed=seed, cfg_scale=cfg_scale)  # fmt: skip
-    takes = mono_takes(model.generate(request))
+    targets, takes = [], []
+    for round_index in range(rounds):
+        batch = []
+        for instrument in sorted(INSTRUMENT_FAMILIES):
+            for mode in MODES:
+                f = replace(sample_factors(rng), instrument=instrument, mode=mode,
+                            program=INSTRUMENT_FAMILIES[instrument][0])  # fmt: skip
+                batch.append(f.to_dict())
+        request = GenerationRequest(prompts=tuple(t["caption"] for t in batch),
+                                    duration=seconds, seed=seed + round_index,
+                                    cfg_scale=cfg_scale)  # fmt: skip
+        takes.extend(mono_takes(model.generate(request)))
+        targets.extend(batch)
     pred = classifier.predict(takes, model.sample_rate)
     accuracy = {
         f: float(np.mean([p == factor_labels(t, f) for p, t in zip(pred[f], targets, strict=True)]))
         for f in FACTORS
     }
     chance = {f: 1 / len(h.classes) for f, h in classifier.heads.items()}
-    return {"takes": len(takes), "seconds": seconds, "accuracy": accuracy, "chance": chance}
+    report = {"takes": len(takes), "seconds": seconds, "accuracy": accuracy, "chance": chance}
+    if token_judge is not None:
+        from musae_core.demo.token_classifier import token_predict
+
+        heads, cv = token_judge
+        verdicts = token_predict(heads, model, np.stack(takes))
+        report["token_judge"] = {
+            "accuracy": {f: float(np.mean([p == factor_labels(t, f) for p, t in
+                                           zip(v, targets, strict=True)]))
+                         for f, v in verdicts.items()},
+            "heldout_cv_accuracy": cv,
+        }  # fmt: skip
+    return report
 
 
 def run_score(
@@ -137,13 +157,29 @@ def run_score(
     chosen = pick_features(recovery.tracking, recovery.feature_f1, spec.steering.max_features)
     steering = score_steering(model, sae, classifier, chosen, recovery.tracking, prompts,
                               spec.steering, progress("steering"), cancel)  # fmt: skip
-    following = prompt_following(model, classifier, spec.prompt_take_seconds, spec.seed)
+    following = prompt_following(model, classifier, spec.prompt_take_seconds, spec.seed,
+                                 rounds=spec.prompt_rounds,
+                                 token_judge=_token_judge(model, corpus, features_dir))  # fmt: skip
     return {
         "format": "musae-demo-scorecard", "version": 1,
         "recovery": recovery.to_dict(), "labels": labels, "steering": steering.to_dict(),
         "prompt_following": following, "spec": asdict(spec),
         "sae": {"layer": sae.cfg.layer, "d_sae": sae.cfg.d_sae, "k": sae.cfg.k},
     }  # fmt: skip
+
+
+def _token_judge(model, corpus, features_dir: Path) -> tuple[FactorClassifier, dict]:
+    """The token judge, fitted on the clips the factor classifier was fitted on."""
+    import json
+
+    from musae_core.demo.classifier_train import heldout_audio
+    from musae_core.demo.features_build import DONE
+    from musae_core.demo.token_classifier import fit_token_classifier
+
+    done = features_dir / DONE
+    extra = json.loads(done.read_text())["spec"].get("classifier_corpus") if done.exists() else None
+    audio, records = heldout_audio(corpus, extra, model.sample_rate)
+    return fit_token_classifier(model, audio, records)
 
 
 def scorecard_markdown(report: dict) -> str:
@@ -174,11 +210,19 @@ def scorecard_markdown(report: dict) -> str:
         f"{report['spec']['steering']['p_threshold']}, {len(steer['features'])} features): "
         f"**{steer['fraction_steering']:.0%}** (paper: {PAPER_STEERING[0]:.0%}-"
         f"{PAPER_STEERING[1]:.0%})",
-        "", "Prompt following (classifier accuracy on generated takes):", "",
-        "| factor | accuracy | chance |", "|---|---|---|",
+        "", f"Prompt following ({pf['takes']} takes of {pf['seconds']:g} s, every instrument x "
+        "mode): accuracy of the audio-feature factor classifier and of the token judge (the "
+        "take re-encoded by the codec, first-codebook histogram; instrument only; its own "
+        "held-out accuracy in brackets).", "",
+        "| factor | factor classifier | token judge | chance |", "|---|---|---|---|",
     ]  # fmt: skip
+    judge = pf.get("token_judge", {"accuracy": {}, "heldout_cv_accuracy": {}})
     for f, acc in pf["accuracy"].items():
-        lines.append(f"| {f} | {acc:.2f} | {pf['chance'].get(f, float('nan')):.2f} |")
+        token = judge["accuracy"].get(f)
+        token_text = "-" if token is None else (
+            f"{token:.2f} ({judge['heldout_cv_accuracy'][f]:.2f})")  # fmt: skip
+        lines.append(f"| {f} | {acc:.2f} | {token_text} | "
+                     f"{pf['chance'].get(f, float('nan')):.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
