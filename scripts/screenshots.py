@@ -9,7 +9,9 @@ Runs on the offscreen platform (the default here) or under Xvfb with a real X se
 (scripts/screenshots_xvfb.sh); with ``MUSAE_ROOT_SHOT=1`` and a DISPLAY it also saves a full-screen
 shot taken with ImageMagick's ``import -window root``.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--demo-only]
+
+The first shot (00-demo-project) is the shipped demo (resources/demo) with a feature rendered.
 """
 
 from __future__ import annotations
@@ -197,19 +199,52 @@ def offline(app, tmp: Path, db_path: Path) -> None:
     win.close()
 
 
+def demo(app, tmp: Path) -> None:
+    """The shipped demo project as `musae-app` opens it: a piano feature turned up, rendered."""
+    from app.main import DEMO_DIR
+    from musae_core.demo.ship import user_demo_project
+
+    project = user_demo_project(DEMO_DIR, tmp / "data" / "demo")
+    if project is None:
+        print("warning: resources/demo is not built; no demo shot", file=sys.stderr)
+        return
+    win = make_window(tmp, "demo")
+    d, bench = Driver(app, win), win.bench
+    win.mixer.auto.setChecked(False)
+    bench.open_project(project)
+    d.settle(lambda: win.browser.model.rowCount() > 0 and bench.steering_unavailable() is None)
+    live = [r for r in win.browser.model.rows if not r.dead and r.best_label]
+    pianos = [r for r in live if r.best_label == "piano"] or live
+    feature = max(pianos, key=lambda r: r.label_score or 0.0).id
+    bench.select_feature(feature)
+    d.settle(lambda: win.inspector.record is not None and win.inspector.record.id == feature)
+    win.mixer.add_button.click()
+    d.settle(lambda: len(win.mixer.strips) == 1)
+    d.drag_knob(win.mixer.strips[feature].knob, 60)
+    win.transport_bar.render_action.trigger()
+    d.settle(lambda: bench.current_take is not None)
+    d.settle(lambda: win.arrangement._shown is not None)
+    d.shot("00-demo-project")
+    win.close()
+
+
 def main() -> int:
     from PySide6.QtWidgets import QApplication
-    from screenshots_project import build
 
     from app.main import gui_thread_gc
     from app.theme import apply_dark_theme
 
-    project_file = build()
     app = QApplication.instance() or QApplication([])
     apply_dark_theme(app)
     collector = gui_thread_gc()  # noqa: F841 (GC only on the GUI thread, as in the app)
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="musae-shots-"))
+    demo(app, tmp)
+    if "--demo-only" in sys.argv[1:]:
+        return 0
+    from screenshots_project import build
+
+    project_file = build()
     flow(app, tmp, project_file)
     offline(app, tmp, project_file.parent / "features.db")
     return 0
