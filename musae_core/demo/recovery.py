@@ -21,12 +21,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from musae_core.demo.factor_classifier import factor_labels
+from musae_core.demo.factor_classifier import FACTORS, factor_labels
 from musae_core.harvest.store import ActivationStore
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.sae.architectures import SparseAutoencoder
 
-SCORED_FACTORS = ("instrument", "mode", "tempo_band", "register", "dynamics", "drums")
 THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6)  # shares of the feature's max activation
 
 
@@ -44,9 +43,7 @@ def factor_values(records: Iterable[dict]) -> list[FactorValue]:
     """Every value each scored factor takes in ``records``, sorted within each factor."""
     records = list(records)
     return [
-        FactorValue(f, v)
-        for f in SCORED_FACTORS
-        for v in sorted({factor_labels(r, f) for r in records})
+        FactorValue(f, v) for f in FACTORS for v in sorted({factor_labels(r, f) for r in records})
     ]
 
 

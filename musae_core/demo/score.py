@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musae_core.demo.factor_classifier import FACTORS, FactorClassifier, factor_labels
+from musae_core.demo.factor_classifier import FactorClassifier, factor_labels
 from musae_core.demo.factor_tagger import tag_name
 from musae_core.demo.recovery import score_recovery
 from musae_core.demo.steering_score import SteeringScoreSettings, pick_features, score_steering
@@ -95,11 +95,7 @@ def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: 
                                     cfg_scale=cfg_scale)  # fmt: skip
         takes.extend(mono_takes(model.generate(request)))
         targets.extend(batch)
-    pred = classifier.predict(takes, model.sample_rate)
-    accuracy = {
-        f: float(np.mean([p == factor_labels(t, f) for p, t in zip(pred[f], targets, strict=True)]))
-        for f in FACTORS
-    }
+    accuracy = _accuracy(classifier.predict(takes, model.sample_rate), targets)
     chance = {f: 1 / len(h.classes) for f, h in classifier.heads.items()}
     report = {"takes": len(takes), "seconds": seconds, "accuracy": accuracy, "chance": chance}
     if token_judge is not None:
@@ -107,13 +103,17 @@ def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: 
 
         heads, cv = token_judge
         verdicts = token_predict(heads, model, np.stack(takes))
-        report["token_judge"] = {
-            "accuracy": {f: float(np.mean([p == factor_labels(t, f) for p, t in
-                                           zip(v, targets, strict=True)]))
-                         for f, v in verdicts.items()},
-            "heldout_cv_accuracy": cv,
-        }  # fmt: skip
+        report["token_judge"] = {"accuracy": _accuracy(verdicts, targets),
+                                 "heldout_cv_accuracy": cv}  # fmt: skip
     return report
+
+
+def _accuracy(predictions: dict[str, list[str]], targets: list[dict]) -> dict[str, float]:
+    """Per factor: the share of takes whose predicted value is the prompted one."""
+    return {
+        f: float(np.mean([p == factor_labels(t, f) for p, t in zip(pred, targets, strict=True)]))
+        for f, pred in predictions.items()
+    }
 
 
 def run_score(
