@@ -52,7 +52,9 @@ class FactorTagger:
     def load(cls, path: str | Path) -> FactorTagger:
         path = Path(path)
         if not path.exists():
-            raise MusaeError(f"No factor classifier at {path}.", "train one with musae demo train.")
+            raise MusaeError(
+                f"No factor classifier at {path}.", "train one with musae demo features."
+            )
         return cls(FactorClassifier.load(path))
 
     def probabilities(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -142,7 +142,7 @@ def _build_method(args, embedder_cache):
         if not args.classifier:
             raise MusaeError(
                 "--method classifier needs --classifier (a factor classifier .npz).",
-                "use resources/demo/factor_classifier.npz or train one: musae demo train.",
+                "use resources/demo/factor_classifier.npz or train one: musae demo features.",
             )
         tagger = FactorTagger.load(args.classifier)
         return TaggerMethod(tagger, top_k=args.top_k, source="classifier")
