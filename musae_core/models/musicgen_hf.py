@@ -8,6 +8,7 @@ decoder position to residual hooks (for envelopes and time mapping) and returns 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +95,10 @@ class TransformersMusicGen(MusicModel):
         self.dtype = param.dtype
         self.decode_options: DecodeOptions | None = None  # None: decode_options(device)
         self._compiler: LayerCompiler | None = None
+        # transformers >= 5.24 renamed the decoder's ``past_key_values`` to ``cache`` (the old
+        # name warns, and goes in 5.40); >= 4.45 only knows the old one.
+        forward_params = inspect.signature(hf_model.decoder.model.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
 
     # --- residual stream -------------------------------------------------------------------
     @property
@@ -172,8 +177,8 @@ class TransformersMusicGen(MusicModel):
                 input_ids=input_ids.reshape(b * k, s),
                 encoder_hidden_states=enc,
                 encoder_attention_mask=enc_mask,
-                past_key_values=cache,
                 use_cache=cache is not None,
+                **{self._cache_kwarg: cache},
             )
         return out.last_hidden_state
 

@@ -51,7 +51,7 @@ class TransformersMusicGenMelody(TransformersMusicGen):
             out = self.hf.decoder.model(
                 input_ids=input_ids.reshape(b * k, s),
                 encoder_hidden_states=enc if first else None,
-                past_key_values=cache,
                 use_cache=cache is not None,
+                **{self._cache_kwarg: cache},
             )
         return out.last_hidden_state[:, prefix:]
