@@ -47,14 +47,13 @@ def factor_values(records: Iterable[dict]) -> list[FactorValue]:
     ]
 
 
-def clip_activations(
+def clip_rows(
     store: ActivationStore,
     layer: int,
-    sae: SparseAutoencoder,
     wanted: set[int],
     cancel: CancelToken | None = None,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """(source id, (frames, d_sae) SAE activations in frame order) for the ``wanted`` sources.
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """(source id, (frames, d_model) residual rows in frame order) for the ``wanted`` sources.
 
     A source's rows may span shards; a source is yielded once every shard is read."""
     parts: dict[int, list[tuple[np.ndarray, torch.Tensor]]] = {}
@@ -67,10 +66,21 @@ def clip_activations(
             mask = sources == source
             order = index["clip_start"][mask] * 1e6 + index["frame"][mask]
             parts.setdefault(int(source), []).append((order, rows[torch.from_numpy(mask)]))
-    with torch.inference_mode():
-        for source, chunks in parts.items():
-            order = np.concatenate([o for o, _ in chunks])
-            rows = torch.cat([r for _, r in chunks])[torch.from_numpy(np.argsort(order))]
+    for source, chunks in parts.items():
+        order = np.concatenate([o for o, _ in chunks])
+        yield source, torch.cat([r for _, r in chunks])[torch.from_numpy(np.argsort(order))]
+
+
+def clip_activations(
+    store: ActivationStore,
+    layer: int,
+    sae: SparseAutoencoder,
+    wanted: set[int],
+    cancel: CancelToken | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(source id, (frames, d_sae) SAE activations in frame order) for the ``wanted`` sources."""
+    for source, rows in clip_rows(store, layer, wanted, cancel):
+        with torch.inference_mode():
             yield source, sae.encode(rows.to(sae.W_enc.dtype)).float().numpy()
 
 

@@ -6,6 +6,9 @@
   database's best label) names that value, and the share with any label naming it;
 - steering (``steering_score.py``): the share of tracking features whose steering moves takes
   toward their value, beside the paper's 15-35%;
+- probes (``probes.py``): per factor, a linear probe's held-out accuracy on the layer's
+  residual stream and on the SAE's codes: whether a factor no feature recovers is missing from
+  the model or split by the dictionary;
 - prompt following: the factor classifier's accuracy on takes prompted with every instrument
   family x mode (other factors random), against chance.
 The report is written as JSON and as a Markdown table.
@@ -22,6 +25,7 @@ import numpy as np
 
 from musae_core.demo.factor_classifier import FactorClassifier, factor_labels
 from musae_core.demo.factor_tagger import tag_name
+from musae_core.demo.probes import score_probes
 from musae_core.demo.recovery import score_recovery
 from musae_core.demo.steering_score import SteeringScoreSettings, pick_features, score_steering
 from musae_core.fileio import atomic_path, write_json_atomic
@@ -144,6 +148,8 @@ def run_score(
     recovery = score_recovery(store, sae.cfg.layer, sae, records, calibration, evaluation,
                               spec.smooth_seconds, progress=progress("recovery"),
                               cancel=cancel)  # fmt: skip
+    probes = score_probes(store, sae.cfg.layer, sae, records, calibration, evaluation,
+                          spec.smooth_seconds, progress("probes"), cancel)  # fmt: skip
     db = FeatureDB.open(features_dir / "features.db", readonly=True)
     try:
         labels = score_labels(db, recovery.tracking)
@@ -162,8 +168,8 @@ def run_score(
                                  token_judge=_token_judge(model, corpus, features_dir))  # fmt: skip
     return {
         "format": "musae-demo-scorecard", "version": 1,
-        "recovery": recovery.to_dict(), "labels": labels, "steering": steering.to_dict(),
-        "prompt_following": following, "spec": asdict(spec),
+        "recovery": recovery.to_dict(), "probes": probes, "labels": labels,
+        "steering": steering.to_dict(), "prompt_following": following, "spec": asdict(spec),
         "sae": {"layer": sae.cfg.layer, "d_sae": sae.cfg.d_sae, "k": sae.cfg.k},
     }  # fmt: skip
 
@@ -210,6 +216,7 @@ def scorecard_markdown(report: dict) -> str:
         f"{report['spec']['steering']['p_threshold']}, {len(steer['features'])} features): "
         f"**{steer['fraction_steering']:.0%}** (paper: {PAPER_STEERING[0]:.0%}-"
         f"{PAPER_STEERING[1]:.0%})",
+        *_probe_lines(report.get("probes"), sae["layer"]),
         "", f"Prompt following ({pf['takes']} takes of {pf['seconds']:g} s, every instrument x "
         "mode): accuracy of the audio-feature factor classifier and of the token judge (the "
         "take re-encoded by the codec, first-codebook histogram; instrument only; its own "
@@ -224,6 +231,21 @@ def scorecard_markdown(report: dict) -> str:
         lines.append(f"| {f} | {acc:.2f} | {token_text} | "
                      f"{pf['chance'].get(f, float('nan')):.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _probe_lines(probes: dict | None, layer: int) -> list[str]:
+    if not probes:
+        return []
+    lines = [
+        "", f"Linear probes on {probes['window_seconds']:g} s windows of layer {layer} "
+        f"({probes['windows'] - probes['heldout_windows']} training windows, "
+        f"{probes['heldout_windows']} held-out): what the residual stream carries at all, and "
+        "what the SAE's codes keep (key: tonic and mode, 24 values).", "",
+        "| factor | residual stream | SAE codes | majority share |", "|---|---|---|---|",
+    ]  # fmt: skip
+    for f, row in probes["factors"].items():
+        lines.append(f"| {f} | {row['residual']:.2f} | {row['sae']:.2f} | {row['chance']:.2f} |")
+    return lines
 
 
 def save_scorecard(report: dict, out: str | Path) -> tuple[Path, Path]:
