@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,9 +98,15 @@ def test_train_resume_load_generate_steer_capture(corpus, tmp_path):
     folder = train_demo(corpus, out, _spec(6, 3), log=logs.append)
     assert (folder / "model.safetensors").exists() and (folder / "musae_demo.json").exists()
     # resuming a finished run trains nothing more and rebuilds the same model
-    step = torch.load(out / "lm_ckpt.pt", weights_only=False)["step"]
+    step = torch.load(out / "lm_ckpt.pt", weights_only=True)["step"]
     train_demo(corpus, out, _spec(6, 3), log=logs.append)
-    assert torch.load(out / "lm_ckpt.pt", weights_only=False)["step"] == step == 3
+    assert torch.load(out / "lm_ckpt.pt", weights_only=True)["step"] == step == 3
+    # resuming with another LM shape names the checkpoint and the fix instead of a size dump
+    wider = _spec(6, 3)
+    wider.shape = replace(TINY_SHAPE, hidden_size=64, ffn_dim=128)
+    with pytest.raises(MusaeError, match=r"lm_ckpt\.pt holds an LM of another shape") as err:
+        train_demo(corpus, out, wider, log=logs.append)
+    assert "--lm-width" in err.value.fix
 
     model = load_model(str(folder), device="cpu", dtype="fp32")
     assert model.sample_rate == 16_000 and model.frame_rate == 50.0
@@ -121,6 +128,15 @@ def test_train_resume_load_generate_steer_capture(corpus, tmp_path):
     assert rec.activations(1, n_frames=20).shape == (1, 20, model.d_model)
     codes = model.encode(torch.from_numpy(take.audio[:, 0]))
     assert codes.shape == (1, 2, 20)
+
+
+def test_train_device_choice(monkeypatch):
+    from musae_core.demo.cli import _device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _device("auto") == "cpu" and _device("cpu") == "cpu"
+    with pytest.raises(MusaeError, match="no GPU"):
+        _device("cuda")
 
 
 def test_train_refuses_unfinished_corpus(tmp_path):

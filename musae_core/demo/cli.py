@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from musae_core.demo.corpus import CorpusSpec, build_corpus
 
@@ -37,6 +38,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec.lm_train.minutes = args.lm_minutes
     spec.lm_train.seed = args.seed
     spec.lm_train.max_steps = args.lm_steps
+    spec.lm_train.batch = args.lm_batch
+    spec.lm_train.device = _device(args.device)
+    if args.lm_width is not None:
+        spec.shape = replace(spec.shape, hidden_size=args.lm_width, ffn_dim=4 * args.lm_width,
+                             num_heads=max(1, args.lm_width // 32))  # fmt: skip
+    if args.lm_layers is not None:
+        spec.shape = replace(spec.shape, num_layers=args.lm_layers)
     cancel = CancelToken()
     progress, close = _bars()
     try:
@@ -49,6 +57,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         close()
     print(f"demo model in {folder}")
     return 0
+
+
+def _device(name: str) -> str:
+    """'auto' -> cuda when a GPU is visible, else cpu; a missing GPU asked for by name fails."""
+    import torch
+
+    from musae_core.errors import MusaeError
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise MusaeError("--device cuda, but torch sees no GPU.", "use --device cpu (or auto).")
+    return name
 
 
 def _bars():
@@ -164,6 +185,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--lm-steps", type=int, default=None, help="also stop the LM after this many steps"
     )
+    train.add_argument("--lm-batch", type=int, default=8, help="clips per LM step (GPU: 64)")
+    train.add_argument(
+        "--lm-width", type=int, default=None, help="decoder width (default 192; heads = width/32)"
+    )
+    train.add_argument("--lm-layers", type=int, default=None, help="decoder layers (default 4)")
+    train.add_argument(
+        "--device", choices=("cpu", "cuda", "auto"), default="cpu",
+        help="where the LM trains (cuda: bf16 autocast); the shipped model is device-free",
+    )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=cmd_train)
     feats = demo_sub.add_parser(

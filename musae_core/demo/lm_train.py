@@ -19,6 +19,7 @@ from torch import nn
 
 from musae_core.demo.codec import DemoCodecModel
 from musae_core.demo.tokenizer import demo_tokenizer
+from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models import delay as dp
@@ -39,6 +40,7 @@ class LMTrainSpec:
     seed: int = 0
     checkpoint_every: float = 120.0
     max_steps: int | None = None
+    device: str = "cpu"  # "cuda": bf16 autocast; the checkpoint and the model stay device-free
 
 
 @torch.inference_mode()
@@ -72,7 +74,7 @@ def load_codes(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
 
 def text_condition(hf, tokenizer, captions: list[str], drop: torch.Tensor):
     """Encoder hidden states and mask for ``captions``; rows where ``drop`` get the null one."""
-    tok = tokenizer(captions, padding=True, return_tensors="pt")
+    tok = tokenizer(captions, padding=True, return_tensors="pt").to(drop.device)
     hidden = hf.text_encoder(
         input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]
     ).last_hidden_state
@@ -95,7 +97,7 @@ def lm_loss(hf, tokenizer, codes: torch.Tensor, captions: list[str], drop: torch
         input_ids=inputs.reshape(b * k, s), encoder_hidden_states=enc, encoder_attention_mask=mask
     ).last_hidden_state
     logits = torch.stack([head(hidden) for head in hf.decoder.lm_heads], dim=1)  # B K S V
-    valid = dp.valid_mask(s, delays, n_frames)
+    valid = dp.valid_mask(s, delays, n_frames, device=codes.device)
     nll = nn.functional.cross_entropy(
         logits.permute(0, 3, 1, 2), torch.where(valid, targets, 0), reduction="none"
     )
@@ -131,6 +133,8 @@ def train_lm(
     out = Path(out)
     ckpt_path = out / CKPT
     tokenizer = demo_tokenizer()
+    device = torch.device(spec.device)
+    hf.to(device)
     for p in hf.audio_encoder.parameters():
         p.requires_grad_(False)
     params = [p for n, p in hf.named_parameters() if not n.startswith("audio_encoder.")]
@@ -142,8 +146,15 @@ def train_lm(
     )  # fmt: skip
     state = {"step": 0, "elapsed": 0.0, "history": [], "spec": asdict(spec)}
     if ckpt_path.exists():
-        payload = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        hf.load_state_dict(payload["model"])
+        payload = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        try:
+            hf.load_state_dict(payload["model"])
+        except RuntimeError as exc:
+            raise MusaeError(
+                f"{ckpt_path} holds an LM of another shape ({str(exc).splitlines()[-1].strip()}).",
+                "resume with the --lm-width/--lm-layers it was started with, or train into a "
+                "new --out folder.",
+            ) from exc
         opt.load_state_dict(payload["optimizer"])
         state = {k: payload[k] for k in state}
         log(f"resuming LM training at step {state['step']} ({state['elapsed'] / 60:.1f} min)")
@@ -173,7 +184,8 @@ def train_lm(
             for group in opt.param_groups:
                 group["lr"] = lr
             x, caps, drop = _batch(codes, captions, spec, rng)
-            loss, per_cb = lm_loss(hf, tokenizer, x, caps, drop)
+            with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+                loss, per_cb = lm_loss(hf, tokenizer, x.to(device), caps, drop.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, 1.0)
@@ -194,7 +206,7 @@ def train_lm(
                 last_save = time.perf_counter()
     finally:
         checkpoint()
-    return hf.eval()
+    return hf.to("cpu").eval()
 
 
 @torch.inference_mode()
@@ -202,7 +214,8 @@ def evaluate_lm(hf, codes: np.ndarray, captions: list[str], frames: int = 250,
                 max_clips: int = 32) -> float:  # fmt: skip
     """Held-out conditional cross-entropy (nats per token) over the first ``frames`` frames."""
     hf.eval()
-    x = torch.from_numpy(codes[:max_clips, :, :frames].astype(np.int64))
-    drop = torch.zeros(len(x), dtype=torch.bool)
+    device = next(hf.parameters()).device
+    x = torch.from_numpy(codes[:max_clips, :, :frames].astype(np.int64)).to(device)
+    drop = torch.zeros(len(x), dtype=torch.bool, device=device)
     loss, _ = lm_loss(hf, demo_tokenizer(), x, captions[:max_clips], drop)
     return float(loss)
