@@ -1,0 +1,141 @@
+"""Does the demo LM know the key? Three measurements that locate where mode following fails.
+
+    python bench/demo_key_diagnosis.py --model W/model --work W --corpus CORPUS [--takes-seconds 6]
+
+1. generated takes: every instrument x mode prompted once; constant-Q chroma of each take
+   against the 24 rotated Krumhansl profiles; share of takes whose best key is the prompted
+   one (top-1, top-3), and where the prompted key beats its parallel key (same tonic, other
+   mode);
+2. teacher forcing on held-out clips (W/codes.npz): loss over the first second with the right
+   caption, the mode word flipped, the tonic moved a tritone; the increase is what the LM
+   reads from the key words;
+3. the codes themselves: a linear probe on each clip's token histogram, per codebook, for the
+   key (24 values): what the LM could learn from each stream.
+Prints a ratio-style report; nothing is asserted (benchmarks measure, tests assert).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def key_scores(audio: np.ndarray, sample_rate: int) -> dict[tuple[int, str], float]:
+    import librosa
+
+    from musae_core.demo.factor_classifier import MAJOR, MINOR
+
+    chroma = librosa.feature.chroma_cqt(y=audio, sr=sample_rate, hop_length=320, tuning=0.0)
+    c = chroma.mean(axis=1)
+    profiles = (("major", MAJOR), ("minor", MINOR))
+    return {(k, m): float(np.corrcoef(c, np.roll(p, k))[0, 1]) for k in range(12)
+            for m, p in profiles}  # fmt: skip
+
+
+def generated_keys(model, seconds: float, seed: int) -> dict[str, float]:
+    from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, sample_factors
+    from musae_core.labeling.steering_eval import mono_takes
+    from musae_core.models.base import GenerationRequest
+
+    rng = random.Random(seed)
+    targets = [replace(sample_factors(rng), instrument=i, mode=m, program=INSTRUMENT_FAMILIES[i][0])
+               for i in sorted(INSTRUMENT_FAMILIES) for m in MODES]  # fmt: skip
+    request = GenerationRequest(prompts=tuple(t.caption() for t in targets), duration=seconds,
+                                seed=seed)  # fmt: skip
+    takes = mono_takes(model.generate(request))
+    top1 = top3 = parallel = 0
+    for target, take in zip(targets, takes, strict=True):
+        scores = key_scores(take, model.sample_rate)
+        order = sorted(scores, key=scores.get, reverse=True)
+        want = (target.tonic, target.mode)
+        other = (target.tonic, "minor" if target.mode == "major" else "major")
+        top1 += order[0] == want
+        top3 += want in order[:3]
+        parallel += scores[want] > scores[other]
+    n = len(targets)
+    return {"takes": n, "key_top1": top1 / n, "key_top3": top3 / n, "chance_top1": 1 / 24,
+            "beats_parallel_key": parallel / n}  # fmt: skip
+
+
+def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, float]:
+    from musae_core.demo.factors import NOTE_NAMES
+    from musae_core.demo.lm_train import lm_loss
+    from musae_core.demo.tokenizer import demo_tokenizer
+    from musae_core.demo.train import heldout_codes
+
+    codes, captions, _ = heldout_codes(work)
+    x = torch.from_numpy(codes[:clips, :, :frames].astype(np.int64))
+    captions = captions[:clips]
+
+    def flip_mode(c: str) -> str:
+        return c.replace("minor", "@").replace("major", "minor").replace("@", "major")
+
+    def tritone(c: str) -> str:
+        m = re.search(r"in (\S+) (major|minor)", c)
+        name = NOTE_NAMES[(NOTE_NAMES.index(m.group(1)) + 6) % 12]
+        return c[: m.start(1)] + name + c[m.end(1) :]
+
+    tokenizer, losses = demo_tokenizer(), {}
+    variants = {"right": captions, "mode_flipped": [flip_mode(c) for c in captions],
+                "tonic_tritone": [tritone(c) for c in captions]}  # fmt: skip
+    with torch.inference_mode():
+        for name, caps in variants.items():
+            parts = [float(lm_loss(hf, tokenizer, x[s : s + 16], caps[s : s + 16],
+                                   torch.zeros(len(caps[s : s + 16]), dtype=torch.bool))[0])
+                     for s in range(0, len(x), 16)]  # fmt: skip
+            losses[name] = float(np.mean(parts))
+    return {"loss_right": losses["right"],
+            "mode_flip_increase": losses["mode_flipped"] - losses["right"],
+            "tritone_increase": losses["tonic_tritone"] - losses["right"]}  # fmt: skip
+
+
+def code_key_probe(work: Path, corpus: Path) -> dict[str, float]:
+    from musae_core.demo.corpus import load_factors
+    from musae_core.demo.data import is_heldout
+    from musae_core.demo.lm_train import CODES, load_codes
+    from musae_core.demo.probes import probe_accuracy
+
+    codes, _, clips = load_codes(work / CODES)
+    by_clip = {r["clip"]: r for r in load_factors(corpus)}
+    keys = [by_clip[c]["key"] for c in clips]
+    train = np.array([not is_heldout(int(c)) for c in clips])
+    vocab = int(codes.max()) + 1
+    hists = [np.log1p(np.stack([np.bincount(row[k].astype(np.int64), minlength=vocab)
+                                for row in codes])).astype(np.float32)
+             for k in range(codes.shape[1])]  # fmt: skip
+    out = {f"codebook_{k}": probe_accuracy(h, keys, train) for k, h in enumerate(hists)}
+    out["all_codebooks"] = probe_accuracy(np.hstack(hists), keys, train)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="demo model folder")
+    parser.add_argument("--work", required=True, help="the `musae demo train` folder")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--take-seconds", type=float, default=6.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    from musae_core.models.loading import load_model
+
+    torch.set_num_threads(2)
+    model = load_model(args.model, device="cpu", dtype="fp32")
+    report = {
+        "generated": generated_keys(model, args.take_seconds, args.seed),
+        "teacher_forced_first_second": caption_gap(model.hf.eval(), Path(args.work)),
+        "code_histogram_key_probe": code_key_probe(Path(args.work), Path(args.corpus)),
+    }
+    for section, values in report.items():
+        print(section)
+        for name, value in values.items():
+            print(f"  {name:22s} {value:.3f}" if isinstance(value, float) else f"  {name} {value}")
+
+
+if __name__ == "__main__":
+    main()
