@@ -1,6 +1,6 @@
 """Does the demo LM know the key? Three measurements that locate where mode following fails.
 
-    python bench/demo_key_diagnosis.py --model W/model --work W --corpus CORPUS [--takes-seconds 6]
+    python bench/demo_key_diagnosis.py --model W/model --work W --corpus CORPUS [--take-seconds 6]
 
 1. generated takes: every instrument x mode prompted once; constant-Q chroma of each take
    against the 24 rotated Krumhansl profiles; share of takes whose best key is the prompted
@@ -27,6 +27,7 @@ import torch
 
 
 def key_scores(audio: np.ndarray, sample_rate: int) -> dict[tuple[int, str], float]:
+    """Correlation of the take's mean constant-Q chroma with each of the 24 key profiles."""
     import librosa
 
     from musae_core.demo.factor_classifier import MAJOR, MINOR
@@ -38,7 +39,9 @@ def key_scores(audio: np.ndarray, sample_rate: int) -> dict[tuple[int, str], flo
             for m, p in profiles}  # fmt: skip
 
 
-def generated_keys(model, seconds: float, seed: int) -> dict[str, float]:
+def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: int = 250,
+                   temperature: float = 1.0) -> dict[str, float]:  # fmt: skip
+    """Key of takes prompted with every instrument x mode (other factors random)."""
     from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, sample_factors
     from musae_core.labeling.steering_eval import mono_takes
     from musae_core.models.base import GenerationRequest
@@ -47,7 +50,8 @@ def generated_keys(model, seconds: float, seed: int) -> dict[str, float]:
     targets = [replace(sample_factors(rng), instrument=i, mode=m, program=INSTRUMENT_FAMILIES[i][0])
                for i in sorted(INSTRUMENT_FAMILIES) for m in MODES]  # fmt: skip
     request = GenerationRequest(prompts=tuple(t.caption() for t in targets), duration=seconds,
-                                seed=seed)  # fmt: skip
+                                seed=seed, cfg_scale=cfg, top_k=top_k,
+                                temperature=temperature)  # fmt: skip
     takes = mono_takes(model.generate(request))
     top1 = top3 = parallel = 0
     for target, take in zip(targets, takes, strict=True):
@@ -64,6 +68,7 @@ def generated_keys(model, seconds: float, seed: int) -> dict[str, float]:
 
 
 def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, float]:
+    """Held-out loss over the first ``frames`` frames: right caption vs wrong mode / tonic."""
     from musae_core.demo.factors import NOTE_NAMES
     from musae_core.demo.lm_train import lm_loss
     from musae_core.demo.tokenizer import demo_tokenizer
@@ -96,6 +101,7 @@ def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, 
 
 
 def code_key_probe(work: Path, corpus: Path) -> dict[str, float]:
+    """Linear-probe accuracy for the key from each clip's token histogram, per codebook."""
     from musae_core.demo.corpus import load_factors
     from musae_core.demo.data import is_heldout
     from musae_core.demo.lm_train import CODES, load_codes
@@ -121,13 +127,18 @@ def main() -> None:
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--take-seconds", type=float, default=6.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cfg", type=float, default=3.0, help="guidance scale of the takes")
+    parser.add_argument("--top-k", type=int, default=250)
+    parser.add_argument("--temperature", type=float, default=1.0)
     args = parser.parse_args()
     from musae_core.models.loading import load_model
 
     torch.set_num_threads(2)
     model = load_model(args.model, device="cpu", dtype="fp32")
     report = {
-        "generated": generated_keys(model, args.take_seconds, args.seed),
+        "generated": generated_keys(
+            model, args.take_seconds, args.seed, args.cfg, args.top_k, args.temperature
+        ),
         "teacher_forced_first_second": caption_gap(model.hf.eval(), Path(args.work)),
         "code_histogram_key_probe": code_key_probe(Path(args.work), Path(args.corpus)),
     }

@@ -130,13 +130,18 @@ def test_train_resume_load_generate_steer_capture(corpus, tmp_path):
     assert codes.shape == (1, 2, 20)
 
 
-def test_train_device_choice(monkeypatch):
-    from musae_core.demo.cli import _device
+def test_train_device_choice_and_lm_size_checks(monkeypatch):
+    from musae_core.demo.cli import _check_lm_size, _device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert _device("auto") == "cpu" and _device("cpu") == "cpu"
     with pytest.raises(MusaeError, match="no GPU"):
         _device("cuda")
+    _check_lm_size(64, 256, 6)  # fine: refused sizes would fail only after the codec stage
+    with pytest.raises(MusaeError, match="multiple of 32"):
+        _check_lm_size(8, 200, None)
+    with pytest.raises(MusaeError, match=">= 1"):
+        _check_lm_size(0, None, None)
 
 
 def test_train_refuses_unfinished_corpus(tmp_path):
@@ -217,6 +222,10 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     assert set(judge["accuracy"]) == set(judge["heldout_cv_accuracy"]) == {"instrument"}
     json_path, md_path = save_scorecard(report, tmp_path_factory.mktemp("doc") / "card")
     assert json_path.exists() and "Prompt following" in md_path.read_text()
+    probes = report["probes"]["factors"]
+    assert set(probes) >= {"instrument", "mode", "key"}
+    assert all(0.0 <= row[k] <= 1.0 for row in probes.values() for k in ("residual", "sae"))
+    assert "| key |" in md_path.read_text()
 
     from musae_core.cli import main
     from musae_core.demo.ship import ship_demo, user_demo_project

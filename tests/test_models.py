@@ -32,6 +32,18 @@ def test_generation_is_reproducible_and_seed_dependent(tiny_model):
     assert not np.array_equal(a.codes, c.codes)
 
 
+@pytest.mark.parametrize("model_id", ["tiny", "tiny-melody"])
+def test_generation_uses_the_installed_transformers_cache_argument(model_id):
+    """No deprecated keyword reaches the decoder: a take raises nothing under -W error."""
+    import warnings
+
+    model = load_model(model_id, device="cpu", dtype="fp32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        take = model.generate(GenerationRequest(prompts=("slow flute",), duration=0.2, seed=1))
+    assert np.isfinite(take.audio).all()
+
+
 def test_generation_leaves_global_rng_alone(tiny_model):
     torch.manual_seed(123)
     expected = torch.rand(3)

@@ -40,6 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec.lm_train.max_steps = args.lm_steps
     spec.lm_train.batch = args.lm_batch
     spec.lm_train.device = _device(args.device)
+    _check_lm_size(args.lm_batch, args.lm_width, args.lm_layers)
     if args.lm_width is not None:
         spec.shape = replace(spec.shape, hidden_size=args.lm_width, ffn_dim=4 * args.lm_width,
                              num_heads=max(1, args.lm_width // 32))  # fmt: skip
@@ -57,6 +58,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         close()
     print(f"demo model in {folder}")
     return 0
+
+
+def _check_lm_size(batch: int, width: int | None, layers: int | None) -> None:
+    """Refuse sizes transformers would reject only after the codec stage has run."""
+    from musae_core.errors import MusaeError
+
+    if batch < 1 or (layers is not None and layers < 1):
+        raise MusaeError("--lm-batch and --lm-layers must be >= 1.", "e.g. --lm-batch 8.")
+    if width is not None and (width < 32 or width % 32):
+        raise MusaeError(f"--lm-width {width} is not a multiple of 32 (the head size).",
+                         "use e.g. --lm-width 256.")  # fmt: skip
 
 
 def _device(name: str) -> str:
@@ -187,7 +199,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--lm-batch", type=int, default=8, help="clips per LM step (GPU: 64)")
     train.add_argument(
-        "--lm-width", type=int, default=None, help="decoder width (default 192; heads = width/32)"
+        "--lm-width",
+        type=int,
+        default=None,
+        help="width of the decoder and text encoder (default 192; a multiple of 32, the head size)",
     )
     train.add_argument("--lm-layers", type=int, default=None, help="decoder layers (default 4)")
     train.add_argument(

@@ -40,7 +40,7 @@ class LMTrainSpec:
     seed: int = 0
     checkpoint_every: float = 120.0
     max_steps: int | None = None
-    device: str = "cpu"  # "cuda": bf16 autocast; the checkpoint and the model stay device-free
+    device: str = "cpu"  # "cuda": bf16 autocast; checkpoints load on any device (map_location)
 
 
 @torch.inference_mode()
@@ -133,6 +133,18 @@ def train_lm(
     out = Path(out)
     ckpt_path = out / CKPT
     tokenizer = demo_tokenizer()
+    state = {"step": 0, "elapsed": 0.0, "history": [], "spec": asdict(spec)}
+    payload = None
+    if ckpt_path.exists():  # loaded on the CPU, so a refused checkpoint leaves ``hf`` there
+        payload = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        try:
+            hf.load_state_dict(payload["model"])
+        except RuntimeError as exc:
+            raise MusaeError(
+                f"{ckpt_path} holds an LM of another shape ({str(exc).splitlines()[-1].strip()}).",
+                "resume with the --lm-width/--lm-layers it was started with, or train into a "
+                "new --out folder.",
+            ) from exc
     device = torch.device(spec.device)
     hf.to(device)
     for p in hf.audio_encoder.parameters():
@@ -144,18 +156,8 @@ def train_lm(
         [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
         lr=spec.lr, betas=(0.9, 0.95),
     )  # fmt: skip
-    state = {"step": 0, "elapsed": 0.0, "history": [], "spec": asdict(spec)}
-    if ckpt_path.exists():
-        payload = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        try:
-            hf.load_state_dict(payload["model"])
-        except RuntimeError as exc:
-            raise MusaeError(
-                f"{ckpt_path} holds an LM of another shape ({str(exc).splitlines()[-1].strip()}).",
-                "resume with the --lm-width/--lm-layers it was started with, or train into a "
-                "new --out folder.",
-            ) from exc
-        opt.load_state_dict(payload["optimizer"])
+    if payload is not None:
+        opt.load_state_dict(payload["optimizer"])  # moves its state to the parameters' device
         state = {k: payload[k] for k in state}
         log(f"resuming LM training at step {state['step']} ({state['elapsed'] / 60:.1f} min)")
     rng = np.random.default_rng(spec.seed + state["step"])
@@ -206,7 +208,8 @@ def train_lm(
                 last_save = time.perf_counter()
     finally:
         checkpoint()
-    return hf.to("cpu").eval()
+        hf.to("cpu")  # the model folder is written from the CPU, whatever trained it
+    return hf.eval()
 
 
 @torch.inference_mode()

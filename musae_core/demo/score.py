@@ -40,6 +40,7 @@ PAPER_STEERING = (0.15, 0.35)
 @dataclass
 class ScoreSpec:
     smooth_seconds: float = 0.5
+    probe_window_seconds: float = 0.5
     steering: SteeringScoreSettings = field(default_factory=SteeringScoreSettings)
     steering_prompts: int = 8
     prompt_take_seconds: float = 6.0
@@ -149,7 +150,7 @@ def run_score(
                               spec.smooth_seconds, progress=progress("recovery"),
                               cancel=cancel)  # fmt: skip
     probes = score_probes(store, sae.cfg.layer, sae, records, calibration, evaluation,
-                          spec.smooth_seconds, progress("probes"), cancel)  # fmt: skip
+                          spec.probe_window_seconds, progress("probes"), cancel)  # fmt: skip
     db = FeatureDB.open(features_dir / "features.db", readonly=True)
     try:
         labels = score_labels(db, recovery.tracking)

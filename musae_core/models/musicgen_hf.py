@@ -95,8 +95,8 @@ class TransformersMusicGen(MusicModel):
         self.dtype = param.dtype
         self.decode_options: DecodeOptions | None = None  # None: decode_options(device)
         self._compiler: LayerCompiler | None = None
-        # transformers >= 5.24 renamed the decoder's ``past_key_values`` to ``cache`` (the old
-        # name warns, and goes in 5.40); >= 4.45 only knows the old one.
+        # transformers 5.24 renamed the decoder's ``past_key_values`` to ``cache`` (the old name
+        # warns, and goes in 5.40); releases before 5.24 only know the old one.
         forward_params = inspect.signature(hf_model.decoder.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
 
