@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the embedded demo from nothing: corpus -> model -> SAE, features, labels -> scorecard
-# -> resources/demo. Every stage resumes when the script is rerun (CPU: about three hours).
+# -> resources/demo. Every stage resumes when the script is rerun (CPU: about five hours).
 # Usage: scripts/build_demo.sh [WORK_DIR]   (default: ./demo_work, which is git-ignored)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ musae=.venv/bin/musae
 $musae demo build-corpus --out "$work/corpus" --clips 1960 --seed 0
 # another seed's clips, never trained on: more held-out examples for the factor classifier
 $musae demo build-corpus --out "$work/classifier_corpus" --clips 1000 --seed 1
-$musae demo train --corpus "$work/corpus" --out "$work/train" --lm-minutes 125 --seed 0
+$musae demo train --corpus "$work/corpus" --out "$work/train" --lm-minutes 215 --seed 0
 $musae demo features --model "$work/train/model" --corpus "$work/corpus" --out "$work/features" \
   --classifier-corpus "$work/classifier_corpus"
 $musae demo score --model "$work/train/model" --features "$work/features" --corpus "$work/corpus" \

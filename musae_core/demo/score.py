@@ -241,8 +241,9 @@ def _probe_lines(probes: dict | None, layer: int) -> list[str]:
         "", f"Linear probes on {probes['window_seconds']:g} s windows of layer {layer} "
         f"({probes['windows'] - probes['heldout_windows']} training windows, "
         f"{probes['heldout_windows']} held-out): what the residual stream carries at all, and "
-        "what the SAE's codes keep (key: tonic and mode, 24 values).", "",
-        "| factor | residual stream | SAE codes | majority share |", "|---|---|---|---|",
+        "what the SAE's codes keep (key: tonic and mode, 24 values; chance: the held-out share of "
+        "the commonest training value).", "",
+        "| factor | residual stream | SAE codes | chance |", "|---|---|---|---|",
     ]  # fmt: skip
     for f, row in probes["factors"].items():
         lines.append(f"| {f} | {row['residual']:.2f} | {row['sae']:.2f} | {row['chance']:.2f} |")
