@@ -15,11 +15,7 @@ import numpy as np
 import torch
 
 from musae_core.demo.factor_classifier import FACTORS, factor_labels, fit_head
-from musae_core.demo.recovery import clip_rows
 from musae_core.errors import MusaeError
-from musae_core.harvest.store import ActivationStore
-from musae_core.jobs import CancelToken, ProgressFn, no_progress
-from musae_core.sae.architectures import SparseAutoencoder
 
 PROBED = (*FACTORS, "key")  # key: tonic and mode together (24 classes)
 L2_GRID = (1e-3, 1e-2, 1e-1)
@@ -99,33 +95,29 @@ def probes_from_windows(
     return out
 
 
-def score_probes(
-    store: ActivationStore,
-    layer: int,
-    sae: SparseAutoencoder,
-    records_by_source: dict[int, dict],
-    calibration: set[int],
-    evaluation: set[int],
-    window_seconds: float = 0.5,
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-) -> dict:
-    """Probe every factor in ``PROBED`` on the store's clips (calibration -> evaluation)."""
-    progress = progress or no_progress
-    frames = max(1, round(window_seconds * store.frame_rate))
-    residual, codes, records, heldout, groups = [], [], [], [], []
-    wanted = calibration | evaluation
-    for done, (source, rows) in enumerate(clip_rows(store, layer, wanted, cancel), start=1):
-        with torch.inference_mode():
-            z = sae.encode(rows.to(sae.W_enc.dtype)).float().numpy()
-        r = window_means(rows.float().numpy(), frames)
-        residual.append(r)
-        codes.append(window_means(z, frames))
-        records += [records_by_source[source]] * len(r)
-        heldout += [source in evaluation] * len(r)
-        groups += [source] * len(r)
-        progress(done, len(wanted))
-    factors = probes_from_windows(np.concatenate(residual), np.concatenate(codes), records,
-                                  np.array(heldout), np.array(groups))  # fmt: skip
-    return {"factors": factors, "window_seconds": window_seconds, "windows": len(records),
-            "heldout_windows": int(np.sum(heldout))}  # fmt: skip
+class ProbeWindows:
+    """Window means of each clip's residual rows and SAE codes, collected while recovery reads
+    the store (``score_recovery(on_clip=windows.add)``), then probed per factor."""
+
+    def __init__(self, window_seconds: float, frame_rate: float) -> None:
+        self.window_seconds = window_seconds
+        self.frames = max(1, round(window_seconds * frame_rate))
+        self._residual: list[np.ndarray] = []
+        self._codes: list[np.ndarray] = []
+        self._sources: list[int] = []
+
+    def add(self, source: int, rows: torch.Tensor, acts: np.ndarray) -> None:
+        residual = window_means(rows.float().numpy(), self.frames)
+        self._residual.append(residual)
+        self._codes.append(window_means(acts, self.frames))
+        self._sources += [source] * len(residual)
+
+    def probes(self, records_by_source: dict[int, dict], evaluation: set[int]) -> dict:
+        """Probe every factor in ``PROBED``: fitted on the other clips, scored on ``evaluation``."""
+        groups = np.array(self._sources)
+        heldout = np.isin(groups, list(evaluation))
+        factors = probes_from_windows(np.concatenate(self._residual), np.concatenate(self._codes),
+                                      [records_by_source[s] for s in groups], heldout,
+                                      groups)  # fmt: skip
+        return {"factors": factors, "window_seconds": self.window_seconds,
+                "windows": len(groups), "heldout_windows": int(heldout.sum())}  # fmt: skip

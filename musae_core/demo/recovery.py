@@ -15,7 +15,7 @@ it, and a feature only counts as *tracking* a value when it beats that baseline 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -47,13 +47,15 @@ def factor_values(records: Iterable[dict]) -> list[FactorValue]:
     ]
 
 
-def clip_rows(
+def clip_activations(
     store: ActivationStore,
     layer: int,
+    sae: SparseAutoencoder,
     wanted: set[int],
     cancel: CancelToken | None = None,
-) -> Iterator[tuple[int, torch.Tensor]]:
-    """(source id, (frames, d_model) residual rows in frame order) for the ``wanted`` sources.
+) -> Iterator[tuple[int, torch.Tensor, np.ndarray]]:
+    """(source id, (frames, d_model) residual rows, (frames, d_sae) SAE activations), both in
+    frame order, for the ``wanted`` sources.
 
     A source's rows may span shards; a source is yielded once every shard is read."""
     parts: dict[int, list[tuple[np.ndarray, torch.Tensor]]] = {}
@@ -68,20 +70,10 @@ def clip_rows(
             parts.setdefault(int(source), []).append((order, rows[torch.from_numpy(mask)]))
     for source, chunks in parts.items():
         order = np.concatenate([o for o, _ in chunks])
-        yield source, torch.cat([r for _, r in chunks])[torch.from_numpy(np.argsort(order))]
-
-
-def clip_activations(
-    store: ActivationStore,
-    layer: int,
-    sae: SparseAutoencoder,
-    wanted: set[int],
-    cancel: CancelToken | None = None,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """(source id, (frames, d_sae) SAE activations in frame order) for the ``wanted`` sources."""
-    for source, rows in clip_rows(store, layer, wanted, cancel):
+        rows = torch.cat([r for _, r in chunks])[torch.from_numpy(np.argsort(order))]
         with torch.inference_mode():
-            yield source, sae.encode(rows.to(sae.W_enc.dtype)).float().numpy()
+            acts = sae.encode(rows.to(sae.W_enc.dtype)).float().numpy()
+        yield source, rows, acts
 
 
 def smooth(acts: np.ndarray, frames: int) -> np.ndarray:
@@ -167,12 +159,23 @@ def score_recovery(
     smooth_seconds: float = 0.5,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    on_clip: Callable[[int, torch.Tensor, np.ndarray], None] | None = None,
 ) -> RecoveryReport:
-    """Score every (feature, factor value) pair of ``sae`` over the clips of ``store``."""
-    clips = clip_activations(store, layer, sae, calibration | evaluation, cancel)
+    """Score every (feature, factor value) pair of ``sae`` over the clips of ``store``.
+
+    ``on_clip`` sees each clip's residual rows and SAE activations on the way, so other
+    measures (the scorecard's probes) need no second pass over the store."""
+
+    def clips() -> Iterator[tuple[int, np.ndarray]]:
+        for source, rows, acts in clip_activations(store, layer, sae, calibration | evaluation,
+                                                   cancel):  # fmt: skip
+            if on_clip is not None:
+                on_clip(source, rows, acts)
+            yield source, acts
+
     scale = sae.max_activation.float().numpy()
     frames = max(1, round(smooth_seconds * store.frame_rate))
-    report = recovery_from_activations(clips, scale, records_by_source, calibration, evaluation,
+    report = recovery_from_activations(clips(), scale, records_by_source, calibration, evaluation,
                                        frames, progress=progress)  # fmt: skip
     report.settings["smooth_seconds"] = smooth_seconds
     return report

@@ -25,7 +25,7 @@ import numpy as np
 
 from musae_core.demo.factor_classifier import FactorClassifier, factor_labels
 from musae_core.demo.factor_tagger import tag_name
-from musae_core.demo.probes import score_probes
+from musae_core.demo.probes import ProbeWindows
 from musae_core.demo.recovery import score_recovery
 from musae_core.demo.steering_score import SteeringScoreSettings, pick_features, score_steering
 from musae_core.fileio import atomic_path, write_json_atomic
@@ -146,11 +146,11 @@ def run_score(
     records = {int(s["source_id"]): by_file[Path(s["path"]).name] for s in store.sources()}
     evaluation = {s for s, r in records.items() if is_heldout(int(r["clip"]))}
     calibration = set(records) - evaluation
+    windows = ProbeWindows(spec.probe_window_seconds, store.frame_rate)
     recovery = score_recovery(store, sae.cfg.layer, sae, records, calibration, evaluation,
                               spec.smooth_seconds, progress=progress("recovery"),
-                              cancel=cancel)  # fmt: skip
-    probes = score_probes(store, sae.cfg.layer, sae, records, calibration, evaluation,
-                          spec.probe_window_seconds, progress("probes"), cancel)  # fmt: skip
+                              cancel=cancel, on_clip=windows.add)  # fmt: skip
+    probes = windows.probes(records, evaluation)
     db = FeatureDB.open(features_dir / "features.db", readonly=True)
     try:
         labels = score_labels(db, recovery.tracking)
