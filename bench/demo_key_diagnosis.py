@@ -30,13 +30,11 @@ def key_scores(audio: np.ndarray, sample_rate: int) -> dict[tuple[int, str], flo
     """Correlation of the take's mean constant-Q chroma with each of the 24 key profiles."""
     import librosa
 
-    from musae_core.demo.factor_classifier import MAJOR, MINOR
+    from musae_core.demo.factor_classifier import key_correlations
 
     chroma = librosa.feature.chroma_cqt(y=audio, sr=sample_rate, hop_length=320, tuning=0.0)
-    c = chroma.mean(axis=1)
-    profiles = (("major", MAJOR), ("minor", MINOR))
-    return {(k, m): float(np.corrcoef(c, np.roll(p, k))[0, 1]) for k in range(12)
-            for m, p in profiles}  # fmt: skip
+    major, minor = key_correlations(chroma.mean(axis=1))
+    return {(k, m): float(c[k]) for m, c in (("major", major), ("minor", minor)) for k in range(12)}
 
 
 def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: int = 250,
@@ -106,15 +104,14 @@ def code_key_probe(work: Path, corpus: Path) -> dict[str, float]:
     from musae_core.demo.data import is_heldout
     from musae_core.demo.lm_train import CODES, load_codes
     from musae_core.demo.probes import probe_accuracy
+    from musae_core.demo.token_classifier import code_histograms
 
     codes, _, clips = load_codes(work / CODES)
     by_clip = {r["clip"]: r for r in load_factors(corpus)}
     keys = [by_clip[c]["key"] for c in clips]
     train = np.array([not is_heldout(int(c)) for c in clips])
     vocab = int(codes.max()) + 1
-    hists = [np.log1p(np.stack([np.bincount(row[k].astype(np.int64), minlength=vocab)
-                                for row in codes])).astype(np.float32)
-             for k in range(codes.shape[1])]  # fmt: skip
+    hists = [code_histograms(codes[:, k], vocab) for k in range(codes.shape[1])]
     out = {f"codebook_{k}": probe_accuracy(h, keys, train) for k, h in enumerate(hists)}
     out["all_codebooks"] = probe_accuracy(np.hstack(hists), keys, train)
     return out

@@ -28,12 +28,18 @@ MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.
 MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
+def key_correlations(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation of a 12-bin pitch-class profile with the major and the minor Krumhansl
+    profile on every tonic (index = tonic pitch class); undefined (silence) reads 0."""
+    maj = np.array([np.corrcoef(profile, np.roll(MAJOR, t))[0, 1] for t in range(12)])
+    mnr = np.array([np.corrcoef(profile, np.roll(MINOR, t))[0, 1] for t in range(12)])
+    return np.nan_to_num(maj), np.nan_to_num(mnr)
+
+
 def _key_features(chroma: np.ndarray) -> np.ndarray:
     """Correlations with every major/minor key profile, rotated to the best major key."""
     profile = chroma.mean(axis=1)
-    maj = np.array([np.corrcoef(profile, np.roll(MAJOR, t))[0, 1] for t in range(12)])
-    mnr = np.array([np.corrcoef(profile, np.roll(MINOR, t))[0, 1] for t in range(12)])
-    maj, mnr = np.nan_to_num(maj), np.nan_to_num(mnr)
+    maj, mnr = key_correlations(profile)
     best = int(np.argmax(np.maximum(maj, np.roll(mnr, -9))))  # major tonic or its relative
     rotated_chroma = np.roll(profile / (profile.sum() + 1e-9), -best)
     return np.concatenate([

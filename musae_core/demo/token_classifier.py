@@ -29,9 +29,14 @@ def token_histograms(model: MusicModel, audio: np.ndarray, batch: int = 16) -> n
     rows = []
     for start in range(0, len(audio), batch):
         codes = model.encode(torch.from_numpy(np.ascontiguousarray(audio[start : start + batch])))
-        for clip in codes[:, 0].cpu().numpy():
-            rows.append(np.log1p(np.bincount(clip, minlength=size)[:size] / len(clip) * 100))
-    return np.stack(rows).astype(np.float32)
+        rows.append(code_histograms(codes[:, 0].cpu().numpy(), size))
+    return np.concatenate(rows)
+
+
+def code_histograms(codes: np.ndarray, size: int) -> np.ndarray:
+    """(clips, frames) token ids of one codebook -> (clips, size) log counts per 100 frames."""
+    counts = np.stack([np.bincount(clip.astype(np.int64), minlength=size)[:size] for clip in codes])
+    return np.log1p(counts / codes.shape[1] * 100).astype(np.float32)
 
 
 def fit_token_classifier(
