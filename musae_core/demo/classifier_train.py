@@ -45,9 +45,12 @@ def heldout_audio(
     cancel: CancelToken | None = None,
 ) -> tuple[np.ndarray, list[dict]]:
     """Audio and records of ``corpus``'s held-out clips and of every clip of ``extra_corpus``."""
+
+    def first(records: list[dict]) -> list[dict]:
+        return records[:max_clips] if max_clips else records
+
     _, held = split_records(load_factors(corpus))
-    parts = [load_corpus_audio(corpus, rate, held[:max_clips] if max_clips else held,
-                               cancel=cancel)]  # fmt: skip
+    parts = [load_corpus_audio(corpus, rate, first(held), cancel=cancel)]
     if extra_corpus is not None:
         if load_spec(extra_corpus).seed == load_spec(corpus).seed:
             raise MusaeError(
@@ -55,9 +58,8 @@ def heldout_audio(
                 "the training corpus's clips.",
                 "build the classifier corpus with another --seed.",
             )
-        extra = load_factors(extra_corpus)
-        parts.append(load_corpus_audio(extra_corpus, rate, extra[:max_clips] if max_clips
-                                       else extra, cancel=cancel))  # fmt: skip
+        extra = first(load_factors(extra_corpus))
+        parts.append(load_corpus_audio(extra_corpus, rate, extra, cancel=cancel))
     length = min(a.shape[1] for a, _ in parts)
     return np.concatenate([a[:, :length] for a, _ in parts]), [r for _, rs in parts for r in rs]
 
