@@ -10,7 +10,12 @@
    caption, the mode word flipped, the tonic moved a tritone; the increase is what the LM
    reads from the key words;
 3. the codes themselves: a linear probe on each clip's token histogram, per codebook, for the
-   key (24 values): what the LM could learn from each stream.
+   key (24 values): what the LM could learn from each stream;
+4. whether a take holds the key it opened in: best key of its first and second half agree, for
+   the generated takes and for as many held-out corpus clips (the measure's own ceiling);
+5. whether the opening depends on the mode word: total-variation distance between the first
+   frame's codebook-0 distributions under the caption and under it with the mode flipped,
+   beside the same with the instrument swapped (a factor the LM follows).
 Prints a ratio-style report; nothing is asserted (benchmarks measure, tests assert).
 """
 
@@ -51,6 +56,7 @@ def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: in
                                 seed=seed, cfg_scale=cfg, top_k=top_k,
                                 temperature=temperature)  # fmt: skip
     takes = mono_takes(model.generate(request))
+    held = halves_agree(takes, model.sample_rate)
     top1 = top3 = parallel = 0
     for target, take in zip(targets, takes, strict=True):
         scores = key_scores(take, model.sample_rate)
@@ -62,12 +68,38 @@ def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: in
         parallel += scores[want] > scores[other]
     n = len(targets)
     return {"takes": n, "key_top1": top1 / n, "key_top3": top3 / n, "chance_top1": 1 / 24,
-            "beats_parallel_key": parallel / n}  # fmt: skip
+            "beats_parallel_key": parallel / n, "halves_same_key": held[0],
+            "halves_same_mode": held[1]}  # fmt: skip
+
+
+def best_key(audio: np.ndarray, sample_rate: int) -> tuple[int, str]:
+    scores = key_scores(audio, sample_rate)
+    return max(scores, key=scores.get)
+
+
+def halves_agree(clips: list[np.ndarray], sample_rate: int) -> tuple[float, float]:
+    """Share of clips whose two halves have the same best key, and the same mode."""
+    pairs = [(best_key(c[: len(c) // 2], sample_rate), best_key(c[len(c) // 2 :], sample_rate))
+             for c in clips]  # fmt: skip
+    return (float(np.mean([a == b for a, b in pairs])),
+            float(np.mean([a[1] == b[1] for a, b in pairs])))  # fmt: skip
+
+
+def real_key_stability(corpus: Path, sample_rate: int, seconds: float,
+                       clips: int = 24) -> dict[str, float]:  # fmt: skip
+    """``halves_agree`` on held-out corpus clips cut to the takes' length."""
+    from musae_core.demo.corpus import load_factors
+    from musae_core.demo.data import is_heldout, load_corpus_audio
+
+    records = [r for r in load_factors(corpus) if is_heldout(int(r["clip"]))][:clips]
+    audio, _ = load_corpus_audio(corpus, sample_rate, records)
+    same_key, same_mode = halves_agree(list(audio[:, : int(seconds * sample_rate)]), sample_rate)
+    return {"clips": len(records), "halves_same_key": same_key, "halves_same_mode": same_mode}
 
 
 def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, float]:
     """Held-out loss over the first ``frames`` frames: right caption vs wrong mode / tonic."""
-    from musae_core.demo.factors import NOTE_NAMES
+    from musae_core.demo.factors import NOTE_NAMES, flip_mode
     from musae_core.demo.lm_train import lm_loss
     from musae_core.demo.tokenizer import demo_tokenizer
     from musae_core.demo.train import heldout_codes
@@ -75,9 +107,6 @@ def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, 
     codes, captions, _ = heldout_codes(work)
     x = torch.from_numpy(codes[:clips, :, :frames].astype(np.int64))
     captions = captions[:clips]
-
-    def flip_mode(c: str) -> str:
-        return c.replace("minor", "@").replace("major", "minor").replace("@", "major")
 
     def tritone(c: str) -> str:
         m = re.search(r"in (\S+) (major|minor)", c)
@@ -96,6 +125,36 @@ def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, 
     return {"loss_right": losses["right"],
             "mode_flip_increase": losses["mode_flipped"] - losses["right"],
             "tritone_increase": losses["tonic_tritone"] - losses["right"]}  # fmt: skip
+
+
+def opening_shift(hf, seed: int = 0) -> dict[str, float]:
+    """Mean total-variation distance of the first frame's codebook-0 distribution (no CFG)."""
+    from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, flip_mode, sample_factors
+    from musae_core.demo.lm_train import text_condition
+    from musae_core.demo.tokenizer import demo_tokenizer
+
+    rng = random.Random(seed)
+    families = sorted(INSTRUMENT_FAMILIES)
+    targets = [replace(sample_factors(rng), instrument=i, mode=m) for i in families for m in MODES]
+    captions = [t.caption() for t in targets]
+    swapped = [c.replace(t.instrument, families[(families.index(t.instrument) + 6) % 12])
+               for c, t in zip(captions, targets, strict=True)]  # fmt: skip
+    tokenizer, bos = demo_tokenizer(), hf.config.decoder.bos_token_id
+    k = hf.config.decoder.num_codebooks
+
+    def first_frame(caps: list[str]) -> torch.Tensor:
+        enc, mask = text_condition(hf, tokenizer, caps, torch.zeros(len(caps), dtype=torch.bool))
+        ids = torch.full((len(caps) * k, 1), bos)
+        hidden = hf.decoder.model(input_ids=ids, encoder_hidden_states=enc,
+                                  encoder_attention_mask=mask).last_hidden_state  # fmt: skip
+        return torch.softmax(hf.decoder.lm_heads[0](hidden[:, -1]), dim=-1)
+
+    with torch.inference_mode():
+        base = first_frame(captions)
+        flipped = first_frame([flip_mode(c) for c in captions])
+        other = first_frame(swapped)
+    return {"mode_flipped": 0.5 * float((base - flipped).abs().sum(-1).mean()),
+            "instrument_swapped": 0.5 * float((base - other).abs().sum(-1).mean())}  # fmt: skip
 
 
 def code_key_probe(work: Path, corpus: Path) -> dict[str, float]:
@@ -137,7 +196,11 @@ def main() -> None:
             model, args.take_seconds, args.seed, args.cfg, args.top_k, args.temperature
         ),
         "teacher_forced_first_second": caption_gap(model.hf.eval(), Path(args.work)),
+        "opening_codebook0_tv": opening_shift(model.hf.eval(), args.seed),
         "code_histogram_key_probe": code_key_probe(Path(args.work), Path(args.corpus)),
+        "held_out_clips": real_key_stability(
+            Path(args.corpus), model.sample_rate, args.take_seconds
+        ),
     }
     for section, values in report.items():
         print(section)

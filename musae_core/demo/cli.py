@@ -40,6 +40,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec.lm_train.max_steps = args.lm_steps
     spec.lm_train.batch = args.lm_batch
     spec.lm_train.device = _device(args.device)
+    spec.lm_train.mode_contrast = args.mode_contrast
+    spec.lm_train.contrast_margin = args.contrast_margin
+    spec.lm_train.contrast_frames = args.contrast_frames
     _check_lm_size(args.lm_batch, args.lm_width, args.lm_layers)
     if args.lm_width is not None:
         spec.shape = replace(spec.shape, hidden_size=args.lm_width, ffn_dim=4 * args.lm_width,
@@ -205,6 +208,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="width of the decoder and text encoder (default 192; a multiple of 32, the head size)",
     )
     train.add_argument("--lm-layers", type=int, default=None, help="decoder layers (default 4)")
+    train.add_argument(
+        "--mode-contrast", type=float, default=0.0,
+        help="weight of the caption-contrast term (experimental, see docs/demo.md): the "
+        "mode-flipped caption must cost --contrast-margin nats/token more (0: plain loss)",
+    )  # fmt: skip
+    train.add_argument("--contrast-margin", type=float, default=0.3, help="nats per token")
+    train.add_argument(
+        "--contrast-frames", type=int, default=50, help="opening frames the contrast scores"
+    )
     train.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default="cpu",
         help="where the LM trains (cuda: bf16 autocast); the shipped model is device-free",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import asdict, dataclass
 
 # General MIDI programs (0-based), two per family so timbre varies within a family.
@@ -76,3 +77,11 @@ def sample_factors(rng: random.Random) -> ClipFactors:
         dynamics=rng.choice(sorted(DYNAMICS)),
         drums=rng.random() < 0.5,
     )
+
+
+_MODE_WORD = re.compile(r"\b(major|minor)\b")
+
+
+def flip_mode(caption: str) -> str:
+    """``caption`` with every mode word swapped: the negative of the LM's mode-contrast loss."""
+    return _MODE_WORD.sub(lambda m: "minor" if m.group(1) == "major" else "major", caption)

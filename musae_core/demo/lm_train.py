@@ -4,6 +4,15 @@ The loss is MusicGen's: cross-entropy over every (delayed position, codebook) th
 token, with the caption dropped (null condition: zero hidden states, zero mask, exactly what
 ``TransformersMusicGen._encode_text`` feeds the unconditional CFG branch) for ``cfg_dropout``
 of the batch. Time-boxed, checkpointed atomically, resumable; a cancel saves first.
+
+``mode_contrast`` adds a caption-contrast term (off by default): on the captioned rows, the
+same codes scored under the caption with its mode word flipped must cost at least
+``contrast_margin`` nats per token more than under the true caption, over the crop's first
+``contrast_frames`` frames: where the LM must commit to a key before the audio tells it (a take
+keeps the key it opened in). Plain likelihood training learns the mode slowest of all factors;
+the contrast asks for exactly that dependence on the caption. Measured (docs/demo.md): the LM
+then reads the mode word under teacher forcing but does not produce the mode when generating,
+and follows other factors worse, so it is off by default and the shipped LM was trained without.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import torch
 from torch import nn
 
 from musae_core.demo.codec import DemoCodecModel
+from musae_core.demo.factors import flip_mode
 from musae_core.demo.tokenizer import demo_tokenizer
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path
@@ -41,6 +51,9 @@ class LMTrainSpec:
     checkpoint_every: float = 120.0
     max_steps: int | None = None
     device: str = "cpu"  # "cuda": bf16 autocast; checkpoints load on any device (map_location)
+    mode_contrast: float = 0.0  # weight of the caption-contrast term (0: plain MusicGen loss)
+    contrast_margin: float = 0.3  # nats per token the flipped-mode caption must cost more
+    contrast_frames: int = 50  # ... over each crop's opening (50 frames: 1 s)
 
 
 @torch.inference_mode()
@@ -84,8 +97,8 @@ def text_condition(hf, tokenizer, captions: list[str], drop: torch.Tensor):
     return hidden * mask[..., None].to(hidden.dtype), mask
 
 
-def lm_loss(hf, tokenizer, codes: torch.Tensor, captions: list[str], drop: torch.Tensor):
-    """Mean cross-entropy over valid delayed (position, codebook) targets."""
+def token_nll(hf, tokenizer, codes: torch.Tensor, captions: list[str], drop: torch.Tensor):
+    """Cross-entropy per delayed (row, codebook, position) and the mask of real targets."""
     b, k, n_frames = codes.shape
     pad = hf.config.decoder.pad_token_id
     delays = dp.codebook_delays(k, 1)
@@ -101,8 +114,31 @@ def lm_loss(hf, tokenizer, codes: torch.Tensor, captions: list[str], drop: torch
     nll = nn.functional.cross_entropy(
         logits.permute(0, 3, 1, 2), torch.where(valid, targets, 0), reduction="none"
     )
-    per_codebook = (nll * valid).sum(dim=(0, 2)) / (valid.sum(dim=1) * b)
+    return nll * valid, valid
+
+
+def lm_loss(hf, tokenizer, codes: torch.Tensor, captions: list[str], drop: torch.Tensor):
+    """Mean cross-entropy over valid delayed (position, codebook) targets."""
+    nll, valid = token_nll(hf, tokenizer, codes, captions, drop)
+    per_codebook = nll.sum(dim=(0, 2)) / (valid.sum(dim=1) * len(codes))
     return per_codebook.mean(), per_codebook.detach()
+
+
+def mode_gap(hf, tokenizer, codes: torch.Tensor, captions: list[str]) -> torch.Tensor:
+    """Per row: nats per token the mode-flipped caption costs more than the true one."""
+    keep = torch.zeros(len(codes), dtype=torch.bool, device=codes.device)
+    both = torch.cat([codes, codes])
+    nll, valid = token_nll(
+        hf, tokenizer, both, captions + [flip_mode(c) for c in captions], torch.cat([keep, keep])
+    )
+    per_row = nll.sum(dim=(1, 2)) / valid.sum()
+    true, flipped = per_row.chunk(2)
+    return flipped - true
+
+
+def mode_contrast_loss(gap: torch.Tensor, margin: float, softness: float = 0.02) -> torch.Tensor:
+    """Smooth hinge: zero once the gap exceeds ``margin``, linear in the shortfall below it."""
+    return softness * nn.functional.softplus((margin - gap) / softness).mean()
 
 
 def _batch(codes: np.ndarray, captions: list[str], spec: LMTrainSpec, rng) -> tuple:
@@ -132,6 +168,9 @@ def train_lm(
     progress = progress or no_progress
     out = Path(out)
     ckpt_path = out / CKPT
+    if spec.mode_contrast > 0 and spec.contrast_frames < 1:
+        raise MusaeError(f"--contrast-frames must be >= 1, got {spec.contrast_frames}.",
+                         "use e.g. --contrast-frames 50 (one second).")  # fmt: skip
     tokenizer = demo_tokenizer()
     state = {"step": 0, "elapsed": 0.0, "history": [], "spec": asdict(spec)}
     payload = None
@@ -188,6 +227,12 @@ def train_lm(
             x, caps, drop = _batch(codes, captions, spec, rng)
             with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
                 loss, per_cb = lm_loss(hf, tokenizer, x.to(device), caps, drop.to(device))
+                gap = None
+                if spec.mode_contrast > 0 and not drop.all():
+                    kept = [c for c, d in zip(caps, drop.tolist(), strict=True) if not d]
+                    opening = x[~drop][:, :, : spec.contrast_frames]
+                    gap = mode_gap(hf, tokenizer, opening.to(device), kept)
+                    loss = loss + spec.mode_contrast * mode_contrast_loss(gap, spec.contrast_margin)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, 1.0)
@@ -195,8 +240,10 @@ def train_lm(
             state["step"] += 1
             if state["step"] % 25 == 0:
                 row = {"step": state["step"], "min": round(elapsed / 60, 2),
-                       "loss": round(float(loss), 4),
+                       "loss": round(float(loss.detach()), 4),
                        "per_codebook": [round(float(v), 3) for v in per_cb]}  # fmt: skip
+                if gap is not None:
+                    row["mode_gap"] = round(float(gap.mean()), 4)
                 if heldout is not None and state["step"] % 200 == 0:
                     row["heldout"] = round(evaluate_lm(hf, *heldout), 4)
                     hf.train()
