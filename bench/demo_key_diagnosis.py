@@ -42,16 +42,22 @@ def key_scores(audio: np.ndarray, sample_rate: int) -> dict[tuple[int, str], flo
     return {(k, m): float(c[k]) for m, c in (("major", major), ("minor", minor)) for k in range(12)}
 
 
+def prompt_targets(seed: int) -> list:
+    """Every instrument x mode once, the other factors drawn from ``seed``."""
+    from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, sample_factors
+
+    rng = random.Random(seed)
+    return [replace(sample_factors(rng), instrument=i, mode=m, program=INSTRUMENT_FAMILIES[i][0])
+            for i in sorted(INSTRUMENT_FAMILIES) for m in MODES]  # fmt: skip
+
+
 def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: int = 250,
                    temperature: float = 1.0) -> dict[str, float]:  # fmt: skip
     """Key of takes prompted with every instrument x mode (other factors random)."""
-    from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, sample_factors
     from musae_core.labeling.steering_eval import mono_takes
     from musae_core.models.base import GenerationRequest
 
-    rng = random.Random(seed)
-    targets = [replace(sample_factors(rng), instrument=i, mode=m, program=INSTRUMENT_FAMILIES[i][0])
-               for i in sorted(INSTRUMENT_FAMILIES) for m in MODES]  # fmt: skip
+    targets = prompt_targets(seed)
     request = GenerationRequest(prompts=tuple(t.caption() for t in targets), duration=seconds,
                                 seed=seed, cfg_scale=cfg, top_k=top_k,
                                 temperature=temperature)  # fmt: skip
@@ -129,13 +135,12 @@ def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, 
 
 def opening_shift(hf, seed: int = 0) -> dict[str, float]:
     """Mean total-variation distance of the first frame's codebook-0 distribution (no CFG)."""
-    from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, flip_mode, sample_factors
+    from musae_core.demo.factors import INSTRUMENT_FAMILIES, flip_mode
     from musae_core.demo.lm_train import text_condition
     from musae_core.demo.tokenizer import demo_tokenizer
 
-    rng = random.Random(seed)
     families = sorted(INSTRUMENT_FAMILIES)
-    targets = [replace(sample_factors(rng), instrument=i, mode=m) for i in families for m in MODES]
+    targets = prompt_targets(seed)
     captions = [t.caption() for t in targets]
     swapped = [c.replace(t.instrument, families[(families.index(t.instrument) + 6) % 12])
                for c, t in zip(captions, targets, strict=True)]  # fmt: skip

@@ -126,10 +126,10 @@ def lm_loss(hf, tokenizer, codes: torch.Tensor, captions: list[str], drop: torch
 
 def mode_gap(hf, tokenizer, codes: torch.Tensor, captions: list[str]) -> torch.Tensor:
     """Per row: nats per token the mode-flipped caption costs more than the true one."""
-    keep = torch.zeros(len(codes), dtype=torch.bool, device=codes.device)
+    no_drop = torch.zeros(2 * len(codes), dtype=torch.bool, device=codes.device)
     both = torch.cat([codes, codes])
     nll, valid = token_nll(
-        hf, tokenizer, both, captions + [flip_mode(c) for c in captions], torch.cat([keep, keep])
+        hf, tokenizer, both, captions + [flip_mode(c) for c in captions], no_drop
     )
     per_row = nll.sum(dim=(1, 2)) / valid.sum()
     true, flipped = per_row.chunk(2)
