@@ -11,6 +11,7 @@ import torch
 from musae_core.errors import MusaeError
 from musae_core.models import convert_audiocraft as ca
 from musae_core.models.audiocraft_backend import audiocraft_available
+from musae_core.models.audiocraft_cfg import check_convertible_cfg
 
 needs_audiocraft = pytest.mark.skipif(
     not audiocraft_available(),
@@ -50,7 +51,7 @@ def test_untranslatable_tensors_are_refused(tiny_model):
     with pytest.raises(MusaeError, match="losslessly"):
         ca.audiocraft_lm_to_hf(ac)
     with pytest.raises(MusaeError, match="losslessly"):
-        ca.check_convertible_cfg({"transformer_lm": {"norm_first": True, "bias_ff": True}})
+        check_convertible_cfg({"transformer_lm": {"norm_first": True, "bias_ff": True}})
 
 
 def _convert_cli(argv: list[str]) -> int:

@@ -10,7 +10,8 @@ transformers Encodec wrapped in audiocraft's ``HFEncodecCompressionModel``.
 from __future__ import annotations
 
 from musae_core.models.audiocraft_backend import AudiocraftMusicGen, require_audiocraft
-from musae_core.models.convert_audiocraft import audiocraft_cfg_from_hf, hf_to_audiocraft_lm
+from musae_core.models.audiocraft_cfg import audiocraft_cfg_from_hf
+from musae_core.models.convert_audiocraft import hf_to_audiocraft_lm
 from musae_core.models.musicgen_hf import TransformersMusicGen
 
 

@@ -23,6 +23,12 @@ from pathlib import Path
 import torch
 
 from musae_core.errors import MusaeError
+from musae_core.models.audiocraft_cfg import (
+    audiocraft_cfg_from_hf,
+    hf_decoder_config_kwargs,
+    not_lossless,
+    parse_xp_cfg,
+)
 
 LM_FILE = "state_dict.bin"
 COMPRESSION_FILE = "compression_state_dict.bin"
@@ -49,13 +55,6 @@ _FUSED = {"self_attn": "self_attn", "cross_attention": "encoder_attn"}
 _PROJ = "condition_provider.conditioners.description.output_proj."
 _AC_LAYER = re.compile(r"^transformer\.layers\.(\d+)\.(.+)$")
 _HF_LAYER = re.compile(r"^model\.decoder\.layers\.(\d+)\.(.+)$")
-
-
-def _not_lossless(what: str) -> MusaeError:
-    return MusaeError(
-        f"This checkpoint cannot be converted losslessly: {what}.",
-        "use the audiocraft backend directly (musae loads audiocraft folders as they are).",
-    )
 
 
 # --- state dicts --------------------------------------------------------------------------------
@@ -87,9 +86,9 @@ def audiocraft_lm_to_hf(
             elif module in _LAYER_RENAMES and leaf in ("weight", "bias"):
                 decoder[f"{prefix}{_LAYER_RENAMES[module]}.{leaf}"] = value
             else:
-                raise _not_lossless(f"transformers MusicGen has no place for {key!r}")
+                raise not_lossless(f"transformers MusicGen has no place for {key!r}")
         else:
-            raise _not_lossless(f"transformers MusicGen has no place for {key!r}")
+            raise not_lossless(f"transformers MusicGen has no place for {key!r}")
     return decoder, proj
 
 
@@ -120,12 +119,12 @@ def hf_to_audiocraft_lm(
             elif module in renames and leaf in ("weight", "bias"):
                 out[f"transformer.layers.{layer}.{renames[module]}.{leaf}"] = value
             else:
-                raise _not_lossless(f"audiocraft's LM has no place for {key!r}")
+                raise not_lossless(f"audiocraft's LM has no place for {key!r}")
         else:
-            raise _not_lossless(f"audiocraft's LM has no place for {key!r}")
+            raise not_lossless(f"audiocraft's LM has no place for {key!r}")
     for (layer, attn), parts in pending.items():
         if set(parts) != {"q", "k", "v"}:
-            raise _not_lossless(f"layer {layer} {attn} lacks one of q/k/v")
+            raise not_lossless(f"layer {layer} {attn} lacks one of q/k/v")
         fused_weight = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
         out[f"transformer.layers.{layer}.{fused[attn]}.in_proj_weight"] = fused_weight
     for leaf, value in (proj or {}).items():
@@ -135,153 +134,8 @@ def hf_to_audiocraft_lm(
 
 def _split_qkv(weight: torch.Tensor, key: str) -> tuple[torch.Tensor, ...]:
     if weight.ndim != 2 or weight.shape[0] != 3 * weight.shape[1]:
-        raise _not_lossless(f"{key!r} has shape {tuple(weight.shape)} (grouped or biased kv)")
+        raise not_lossless(f"{key!r} has shape {tuple(weight.shape)} (grouped or biased kv)")
     return tuple(part.clone() for part in weight.chunk(3, dim=0))
-
-
-# --- configs ------------------------------------------------------------------------------------
-def parse_xp_cfg(value) -> dict:
-    """``xp.cfg`` as stored by audiocraft (a YAML string, or a mapping) -> plain dict."""
-    if isinstance(value, Mapping):
-        return json.loads(json.dumps(dict(value), default=str))
-    import yaml
-
-    return yaml.safe_load(value)
-
-
-def check_convertible_cfg(cfg: Mapping) -> None:
-    """Raise unless the LM config describes what transformers' MusicGen can represent."""
-    lm = cfg.get("transformer_lm", {})
-    checks = {
-        "norm_first": (lm.get("norm_first"), True),
-        "bias_ff": (lm.get("bias_ff"), False),
-        "bias_attn": (lm.get("bias_attn"), False),
-        "bias_proj": (lm.get("bias_proj"), False),
-        "positional_embedding": (lm.get("positional_embedding", "sin"), "sin"),
-        "positional_scale": (float(lm.get("positional_scale", 1.0)), 1.0),
-        "layer_scale": (lm.get("layer_scale"), None),
-        "kv_repeat": (lm.get("kv_repeat", 1), 1),
-        "qk_layer_norm": (bool(lm.get("qk_layer_norm", False)), False),
-        "activation": (lm.get("activation", "gelu"), "gelu"),
-        "norm": (lm.get("norm", "layer_norm"), "layer_norm"),
-        "fuser.cross_attention_pos_emb": (
-            bool(cfg.get("fuser", {}).get("cross_attention_pos_emb", False)),
-            False,
-        ),
-    }
-    for name, (have, want) in checks.items():
-        if have != want:
-            raise _not_lossless(f"{name} is {have!r} (transformers MusicGen needs {want!r})")
-    if float(lm.get("max_period", 10_000)) != 10_000:
-        raise _not_lossless("the sinusoidal max_period is not 10000")
-    fuser = cfg.get("fuser", {})
-    if fuser.get("prepend") or fuser.get("sum") or fuser.get("input_interpolate"):
-        raise _not_lossless("conditions are prepended or summed (melody-style conditioning)")
-    conditioners = {k: v for k, v in (cfg.get("conditioners") or {}).items() if k != "args"}
-    if set(conditioners) != {"description"} or conditioners["description"].get("model") != "t5":
-        raise _not_lossless("the text conditioning is not a single T5 'description' conditioner")
-
-
-def delays_from_cfg(cfg: Mapping) -> list[int]:
-    pattern = cfg.get("codebooks_pattern") or {}
-    n_q = int(cfg["transformer_lm"]["n_q"])
-    modeling = pattern.get("modeling") or cfg["transformer_lm"].get("q_modeling")
-    if modeling != "delay":
-        raise _not_lossless(f"the codebook pattern is {modeling!r}, not 'delay'")
-    delay = pattern.get("delay") or {}
-    if delay.get("flatten_first", 0) or delay.get("empty_initial", 0):
-        raise _not_lossless("the delay pattern uses flatten_first/empty_initial")
-    return list(delay.get("delays") or range(n_q))
-
-
-def hf_decoder_config_kwargs(cfg: Mapping) -> dict:
-    """Keyword arguments for ``MusicgenDecoderConfig`` equivalent to an audiocraft LM config."""
-    check_convertible_cfg(cfg)
-    lm = cfg["transformer_lm"]
-    dim = int(lm["dim"])
-    channels = int(cfg.get("channels", 1))
-    n_q = int(lm["n_q"])
-    from musae_core.models.delay import codebook_delays
-
-    if delays_from_cfg(cfg) != codebook_delays(n_q, channels):
-        raise _not_lossless(f"delays {delays_from_cfg(cfg)} differ from MusicGen's pattern")
-    card = int(lm["card"])
-    duration = float((cfg.get("dataset") or {}).get("segment_duration") or 30.0)
-    return {
-        "vocab_size": card,
-        "num_codebooks": n_q,
-        "audio_channels": channels,
-        "hidden_size": dim,
-        "ffn_dim": int(float(lm.get("hidden_scale", 4)) * dim),
-        "num_hidden_layers": int(lm["num_layers"]),
-        "num_attention_heads": int(lm["num_heads"]),
-        "max_position_embeddings": max(2048, int(duration * 50) + 16),
-        "activation_function": "gelu",
-        "pad_token_id": card,
-        "bos_token_id": card,
-        "tie_word_embeddings": False,
-    }
-
-
-def audiocraft_cfg_from_hf(decoder_config, t5_name: str, sample_rate: int, frame_rate: float,
-                           max_duration: float = 30.0) -> dict:  # fmt: skip
-    """An ``xp.cfg`` dict that audiocraft's ``builders.get_lm_model`` turns into the same LM."""
-    dc = decoder_config
-    if getattr(dc, "scale_embedding", False):
-        raise _not_lossless("the transformers decoder scales its embeddings")
-    if dc.activation_function != "gelu":
-        raise _not_lossless(f"activation {dc.activation_function!r} is not gelu")
-    if dc.hidden_size % dc.num_attention_heads or dc.ffn_dim % dc.hidden_size:
-        raise _not_lossless("ffn_dim is not a whole multiple of hidden_size")
-    if dc.pad_token_id != dc.vocab_size:
-        raise _not_lossless("the pad/special token is not vocab_size")
-    from musae_core.models.delay import codebook_delays
-
-    channels = int(dc.audio_channels)
-    delays = codebook_delays(dc.num_codebooks, channels)
-    cfg = {
-        "lm_model": "transformer_lm",
-        "sample_rate": int(sample_rate),
-        "channels": channels,
-        "device": "cpu",
-        "dtype": "float32",
-        "compression_model_n_q": None,
-        "dataset": {"segment_duration": float(max_duration)},
-        "transformer_lm": {
-            "dim": dc.hidden_size, "num_heads": dc.num_attention_heads,
-            "num_layers": dc.num_hidden_layers, "hidden_scale": dc.ffn_dim // dc.hidden_size,
-            "n_q": dc.num_codebooks, "card": dc.vocab_size, "dropout": 0.0, "emb_lr": None,
-            "activation": "gelu", "norm_first": True, "bias_ff": False, "bias_attn": False,
-            "bias_proj": False, "past_context": None, "causal": True, "custom": False,
-            "memory_efficient": True, "attention_as_float32": False, "layer_scale": None,
-            "positional_embedding": "sin", "xpos": False, "checkpointing": "none",
-            "weight_init": None, "depthwise_init": None, "zero_bias_init": False,
-            "norm": "layer_norm", "cross_attention": False, "qk_layer_norm": False,
-            "qk_layer_norm_cross": False, "attention_dropout": None, "kv_repeat": 1,
-            "two_step_cfg": False,
-        },
-        "codebooks_pattern": {
-            "modeling": "delay",
-            "delay": {"delays": delays, "flatten_first": 0, "empty_initial": 0},
-        },
-        "attribute_dropout": {},
-        "classifier_free_guidance": {"training_dropout": 0.0, "inference_coef": 3.0},
-        "fuser": {
-            "cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1.0,
-            "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": [],
-        },
-        "conditioners": {
-            "description": {
-                "model": "t5",
-                "t5": {"name": t5_name, "finetune": False, "word_dropout": 0.0,
-                       "normalize_text": False},
-            },
-        },
-        "musae": {"frame_rate": float(frame_rate), "converted_from": "transformers"},
-    }  # fmt: skip
-    if channels == 2:
-        cfg["interleave_stereo_codebooks"] = {"use": True, "per_timestep": False}
-    return cfg
 
 
 # --- checkpoint files ---------------------------------------------------------------------------
@@ -359,7 +213,7 @@ def hf_to_audiocraft(hf_model, out: str | Path, t5_name: str | None = None,
     out = Path(out)
     config = hf_model.config
     if "Melody" in type(hf_model).__name__:
-        raise _not_lossless("MusicGen-Melody's transformers layout differs from audiocraft's")
+        raise not_lossless("MusicGen-Melody's transformers layout differs from audiocraft's")
     name = _known_t5(config.text_encoder, t5_name)
     decoder_state = hf_model.decoder.state_dict()
     proj_state = {}
@@ -444,7 +298,7 @@ def audiocraft_to_hf(src: str | Path, out: str | Path | None = None, base: str |
                 proj_state.get("bias", torch.zeros(1)).any()
             )
             if not identity:
-                raise _not_lossless("the text projection is not the identity but widths match")
+                raise not_lossless("the text projection is not the identity but widths match")
         else:
             _load_exact(model.enc_to_dec_proj, proj_state, "the text projection")
     gen = model.generation_config
@@ -486,7 +340,7 @@ def _load_exact(module: torch.nn.Module, state: Mapping[str, torch.Tensor], what
     missing, unexpected = module.load_state_dict(dict(state), strict=False)
     missing = [k for k in missing if not k.endswith("embed_positions.weights")]
     if missing or unexpected:
-        raise _not_lossless(f"{what} keys differ (missing {missing}, unexpected {unexpected})")
+        raise not_lossless(f"{what} keys differ (missing {missing}, unexpected {unexpected})")
 
 
 def convert(src: str | Path, dst: str | Path, base: str | Path | None = None,
