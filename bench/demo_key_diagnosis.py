@@ -1,6 +1,7 @@
-"""Does the demo LM know the key? Three measurements that locate where mode following fails.
+"""Does the demo LM know the key? Six measurements that locate where mode following fails.
 
     python bench/demo_key_diagnosis.py --model W/model --work W --corpus CORPUS [--take-seconds 6]
+        [--classifier resources/demo/factor_classifier.npz]
 
 1. generated takes: every instrument x mode prompted once; constant-Q chroma of each take
    against the 24 rotated Krumhansl profiles; share of takes whose best key is the prompted
@@ -15,7 +16,11 @@
    the generated takes and for as many held-out corpus clips (the measure's own ceiling);
 5. whether the opening depends on the mode word: total-variation distance between the first
    frame's codebook-0 distributions under the caption and under it with the mode flipped,
-   beside the same with the instrument swapped (a factor the LM follows).
+   beside the same with the instrument swapped (a factor the LM follows);
+6. which codebooks carry the mode as the factor classifier hears it (``--classifier``):
+   training-split clips (which the classifier never saw) through the codec, then with codebooks
+   j.. replaced by uniform-random tokens or by another clip's, decoded and judged; if the mode
+   survives noisy residual codebooks, what fails is the LM's first-codebook stream.
 Prints a ratio-style report; nothing is asserted (benchmarks measure, tests assert).
 """
 
@@ -181,6 +186,43 @@ def code_key_probe(work: Path, corpus: Path) -> dict[str, float]:
     return out
 
 
+def residual_noise_mode(model, corpus: Path, classifier: Path, seconds: float,
+                        clips: int = 64, seed: int = 0) -> dict[str, float]:  # fmt: skip
+    """Classifier accuracy (mode, instrument) on codec round trips with noisy later codebooks."""
+    from musae_core.demo.corpus import load_factors
+    from musae_core.demo.data import load_corpus_audio, split_records
+    from musae_core.demo.factor_classifier import FactorClassifier
+
+    judge, rate = FactorClassifier.load(classifier), model.sample_rate
+    train, _ = split_records(load_factors(corpus))
+    audio, records = load_corpus_audio(corpus, rate, train[:clips])
+    audio = torch.from_numpy(audio[:, : int(seconds * rate)])
+    codes = torch.cat([model.encode(audio[s : s + 8]) for s in range(0, len(audio), 8)])
+    generator = torch.Generator().manual_seed(seed)
+
+    def judged(c: torch.Tensor) -> dict[str, float]:
+        wave = torch.cat([model.decode(c[s : s + 8]).reshape(len(c[s : s + 8]), -1)
+                          for s in range(0, len(c), 8)]).numpy()  # fmt: skip
+        said = judge.predict(list(wave), rate)
+        return {f: float(np.mean([p == str(r[f]) for p, r in zip(said[f], records, strict=True)]))
+                for f in ("mode", "instrument")}  # fmt: skip
+
+    modes = [r["mode"] for r in records]
+    out = {"clips": len(records), "mode_majority": max(map(modes.count, set(modes))) / len(modes)}
+    for name, value in judged(codes).items():
+        out[f"codec_{name}"] = value
+    for j in range(codes.shape[1] - 1, 0, -1):
+        noisy = codes.clone()
+        noisy[:, j:] = torch.randint(0, int(codes.max()) + 1, noisy[:, j:].shape,
+                                     generator=generator)  # fmt: skip
+        other = codes.clone()
+        other[:, j:] = codes[torch.roll(torch.arange(len(codes)), 1), j:]
+        for kind, c in (("uniform", noisy), ("other_clip", other)):
+            for name, value in judged(c).items():
+                out[f"cb{j}+_{kind}_{name}"] = value
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="demo model folder")
@@ -191,6 +233,8 @@ def main() -> None:
     parser.add_argument("--cfg", type=float, default=3.0, help="guidance scale of the takes")
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--classifier", default=None,
+                        help="factor classifier .npz: also measure 6 (~7 CPU min)")  # fmt: skip
     args = parser.parse_args()
     from musae_core.models.loading import load_model
 
@@ -207,6 +251,10 @@ def main() -> None:
             Path(args.corpus), model.sample_rate, args.take_seconds
         ),
     }
+    if args.classifier:
+        report["mode_under_codebook_noise"] = residual_noise_mode(
+            model, Path(args.corpus), Path(args.classifier), args.take_seconds
+        )
     for section, values in report.items():
         print(section)
         for name, value in values.items():
