@@ -199,6 +199,7 @@ def residual_noise_mode(model, corpus: Path, classifier: Path, seconds: float,
     audio = torch.from_numpy(audio[:, : int(seconds * rate)])
     codes = torch.cat([model.encode(audio[s : s + 8]) for s in range(0, len(audio), 8)])
     generator = torch.Generator().manual_seed(seed)
+    vocab = model.hf.config.decoder.vocab_size
 
     def judged(c: torch.Tensor) -> dict[str, float]:
         wave = torch.cat([model.decode(c[s : s + 8]).reshape(len(c[s : s + 8]), -1)
@@ -213,8 +214,7 @@ def residual_noise_mode(model, corpus: Path, classifier: Path, seconds: float,
         out[f"codec_{name}"] = value
     for j in range(codes.shape[1] - 1, 0, -1):
         noisy = codes.clone()
-        noisy[:, j:] = torch.randint(0, int(codes.max()) + 1, noisy[:, j:].shape,
-                                     generator=generator)  # fmt: skip
+        noisy[:, j:] = torch.randint(0, vocab, noisy[:, j:].shape, generator=generator)
         other = codes.clone()
         other[:, j:] = codes[torch.roll(torch.arange(len(codes)), 1), j:]
         for kind, c in (("uniform", noisy), ("other_clip", other)):
