@@ -243,7 +243,7 @@ def train_lm(
                        "loss": round(float(loss.detach()), 4),
                        "per_codebook": [round(float(v), 3) for v in per_cb]}  # fmt: skip
                 if gap is not None:
-                    row["mode_gap"] = round(float(gap.mean()), 4)
+                    row["mode_gap"] = round(float(gap.detach().mean()), 4)
                 if heldout is not None and state["step"] % 200 == 0:
                     row["heldout"] = round(evaluate_lm(hf, *heldout), 4)
                     hf.train()
