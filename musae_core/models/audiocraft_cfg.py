@@ -119,8 +119,35 @@ def audiocraft_cfg_from_hf(decoder_config, t5_name: str, sample_rate: int, frame
     from musae_core.models.delay import codebook_delays
 
     channels = int(dc.audio_channels)
-    delays = codebook_delays(dc.num_codebooks, channels)
-    cfg = {
+    cfg = musicgen_lm_cfg(
+        dim=dc.hidden_size,
+        num_heads=dc.num_attention_heads,
+        num_layers=dc.num_hidden_layers,
+        hidden_scale=dc.ffn_dim // dc.hidden_size,
+        n_q=dc.num_codebooks,
+        card=dc.vocab_size,
+        delays=codebook_delays(dc.num_codebooks, channels),
+        conditioner={"model": "t5", "t5": {"name": t5_name, "finetune": False,
+                                          "word_dropout": 0.0, "normalize_text": False}},
+        sample_rate=sample_rate,
+        channels=channels,
+        max_duration=max_duration,
+    )  # fmt: skip
+    cfg["musae"] = {"frame_rate": float(frame_rate), "converted_from": "transformers"}
+    if channels == 2:
+        cfg["interleave_stereo_codebooks"] = {"use": True, "per_timestep": False}
+    return cfg
+
+
+def musicgen_lm_cfg(*, dim: int, num_heads: int, num_layers: int, hidden_scale: int, n_q: int,
+                    card: int, delays: list[int], conditioner: dict, sample_rate: int = 32000,
+                    channels: int = 1, max_duration: float = 30.0, weight_init: str | None = None,
+                    zero_bias_init: bool = False) -> dict:  # fmt: skip
+    """The ``xp.cfg`` of an audiocraft LM with MusicGen's architecture (pre-norm, no biases,
+    sinusoidal positions, cross-attention on one 'description' condition, delay pattern), as
+    ``check_convertible_cfg`` asks; the conditioner is the caller's (T5 for conversions, a
+    lookup table for the offline debug model), so both build their LM from one dict."""
+    return {
         "lm_model": "transformer_lm",
         "sample_rate": int(sample_rate),
         "channels": channels,
@@ -129,21 +156,20 @@ def audiocraft_cfg_from_hf(decoder_config, t5_name: str, sample_rate: int, frame
         "compression_model_n_q": None,
         "dataset": {"segment_duration": float(max_duration)},
         "transformer_lm": {
-            "dim": dc.hidden_size, "num_heads": dc.num_attention_heads,
-            "num_layers": dc.num_hidden_layers, "hidden_scale": dc.ffn_dim // dc.hidden_size,
-            "n_q": dc.num_codebooks, "card": dc.vocab_size, "dropout": 0.0, "emb_lr": None,
-            "activation": "gelu", "norm_first": True, "bias_ff": False, "bias_attn": False,
-            "bias_proj": False, "past_context": None, "causal": True, "custom": False,
-            "memory_efficient": True, "attention_as_float32": False, "layer_scale": None,
-            "positional_embedding": "sin", "xpos": False, "checkpointing": "none",
-            "weight_init": None, "depthwise_init": None, "zero_bias_init": False,
-            "norm": "layer_norm", "cross_attention": False, "qk_layer_norm": False,
-            "qk_layer_norm_cross": False, "attention_dropout": None, "kv_repeat": 1,
-            "two_step_cfg": False,
+            "dim": dim, "num_heads": num_heads, "num_layers": num_layers,
+            "hidden_scale": hidden_scale, "n_q": n_q, "card": card, "dropout": 0.0,
+            "emb_lr": None, "activation": "gelu", "norm_first": True, "bias_ff": False,
+            "bias_attn": False, "bias_proj": False, "past_context": None, "causal": True,
+            "custom": False, "memory_efficient": True, "attention_as_float32": False,
+            "layer_scale": None, "positional_embedding": "sin", "xpos": False,
+            "checkpointing": "none", "weight_init": weight_init, "depthwise_init": None,
+            "zero_bias_init": zero_bias_init, "norm": "layer_norm", "cross_attention": False,
+            "qk_layer_norm": False, "qk_layer_norm_cross": False, "attention_dropout": None,
+            "kv_repeat": 1, "two_step_cfg": False,
         },
         "codebooks_pattern": {
             "modeling": "delay",
-            "delay": {"delays": delays, "flatten_first": 0, "empty_initial": 0},
+            "delay": {"delays": list(delays), "flatten_first": 0, "empty_initial": 0},
         },
         "attribute_dropout": {},
         "classifier_free_guidance": {"training_dropout": 0.0, "inference_coef": 3.0},
@@ -151,15 +177,5 @@ def audiocraft_cfg_from_hf(decoder_config, t5_name: str, sample_rate: int, frame
             "cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1.0,
             "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": [],
         },
-        "conditioners": {
-            "description": {
-                "model": "t5",
-                "t5": {"name": t5_name, "finetune": False, "word_dropout": 0.0,
-                       "normalize_text": False},
-            },
-        },
-        "musae": {"frame_rate": float(frame_rate), "converted_from": "transformers"},
+        "conditioners": {"description": conditioner},
     }  # fmt: skip
-    if channels == 2:
-        cfg["interleave_stereo_codebooks"] = {"use": True, "per_timestep": False}
-    return cfg

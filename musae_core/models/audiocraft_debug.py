@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from musae_core.models.audiocraft_cfg import musicgen_lm_cfg
 from musae_core.models.convert_audiocraft import COMPRESSION_FILE, write_lm_package
 
 DEBUG_CARD = 64
@@ -21,42 +22,18 @@ DEBUG_N_Q = 4
 
 
 def debug_lm_cfg(dim: int = 32, num_layers: int = 2, num_heads: int = 4) -> dict:
-    return {
-        "lm_model": "transformer_lm",
-        "sample_rate": 32000,
-        "channels": 1,
-        "device": "cpu",
-        "dtype": "float32",
-        "compression_model_n_q": None,
-        "dataset": {"segment_duration": 30.0},
-        "transformer_lm": {
-            "dim": dim, "num_heads": num_heads, "num_layers": num_layers, "hidden_scale": 4,
-            "n_q": DEBUG_N_Q, "card": DEBUG_CARD, "dropout": 0.0, "emb_lr": None,
-            "activation": "gelu", "norm_first": True, "bias_ff": False, "bias_attn": False,
-            "bias_proj": False, "past_context": None, "causal": True, "custom": False,
-            "memory_efficient": True, "attention_as_float32": False, "layer_scale": None,
-            "positional_embedding": "sin", "xpos": False, "checkpointing": "none",
-            "weight_init": "gaussian", "depthwise_init": None, "zero_bias_init": True,
-            "norm": "layer_norm", "cross_attention": False, "qk_layer_norm": False,
-            "qk_layer_norm_cross": False, "attention_dropout": None, "kv_repeat": 1,
-            "two_step_cfg": False,
-        },
-        "codebooks_pattern": {
-            "modeling": "delay",
-            "delay": {"delays": list(range(DEBUG_N_Q)), "flatten_first": 0, "empty_initial": 0},
-        },
-        "attribute_dropout": {},
-        "classifier_free_guidance": {"training_dropout": 0.0, "inference_coef": 3.0},
-        "fuser": {
-            "cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1.0,
-            "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": [],
-        },
-        "conditioners": {
-            "description": {
-                "model": "lut", "lut": {"n_bins": 128, "dim": 16, "tokenizer": "noop"},
-            },
-        },
-    }  # fmt: skip
+    return musicgen_lm_cfg(
+        dim=dim,
+        num_heads=num_heads,
+        num_layers=num_layers,
+        hidden_scale=4,
+        n_q=DEBUG_N_Q,
+        card=DEBUG_CARD,
+        delays=list(range(DEBUG_N_Q)),
+        conditioner={"model": "lut", "lut": {"n_bins": 128, "dim": 16, "tokenizer": "noop"}},
+        weight_init="gaussian",
+        zero_bias_init=True,
+    )
 
 
 def debug_compression_cfg() -> dict:
