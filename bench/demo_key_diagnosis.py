@@ -100,9 +100,9 @@ def real_key_stability(corpus: Path, sample_rate: int, seconds: float,
                        clips: int = 24) -> dict[str, float]:  # fmt: skip
     """``halves_agree`` on held-out corpus clips cut to the takes' length."""
     from musae_core.demo.corpus import load_factors
-    from musae_core.demo.data import is_heldout, load_corpus_audio
+    from musae_core.demo.data import load_corpus_audio, split_records
 
-    records = [r for r in load_factors(corpus) if is_heldout(int(r["clip"]))][:clips]
+    records = split_records(load_factors(corpus))[1][:clips]
     audio, _ = load_corpus_audio(corpus, sample_rate, records)
     same_key, same_mode = halves_agree(list(audio[:, : int(seconds * sample_rate)]), sample_rate)
     return {"clips": len(records), "halves_same_key": same_key, "halves_same_mode": same_mode}
@@ -191,7 +191,7 @@ def residual_noise_mode(model, corpus: Path, classifier: Path, seconds: float,
     """Classifier accuracy (mode, instrument) on codec round trips with noisy later codebooks."""
     from musae_core.demo.corpus import load_factors
     from musae_core.demo.data import load_corpus_audio, split_records
-    from musae_core.demo.factor_classifier import FactorClassifier
+    from musae_core.demo.factor_classifier import FactorClassifier, factor_labels
 
     judge, rate = FactorClassifier.load(classifier), model.sample_rate
     train, _ = split_records(load_factors(corpus))
@@ -205,7 +205,8 @@ def residual_noise_mode(model, corpus: Path, classifier: Path, seconds: float,
         wave = torch.cat([model.decode(c[s : s + 8]).reshape(len(c[s : s + 8]), -1)
                           for s in range(0, len(c), 8)]).numpy()  # fmt: skip
         said = judge.predict(list(wave), rate)
-        return {f: float(np.mean([p == str(r[f]) for p, r in zip(said[f], records, strict=True)]))
+        return {f: float(np.mean([p == factor_labels(r, f)
+                                  for p, r in zip(said[f], records, strict=True)]))
                 for f in ("mode", "instrument")}  # fmt: skip
 
     modes = [r["mode"] for r in records]
