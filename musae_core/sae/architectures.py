@@ -14,7 +14,8 @@ from musae_core.sae.config import SAEConfig
 
 
 class SparseAutoencoder(nn.Module):
-    """x_hat = W_dec^T f(x) + b_dec with f(x) = act((x - b_dec) W_enc + b_enc)."""
+    """x_hat = W_dec^T f(x) + b_dec with f(x) = act((x - b_dec) W_enc + b_enc); the b_dec
+    subtraction is skipped when ``cfg.apply_b_dec_to_input`` is False (SAELens' flag)."""
 
     def __init__(self, cfg: SAEConfig) -> None:
         super().__init__()
@@ -28,7 +29,9 @@ class SparseAutoencoder(nn.Module):
 
     # --- forward ----------------------------------------------------------------------------
     def pre_acts(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.b_dec) @ self.W_enc + self.b_enc
+        if self.cfg.apply_b_dec_to_input:  # False in some SAELens SAEs: encode x as it is
+            x = x - self.b_dec
+        return x @ self.W_enc + self.b_enc
 
     def activate(self, pre: torch.Tensor) -> torch.Tensor:
         """Sparse codes from pre-activations (inference behaviour)."""

@@ -67,9 +67,10 @@ def load_sae(
             "point at a folder written by `musae train` or SAELens.",
         )
     try:
-        cfg = SAEConfig.from_saelens(json.loads(cfg_path.read_text()), str(cfg_path))
+        raw_cfg = json.loads(cfg_path.read_text())
     except json.JSONDecodeError as exc:
         raise MusaeError(f"{cfg_path} is not valid JSON: {exc}.", "restore the file.") from exc
+    cfg = SAEConfig.from_saelens(raw_cfg, str(cfg_path))
     try:
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -102,8 +103,28 @@ def load_sae(
         if "threshold" not in weights:
             raise MusaeError(f"{weights_path} lacks the JumpReLU threshold.", "re-export it.")
         sae.log_threshold.data.copy_(weights["threshold"].float().clamp_min(1e-12).log())
+    if cfg.architecture == "batchtopk" and "topk_threshold" in weights:  # a SAELens BatchTopK
+        sae.threshold.copy_(weights["topk_threshold"].float().reshape(()))
+    if isinstance(raw_cfg, dict) and raw_cfg.get("rescale_acts_by_decoder_norm"):
+        _fold_decoder_norms(sae, cfg_path)
     _load_stats(sae, folder)
     return sae.to(device).eval()
+
+
+@torch.no_grad()
+def _fold_decoder_norms(sae: SparseAutoencoder, cfg_path: Path) -> None:
+    """SAELens TopK with rescale_acts_by_decoder_norm: fold the decoder row norms into the
+    encoder (exact: the same features fire with the same contributions), leaving unit-norm
+    decoder rows, as SAELens does when it saves an inference SAE."""
+    if sae.cfg.architecture not in ("topk", "batchtopk"):
+        raise MusaeError(
+            f"{cfg_path}: rescale_acts_by_decoder_norm is set on a {sae.cfg.architecture} SAE.",
+            "SAELens sets it on TopK SAEs only; re-export the SAE with SAELens.",
+        )
+    norms = sae.W_dec.norm(dim=1).clamp_min(1e-8)
+    sae.W_enc.mul_(norms)
+    sae.b_enc.mul_(norms)
+    sae.W_dec.div_(norms[:, None])
 
 
 def _load_stats(sae: SparseAutoencoder, folder: Path) -> None:

@@ -1,0 +1,158 @@
+"""SAELens folders (issue 20, item 4): the 6.x layout (hook and model under ``metadata``) and
+the older one load at the right layer, ``apply_b_dec_to_input`` is honoured, and what musae
+does not implement is refused by name.
+
+The folders are hand-written in the layout SAELens 6.54 ``SAE.save_model`` writes
+(``cfg.to_dict()`` + the state dict), and the expected outputs follow its encode/decode
+(``process_sae_in``, TopK ``rescale_acts_by_decoder_norm``): sae-lens itself needs
+transformer-lens, datasets and wandb, too much to install beside musae's torch.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from musae_core.errors import MusaeError
+from musae_core.sae import load_sae, save_sae
+from musae_core.sae.evaluate import check_compatible
+
+D_IN, D_SAE = 8, 16
+
+
+def saelens6_cfg(architecture="standard", **top) -> dict:
+    """What SAELens 6 ``save_model`` writes to cfg.json."""
+    cfg = {
+        "d_in": D_IN,
+        "d_sae": D_SAE,
+        "dtype": "float32",
+        "device": "cpu",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": "none",
+        "reshape_activations": "none",
+        "metadata": {
+            "sae_lens_version": "6.54.12",
+            "sae_lens_training_version": "6.54.12",
+            "model_name": "facebook/musicgen-small",
+            "hook_name": "blocks.5.hook_resid_post",
+            "hook_head_index": None,
+            "prepend_bos": True,
+            "dataset_path": "some/dataset",
+            "context_size": 128,
+        },
+        "architecture": architecture,
+    }
+    cfg.update(top)
+    return cfg
+
+
+def weights(seed=0, decoder_scale=1.0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    W_dec = torch.randn(D_SAE, D_IN, generator=g)
+    W_dec = decoder_scale * W_dec / W_dec.norm(dim=1, keepdim=True)
+    return {
+        "W_enc": torch.randn(D_IN, D_SAE, generator=g),
+        "b_enc": 0.1 * torch.randn(D_SAE, generator=g),
+        "W_dec": W_dec,
+        "b_dec": 2.0 * torch.randn(D_IN, generator=g),  # large, so the flag matters
+    }
+
+
+def write_folder(path, cfg, state):
+    path.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path / "sae_weights.safetensors"))
+    (path / "cfg.json").write_text(json.dumps(cfg))
+    return path
+
+
+def saelens_forward(x, state, apply_b_dec=True, k=None, rescale=False):
+    """SAELens 6's StandardSAE / TopKSAE forward, written out from its source."""
+    sae_in = x - state["b_dec"] * apply_b_dec
+    pre = sae_in @ state["W_enc"] + state["b_enc"]
+    norms = state["W_dec"].norm(dim=-1)
+    if rescale:
+        pre = pre * norms
+    if k is None:
+        acts = torch.relu(pre)
+    else:
+        values, idx = pre.topk(k, dim=-1)
+        acts = torch.zeros_like(pre).scatter(-1, idx, values.relu())
+    if rescale:
+        acts = acts / norms
+    return acts @ state["W_dec"] + state["b_dec"]
+
+
+def rel_error(a, b) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def test_saelens6_folder_reads_hook_and_model_from_metadata_and_honours_b_dec_flag(tmp_path):
+    state = weights()
+    cfg = saelens6_cfg(apply_b_dec_to_input=False)
+    sae = load_sae(write_folder(tmp_path / "sl6", cfg, state))
+    assert (sae.cfg.layer, sae.cfg.model_id) == (5, "facebook/musicgen-small")
+    x = torch.randn(64, D_IN, generator=torch.Generator().manual_seed(1))
+    expected = saelens_forward(x, state, apply_b_dec=False)
+    assert rel_error(sae(x).detach(), expected) < 1e-5
+    # what ignoring the flag gave: far off (the issue saw 20 % on real activations)
+    assert rel_error(saelens_forward(x, state, apply_b_dec=True), expected) > 0.05
+    # and musae writes the flag back, so a round trip keeps the behaviour
+    save_sae(sae, tmp_path / "again")
+    written = json.loads((tmp_path / "again" / "cfg.json").read_text())
+    assert written["apply_b_dec_to_input"] is False
+    assert written["metadata"]["hook_name"] == "blocks.5.hook_resid_post"
+    assert rel_error(load_sae(tmp_path / "again")(x).detach(), expected) < 1e-5
+    with pytest.raises(MusaeError, match="facebook/musicgen-small"):
+        check_compatible(sae, "tiny", list(range(8)), D_IN, "the model")
+
+
+def test_older_saelens_layout_topk_on_hook_resid_pre(tmp_path):
+    state = weights(seed=2)
+    cfg = {
+        "architecture": "standard",
+        "d_in": D_IN,
+        "d_sae": D_SAE,
+        "model_name": "facebook/musicgen-small",
+        "hook_point": "blocks.3.hook_resid_pre",  # SAELens < 4 key; the input of block 3
+        "hook_point_layer": 3,
+        "activation_fn_str": "topk",
+        "activation_fn_kwargs": {"k": 3},
+        "normalize_activations": False,
+    }
+    sae = load_sae(write_folder(tmp_path / "old", cfg, state))
+    assert (sae.cfg.architecture, sae.cfg.k, sae.cfg.layer) == ("topk", 3, 2)
+    x = torch.randn(32, D_IN)
+    assert rel_error(sae(x).detach(), saelens_forward(x, state, k=3)) < 1e-5
+
+
+def test_saelens_topk_with_decoder_norm_rescaling_is_folded_exactly(tmp_path):
+    state = weights(seed=3, decoder_scale=3.0)
+    cfg = saelens6_cfg("topk", k=4, rescale_acts_by_decoder_norm=True)
+    sae = load_sae(write_folder(tmp_path / "topk", cfg, state))
+    x = torch.randn(32, D_IN)
+    assert rel_error(sae(x).detach(), saelens_forward(x, state, k=4, rescale=True)) < 1e-5
+    assert torch.allclose(sae.W_dec.norm(dim=1), torch.ones(D_SAE), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"architecture": "gated"}, r"architecture 'gated' is not implemented"),
+        ({"architecture": "matching_pursuit"}, r"'matching_pursuit' is not implemented"),
+        ({"metadata": {"hook_name": "blocks.2.hook_mlp_out"}}, r"'blocks.2.hook_mlp_out'"),
+        ({"metadata": {"hook_name": "blocks.0.hook_resid_pre"}}, r"not one musae can map"),
+        ({"metadata": {"model_name": "m"}}, r"names no hook point"),
+        ({"normalize_activations": "layer_norm"}, r"normalize_activations is 'layer_norm'"),
+        ({"reshape_activations": "hook_z"}, r"attention heads"),
+    ],
+)
+def test_what_musae_cannot_run_is_refused_by_name(tmp_path, change, message):
+    cfg = saelens6_cfg()
+    cfg.update(change)
+    folder = write_folder(tmp_path / "x", cfg, weights())
+    with pytest.raises(MusaeError, match=message) as info:
+        load_sae(folder)
+    assert "cfg.json" in str(info.value) and "Fix:" in str(info.value)
