@@ -23,6 +23,9 @@ from transformers import (
 
 from musae_core.demo.codec import DemoCodecConfig, DemoCodecModel
 from musae_core.demo.tokenizer import demo_tokenizer
+from musae_core.models.hf_quiet import quiet_musicgen_config_check
+
+quiet_musicgen_config_check()  # pad/bos = codebook_size is MusicGen's own layout, not an error
 
 MAX_SECONDS = 30
 
