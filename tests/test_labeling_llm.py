@@ -274,3 +274,69 @@ def test_llm_job_records_errors_hides_the_key_and_resumes(serve, tmp_path, caplo
     evidence = db.label_rows[0].evidence
     assert evidence["llm_model"] == "audio-model" and evidence["job"] == method.job
     assert np.isclose(evidence["audio_seconds"], 4.0, atol=0.01)
+
+
+def dead_url(userinfo: str = "") -> str:
+    """A base URL on 127.0.0.1 where nothing listens (a port bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://{userinfo}127.0.0.1:{port}/v1"
+
+
+def test_dead_endpoint_stops_the_job_after_consecutive_connection_failures(tmp_path, caplog):
+    """Nothing listening: the job stops after 3 refused connections with one message naming
+    the endpoint and how to resume, rather than 5 tries per feature until the budget is spent;
+    no feature is blamed for it, and the URL's password never shows."""
+    db = MemoryFeatureDB({
+        f: clips_from_audio(tmp_path, f"f{f}", [harmonic_tone(50 + f, 1.0)]) for f in range(4)
+    })  # fmt: skip
+    url = dead_url("alice:hunter2-pw@")
+    settings = LLMSettings(url=url, model="m", backoff_s=0.01, requests_per_minute=0)
+    client = ChatClient(settings, sleep=SleepRecorder())
+    caplog.set_level(logging.DEBUG)
+    summary = run_label_job(db, LLMMethod(LLMLabeller(client)), [0, 1, 2, 3])
+    assert client.requests_made == 3 and (summary.done, summary.failed) == (0, 0)
+    assert db.errors == [] and "Could not connect to the LLM endpoint" in summary.stopped
+    assert url.replace("alice:hunter2-pw@", "") in summary.stopped
+    assert "ConnectionRefusedError" in summary.stopped and "--llm-url" in summary.stopped
+    assert "hunter2-pw" not in summary.stopped + caplog.text + repr(settings)
+
+
+def test_connection_failures_count_across_features_and_an_answer_resets_them(serve):
+    from musae_core.labeling.llm_client import LLMEndpointUnreachable
+
+    dead = LLMSettings(url=dead_url(), model="m", max_retries=1, backoff_s=0.01,
+                       requests_per_minute=0)  # fmt: skip
+    client = ChatClient(dead, sleep=SleepRecorder())
+    with pytest.raises(LLMError, match="failed after 2 attempts"):  # feature 1 fails alone
+        LLMLabeller(client).label(clips(), SR)
+    with pytest.raises(LLMEndpointUnreachable, match="3 attempts in a row"):  # then the job
+        LLMLabeller(client).label(clips(), SR)
+    client = ChatClient(dead, sleep=SleepRecorder())
+    with pytest.raises(LLMError, match="failed after 2 attempts"):
+        LLMLabeller(client).label(clips(), SR)
+    client.settings = LLMSettings(url=serve({"status": 400, "body": {}}).url, model="m",
+                                  requests_per_minute=0)  # fmt: skip
+    with pytest.raises(LLMError, match="HTTP 400"):  # the server answered: the count restarts
+        LLMLabeller(client).label(clips(), SR)
+    client.settings = dead
+    with pytest.raises(LLMError, match="failed after 2 attempts"):  # 2 in a row, not 4
+        LLMLabeller(client).label(clips(), SR)
+
+
+def test_url_user_and_password_become_basic_auth_and_never_show(serve):
+    server = serve(chat(json.dumps(GOOD)))
+    url = server.url.replace("http://", "http://alice:p%40ss-word@")
+    settings = LLMSettings(url=url, model="m", requests_per_minute=0)
+    labels = LLMLabeller(ChatClient(settings)).label(clips(), SR)
+    assert labels and server.requests[0]["path"] == "/v1/chat/completions"
+    expected = "Basic " + base64.b64encode(b"alice:p@ss-word").decode()
+    assert server.requests[0]["headers"]["Authorization"] == expected
+    assert "p@ss-word" not in repr(settings) and "p%40ss" not in repr(settings)
+    assert settings.url == server.url
+    with pytest.raises(MusaeError, match="user:password@ and an API key") as info:
+        LLMSettings(url=url, model="m", api_key=KEY)
+    assert "p%40ss" not in str(info.value) and KEY not in str(info.value)

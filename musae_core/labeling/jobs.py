@@ -25,7 +25,7 @@ from musae_core.labeling.clips import (
     sample_baseline,
 )
 from musae_core.labeling.clips import field as row_field
-from musae_core.labeling.llm_client import LLMBudgetExceeded
+from musae_core.labeling.llm_client import LLMJobStopped
 from musae_core.labeling.methods import ClapValidator, FeatureMethod
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,8 @@ def run_label_job(
         except Cancelled:
             summary.stopped = "cancelled"
             break
-        except LLMBudgetExceeded as exc:
-            summary.stopped = exc.problem
+        except LLMJobStopped as exc:  # budget spent or endpoint dead: not the feature's fault
+            summary.stopped = exc.problem.rstrip(".")
             break
         except Exception as exc:  # one bad feature must not end a job over thousands
             message = _safe_message(exc, secret)

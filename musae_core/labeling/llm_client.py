@@ -3,13 +3,16 @@
 Works with hosted services and local servers alike (anything that speaks
 ``POST {url}/chat/completions``). Standard library only (urllib). It retries transient failures
 with exponential backoff, honours ``Retry-After`` on 429, spaces requests to a requests-per-
-minute limit and refuses to exceed a per-job request budget. The API key comes from the
-environment or the OS keyring, is sent only in the Authorization header, and is scrubbed from
-every message this module logs or raises.
+minute limit, refuses to exceed a per-job request budget and stops the job when the endpoint
+cannot be reached several times in a row (a dead server would otherwise eat the budget one
+feature at a time). The API key comes from the environment or the OS keyring, is sent only in
+the Authorization header, and is scrubbed from every message this module logs or raises; a
+``user:password@`` in the URL is sent as HTTP Basic auth and never shown either.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.client
 import json
@@ -40,8 +43,16 @@ class LLMError(MusaeError):
     """The endpoint failed (after retries) or answered something unusable."""
 
 
-class LLMBudgetExceeded(MusaeError):
+class LLMJobStopped(MusaeError):
+    """Not this feature's fault: the whole job stops, and a re-run continues it."""
+
+
+class LLMBudgetExceeded(LLMJobStopped):
     """The job's request budget is spent; the job stops and a re-run continues it."""
+
+
+class LLMEndpointUnreachable(LLMJobStopped):
+    """Several connection attempts in a row failed: nothing is listening (or the URL is wrong)."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,30 @@ class LLMSettings:
     max_retry_after_s: float = 600.0
     requests_per_minute: float = 20.0
     max_requests: int = 500
+    max_connection_failures: int = 3  # in a row, across features: then the job stops
     max_audio_seconds: float = 120.0
     max_audio_bytes: int = 8_000_000
     audio_rate: int = 16_000
     temperature: float = 0.2
     json_mode: bool = True
+    basic_auth: str = field(default="", repr=False, init=False)  # "user:password" from the URL
+
+    def __post_init__(self) -> None:
+        """Move ``user:password@`` out of the URL: urllib would take it for part of the host."""
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.username is None and parts.password is None:
+            return
+        if self.api_key:
+            raise MusaeError(
+                f"LLM URL {redact_url(self.url)!r} carries a user:password@ and an API key is "
+                "set too; both would go in the one Authorization header.",
+                f"keep one: remove user:password@ from the URL, or unset {ENV_KEY} (and the "
+                "keyring entry).",
+            )
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        object.__setattr__(self, "url", redact_url(self.url, keep_query=True))
+        object.__setattr__(self, "basic_auth", f"{user}:{password}")
 
     @classmethod
     def from_env(
@@ -93,7 +123,17 @@ class LLMSettings:
         return base if base.endswith("/chat/completions") else base + "/chat/completions"
 
     def without_key(self) -> LLMSettings:
+        """The settings with no credentials at all (API key and URL user:password)."""
         return replace(self, api_key="")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential string that must never reach a log, error or database."""
+        found = [self.api_key]
+        if self.basic_auth:
+            password = self.basic_auth.partition(":")[2]
+            found += [self.basic_auth, password, urllib.parse.quote(password, safe="")]
+        return tuple(sorted({s for s in found if s}, key=len, reverse=True))
 
 
 def _keyring_key() -> str:
@@ -108,13 +148,20 @@ def _keyring_key() -> str:
         return ""
 
 
-def redact_url(url: str) -> str:
+def redact_url(url: str, keep_query: bool = False) -> str:
     """Scheme, host and path only: query strings and user info may carry secrets."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port: show none rather than fail while reporting
+        port = None
+    if port:
+        host = f"{host}:{port}"
+    query = parts.query if keep_query else ""
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, query, ""))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -146,13 +193,15 @@ class ChatClient:
     ) -> None:
         self.settings = settings
         self.requests_made = 0
+        self.connection_failures = 0  # in a row; any answer from the server resets it
         self._sleep = sleep
         self._clock = clock
         self._last_start: float | None = None
 
     def redact(self, text: str) -> str:
-        key = self.settings.api_key
-        return text.replace(key, "***") if key else text
+        for secret in self.settings.secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def complete(self, messages: list[dict[str, Any]], cancel: CancelToken | None = None) -> str:
         """The assistant's text for ``messages``; raises ``LLMError`` after retries."""
@@ -192,6 +241,9 @@ class ChatClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.settings.api_key:
             headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        elif self.settings.basic_auth:
+            token = base64.b64encode(self.settings.basic_auth.encode("utf-8")).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
         request = urllib.request.Request(
             self.settings.endpoint, data=payload, headers=headers, method="POST"
         )
@@ -200,6 +252,7 @@ class ChatClient:
             with urllib.request.urlopen(request, timeout=self.settings.timeout_s) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
+            self.connection_failures = 0
             detail = self.redact(_body_excerpt(exc))
             problem = f"HTTP {exc.code} {detail}".strip()
             if exc.code == 429:
@@ -213,18 +266,34 @@ class ChatClient:
                 f"{problem}.",
                 "check the model name, key and that the model accepts audio input.",
             ) from None
-        except (
-            urllib.error.URLError,
-            TimeoutError,
-            ConnectionError,
-            http.client.HTTPException,
-        ) as exc:
+        except urllib.error.URLError as exc:  # raised before any answer: could not connect
+            kind = type(exc.reason).__name__ if isinstance(exc.reason, Exception) else "URLError"
+            problem = self.redact(f"{kind}: {exc.reason}")
+            self._count_connection_failure(problem)
+            return backoff, problem, None
+        except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            self.connection_failures = 0  # connected; the answer was slow or cut: this feature
             reason = getattr(exc, "reason", exc)
             return backoff, self.redact(f"{type(exc).__name__}: {reason}"), None
+        self.connection_failures = 0
         try:
             return 0.0, "", _message_text(json.loads(raw))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             return backoff, f"unreadable response body ({type(exc).__name__})", None
+
+    def _count_connection_failure(self, problem: str) -> None:
+        """Stop the job once ``max_connection_failures`` attempts in a row could not connect."""
+        self.connection_failures += 1
+        limit = self.settings.max_connection_failures
+        if limit > 0 and self.connection_failures >= limit:
+            raise LLMEndpointUnreachable(
+                f"Could not connect to the LLM endpoint {redact_url(self.settings.endpoint)}: "
+                f"{self.connection_failures} attempts in a row failed ({problem}), so the job "
+                f"stopped after {self.requests_made} requests with nothing half-written; start "
+                f"the server or correct {ENV_URL} / --llm-url.",
+                "then re-run the same command: labelled features are skipped and the job "
+                "continues where it stopped.",
+            )
 
     def _respect_rate_limit(self, cancel: CancelToken | None) -> None:
         rpm = self.settings.requests_per_minute
