@@ -4,8 +4,9 @@ does not implement is refused by name.
 
 The folders are hand-written in the layout SAELens 6.54 ``SAE.save_model`` writes
 (``cfg.to_dict()`` + the state dict), and the expected outputs follow its encode/decode
-(``process_sae_in``, TopK ``rescale_acts_by_decoder_norm``): sae-lens itself needs
-transformer-lens, datasets and wandb, too much to install beside musae's torch.
+(``process_sae_in``, TopK ``rescale_acts_by_decoder_norm``). sae-lens itself needs
+transformer-lens, datasets and wandb, too much for musae's environment: the last test uses it
+when it is installed and is skipped otherwise.
 """
 
 from __future__ import annotations
@@ -156,3 +157,57 @@ def test_what_musae_cannot_run_is_refused_by_name(tmp_path, change, message):
     with pytest.raises(MusaeError, match=message) as info:
         load_sae(folder)
     assert "cfg.json" in str(info.value) and "Fix:" in str(info.value)
+
+
+def test_folders_written_by_the_real_sae_lens_package(tmp_path):
+    """Optional: with sae-lens installed, its own save_model folders load here with its outputs,
+    and musae's folders load in SAELens with musae's (checked against sae-lens 6.54.12)."""
+    sae_lens = pytest.importorskip("sae_lens")
+    from sae_lens.saes.sae import SAEMetadata
+
+    from musae_core.sae import SAEConfig, build_sae
+
+    def meta():
+        return SAEMetadata(
+            model_name="facebook/musicgen-small", hook_name="blocks.5.hook_resid_post"
+        )
+
+    torch.manual_seed(0)
+    theirs = {
+        "standard": sae_lens.StandardSAE(
+            sae_lens.StandardSAEConfig(D_IN, D_SAE, apply_b_dec_to_input=False, metadata=meta())
+        ),
+        "topk": sae_lens.TopKSAE(
+            sae_lens.TopKSAEConfig(
+                D_IN, D_SAE, k=4, rescale_acts_by_decoder_norm=True, metadata=meta()
+            )
+        ),
+        "jumprelu": sae_lens.JumpReLUSAE(sae_lens.JumpReLUSAEConfig(D_IN, D_SAE, metadata=meta())),
+    }
+    x = 2 * torch.randn(64, D_IN)
+    for name, sae in theirs.items():
+        with torch.no_grad():  # random weights, decoder rows far from unit norm
+            for param_name, param in sae.named_parameters():
+                values = (
+                    torch.rand_like(param) if param_name == "threshold" else torch.randn_like(param)
+                )
+                param.copy_(values * (3.0 if param_name == "W_dec" else 1.0))
+        sae.save_model(tmp_path / name)
+        mine = load_sae(tmp_path / name)
+        assert (mine.cfg.layer, mine.cfg.model_id) == (5, "facebook/musicgen-small")
+        with torch.no_grad():
+            assert rel_error(mine(x), sae(x)) < 1e-5, name
+    gated = sae_lens.GatedSAE(sae_lens.GatedSAEConfig(D_IN, D_SAE, metadata=meta()))
+    gated.save_model(tmp_path / "gated")
+    with pytest.raises(MusaeError, match="'gated' is not implemented"):
+        load_sae(tmp_path / "gated")
+    ours = build_sae(SAEConfig("topk", D_IN, D_SAE, k=4, model_id="tiny", layer=3))
+    with torch.no_grad():
+        for param in ours.parameters():
+            param.copy_(torch.randn_like(param))
+        ours.normalize_decoder()
+    save_sae(ours, tmp_path / "ours")
+    loaded = sae_lens.SAE.load_from_disk(str(tmp_path / "ours"))
+    assert loaded.cfg.metadata.hook_name == "blocks.3.hook_resid_post"
+    with torch.no_grad():
+        assert rel_error(loaded(x), ours(x)) < 1e-5
