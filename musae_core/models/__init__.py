@@ -4,6 +4,9 @@
 """
 
 from musae_core.models.base import CfgBranch, GenerationRequest, MusicModel, Take
+from musae_core.models.hf_quiet import quiet_musicgen_config_check
 from musae_core.models.loading import download_model, load_model
+
+quiet_musicgen_config_check()  # before any MusicGen config is built, loaded or converted
 
 __all__ = ["CfgBranch", "GenerationRequest", "MusicModel", "Take", "download_model", "load_model"]

@@ -88,9 +88,6 @@ def _load_transformers(model_id: str, cache_dir, allow_download: bool):
     )
 
     import musae_core.demo.codec  # noqa: F401  (registers the demo model's codec with Auto*)
-    from musae_core.models.hf_quiet import quiet_musicgen_config_check
-
-    quiet_musicgen_config_check()
 
     local = Path(model_id).expanduser()
     is_folder = local.is_dir()

@@ -20,10 +20,6 @@ from transformers import (
     T5Config,
 )
 
-from musae_core.models.hf_quiet import quiet_musicgen_config_check
-
-quiet_musicgen_config_check()  # the tiny config's pad/bos = vocab_size is MusicGen's own layout
-
 TINY_SAMPLE_RATE = 32_000
 TINY_CODEBOOK_SIZE = 256
 TINY_NUM_CODEBOOKS = 4
