@@ -138,6 +138,20 @@ def test_saelens_topk_with_decoder_norm_rescaling_is_folded_exactly(tmp_path):
     assert torch.allclose(sae.W_dec.norm(dim=1), torch.ones(D_SAE), atol=1e-5)
 
 
+def test_saelens_batchtopk_training_folder_keeps_its_threshold(tmp_path):
+    """A BatchTopK TrainingSAE saved by SAELens: its topk_threshold becomes musae's inference
+    threshold (what SAELens turns it into when it exports the inference SAE)."""
+    state = {**weights(seed=4, decoder_scale=2.0), "topk_threshold": torch.tensor(1.5)}
+    cfg = saelens6_cfg("batchtopk", k=4.0, rescale_acts_by_decoder_norm=True)
+    sae = load_sae(write_folder(tmp_path / "btk", cfg, state))
+    assert sae.cfg.architecture == "batchtopk" and float(sae.threshold) == 1.5
+    x = torch.randn(32, D_IN)
+    norms = state["W_dec"].norm(dim=-1)
+    pre = ((x - state["b_dec"]) @ state["W_enc"] + state["b_enc"]) * norms
+    expected = (pre * (pre > 1.5)) / norms @ state["W_dec"] + state["b_dec"]
+    assert rel_error(sae(x).detach(), expected) < 1e-5
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
