@@ -35,7 +35,7 @@ class Workbench(QObject):
     masterChanged = Signal(object)  # MasterSettings
     resourcesChanged = Signal()  # model / SAE / DB loaded or closed
     featuresLoaded = Signal(list)  # list[FeatureRow]
-    searchMatched = Signal(str, object)  # text, set[int] of DB matches
+    searchMatched = Signal(str, object)  # text, {feature id: SearchHit} ranked DB matches
     featureSelected = Signal(int)
     detailsReady = Signal(object)  # FeatureDetails
     takesChanged = Signal()
@@ -166,16 +166,18 @@ class Workbench(QObject):
         )
 
     def search(self, text: str) -> None:
-        """Ask the DB which features match ``text`` in labels or descriptions (on a worker)."""
+        """Ask the DB which features match ``text`` and how well (on a worker)."""
         db = self.session.db
         if db is None or not text.strip():
             self.searchMatched.emit(text, None)
             return
 
         def work(progress, cancel):
-            return {row.id for row in db.query(text=text)}
+            return {hit.feature_id: hit for hit in db.search(text)}
 
-        self.jobs.start("search", "Searching", work, lambda ids: self.searchMatched.emit(text, ids))
+        self.jobs.start(
+            "search", "Searching", work, lambda hits: self.searchMatched.emit(text, hits)
+        )
 
     # --- features --------------------------------------------------------------------------
     def select_feature(self, feature: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 NEGATION_CUES = frozenset({"no", "not", "non", "without", "never", "lacking", "absent", "minus"})
 CLAUSE_BREAKS = frozenset({"but", "with", "plus"})
@@ -22,7 +23,8 @@ QUALITY_NAMES = {EXACT: "exact label", PREFIX: "label starts with it", WORDS: "w
 _TOKEN = re.compile(r"\w+|[,;:.()/|!?]")
 
 
-def polar_words(text: str) -> list[tuple[str, bool]]:
+@lru_cache(maxsize=8192)  # label texts repeat: the browser filters thousands per keystroke
+def polar_words(text: str) -> tuple[tuple[str, bool], ...]:
     """Lower-case words of ``text`` with a flag saying whether a negation cue governs them.
 
     A cue negates the words after it up to punctuation or a conjunction ("no drums, loud").
@@ -38,7 +40,7 @@ def polar_words(text: str) -> list[tuple[str, bool]]:
             negated = False
         elif token not in FILLERS:
             out.append((token, negated))
-    return out
+    return tuple(out)
 
 
 def content_words(text: str) -> list[str]:
@@ -46,7 +48,7 @@ def content_words(text: str) -> list[str]:
     return [word for word, _ in polar_words(text)]
 
 
-def _covers(query: list[tuple[str, bool]], words: list[tuple[str, bool]]) -> bool:
+def _covers(query: tuple[tuple[str, bool], ...], words: tuple[tuple[str, bool], ...]) -> bool:
     """Every query word is a prefix of some word of the same polarity."""
     return all(any(w.startswith(q) and n == neg for w, n in words) for q, neg in query)
 
