@@ -300,6 +300,7 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         labelled_only: bool = False,
         steerable_only: bool = False,
         favourites_only: bool = False,
+        ids: Iterable[int] | None = None,
         sort: str = "id",
         descending: bool = False,
         limit: int | None = None,
@@ -316,7 +317,12 @@ class FeatureDB(ClipsMixin, LabelsMixin):
             "favourites_only": favourites_only,
         }
         hits = self.search(text) if text and text.strip() else None
-        ids = None if hits is None else [hit.feature_id for hit in hits]
+        if ids is not None:  # only these features (e.g. a feature's neighbours)
+            wanted = {int(i) for i in ids}
+            hits = None if hits is None else [h for h in hits if h.feature_id in wanted]
+            ids = sorted(wanted) if hits is None else [h.feature_id for h in hits]
+        else:
+            ids = None if hits is None else [hit.feature_id for hit in hits]
         by_match, page = sort == "match", (limit, offset)
         if by_match:  # the search's own order (best match first when descending)
             sort, limit, offset = "id", None, 0
