@@ -27,6 +27,7 @@ from app.feature_table import (  # noqa: F401  (FEATURE_MIME: drag target of the
     COLUMNS,
     FEATURE_MIME,
     FILTERS,
+    OPTIONAL_COLUMNS,
     FeatureFilterProxy,
     FeatureTableModel,
 )
@@ -35,12 +36,12 @@ MATCH_COLUMN = [key for key, _ in COLUMNS].index("match")
 SAMPLE_TEXT = {  # the widest value each fixed column shows (sizes the column, never cut)
     "id": "00000",
     "label_source": "descriptor",
-    "match": "description",
+    "match": "prefix",
     "label_score": "-0.00",
     "clap_score": "-0.00",
     "steer_effect": "-0.00",
     "clip_rate": "0.00",
-    "flags": "dead generic",
+    "flags": "generic",  # dead, rare and generic exclude each other
 }
 LABEL_SAMPLE = "compressed dynamics"  # the longest demo label: shown whole at the default size
 
@@ -53,6 +54,7 @@ class BrowserPanel(QWidget):
         self.bench = bench
         self._quiet = False  # a filter/sort/reload is moving the table's current row
         self._sort_before_search: tuple[int, Qt.SortOrder] | None = None
+        self._hidden_note = ""
         self.model = FeatureTableModel(self)
         self.proxy = FeatureFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -63,6 +65,7 @@ class BrowserPanel(QWidget):
             "labels, 'drums' never does. Best matches first."
         )
         self.count = QLabel("no feature database")
+        self.count.setWordWrap(True)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -119,11 +122,13 @@ class BrowserPanel(QWidget):
         header.setMinimumSectionSize(24)
 
     def sizeHint(self) -> QSize:
-        """Wide enough that every column and a typical label show whole (no sideways scroll)."""
+        """Wide enough that every column (Match included, shown while searching) and a typical
+        label show whole: no sideways scroll."""
+        optional = {i for i, (key, _) in enumerate(COLUMNS) if key in OPTIONAL_COLUMNS}
         columns = sum(
             self.table.columnWidth(c)
             for c in range(len(COLUMNS))
-            if c != 2 and not self.table.isColumnHidden(c)
+            if c != 2 and not (c in optional and self.table.isColumnHidden(c))
         )
         label = self.table.fontMetrics().horizontalAdvance(LABEL_SAMPLE) + 40
         scrollbar = self.table.verticalScrollBar().sizeHint().width()
@@ -145,7 +150,22 @@ class BrowserPanel(QWidget):
             self.model.set_rows(rows)
             if self.proxy.text:
                 self.proxy.set_text(self.proxy.text)
+        self._hidden_note = self._hide_empty_columns(rows)
         self._update_count()
+
+    def _hide_empty_columns(self, rows: list) -> str:
+        """Hide CLAP / Steer while no feature has a value (room for the rest); say why."""
+        keys = [key for key, _ in COLUMNS]
+        empty = []
+        for key in OPTIONAL_COLUMNS:
+            none = all(getattr(row, key) is None for row in rows)
+            self.table.setColumnHidden(keys.index(key), none)
+            if none:
+                empty.append(COLUMNS[keys.index(key)][1])
+        if not empty:
+            return ""
+        return (f" · {' and '.join(empty)} hidden: not measured in this database "
+                "(`musae label --method validate`, `musae eval-steering`)")  # fmt: skip
 
     def _text(self, text: str) -> None:
         searching = bool(text.strip())
@@ -177,7 +197,9 @@ class BrowserPanel(QWidget):
         self._update_count()
 
     def _update_count(self) -> None:
-        self.count.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} features")
+        self.count.setText(
+            f"{self.proxy.rowCount()} of {self.model.rowCount()} features{self._hidden_note}"
+        )
 
     def row_at(self, proxy_row: int):
         return self.proxy.index(proxy_row, 0).data(Qt.UserRole)

@@ -22,7 +22,7 @@ from musae_core.workstation import (
     Settings,
     default_envelope,
 )
-from musae_core.workstation.details import feature_details
+from musae_core.workstation.details import feature_details, load_clip_audio
 from musae_core.workstation.takes import TakeRecord
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ class Workbench(QObject):
     featuresLoaded = Signal(list)  # list[FeatureRow]
     searchMatched = Signal(str, object)  # text, {feature id: SearchHit} ranked DB matches
     featureSelected = Signal(int)
-    detailsReady = Signal(object)  # FeatureDetails
+    detailsReady = Signal(object)  # FeatureDetails (clip audio still loading)
+    clipAudioReady = Signal(int, int, object)  # feature, clip index, ClipView with audio
     takesChanged = Signal()
     currentTakeChanged = Signal(object)  # TakeRecord | None
     renderingChanged = Signal(bool)
@@ -187,11 +188,27 @@ class Workbench(QObject):
         if db is None:
             return
         rate = self.session.model.sample_rate if self.session.model is not None else None
+        self.jobs.cancel("clip-audio")  # the previous feature's clips: no longer wanted
         self.jobs.start(
             "inspect", f"Inspecting feature {feature}",
-            lambda p, c: feature_details(db, int(feature), sample_rate=rate),
-            self.detailsReady.emit,
+            lambda p, c: feature_details(db, int(feature), sample_rate=rate, with_audio=False),
+            self._details_read,
         )  # fmt: skip
+
+    def _details_read(self, details) -> None:
+        """Show the DB part at once; decode the clips' snippets after it, one by one."""
+        self.detailsReady.emit(details)
+        feature = details.record.id
+
+        def decode(progress, cancel):  # signals emitted here are queued to the UI thread
+            def ready(i: int, view) -> None:
+                self.clipAudioReady.emit(feature, i, view)
+                progress(i + 1, len(details.clips))
+
+            load_clip_audio(details.clips, cancel, ready)
+
+        if any(view.has_snippet for view in details.clips):
+            self.jobs.start("clip-audio", f"Decoding clips of feature {feature}", decode)
 
     def set_favourite(self, feature: int, on: bool) -> None:
         db = self.session.db

@@ -47,7 +47,8 @@ HEADER_TIPS = {
     "flags": "dead: never fires; rare: fires on very few clips; generic: fires on most clips.",
 }
 NUMBER_FORMAT = "{:.2f}"
-SHORT_QUALITY = {4: "exact", 3: "starts", 2: "words", 1: "description"}
+SHORT_QUALITY = {4: "exact", 3: "prefix", 2: "words", 1: "desc."}
+OPTIONAL_COLUMNS = ("clap_score", "steer_effect")  # hidden while no feature has a value
 FILTERS = (
     ("hide_dead", "Hide dead", lambda r: not r.dead),
     ("hide_generic", "Hide generic", lambda r: not r.generic),
@@ -109,9 +110,10 @@ class FeatureTableModel(QAbstractTableModel):
         if role == Qt.EditRole:
             return hit.rank_key
         if role == Qt.ToolTipRole:
-            return f"“{hit.label}”: {QUALITY_NAMES[hit.quality]}"
-        short = SHORT_QUALITY[hit.quality]
-        return short if hit.is_best_label or not hit.label else f"{short}: {hit.label}"
+            shown = "" if hit.is_best_label else " (another of its labels)"
+            return f"“{hit.label}”{shown}: {QUALITY_NAMES[hit.quality]}"
+        # another of the feature's labels matched: name it ("dark" found by its "drums" label)
+        return SHORT_QUALITY[hit.quality] if hit.is_best_label or not hit.label else hit.label
 
     def data(self, index, role=Qt.DisplayRole):
         row = self.rows[index.row()]
