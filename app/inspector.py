@@ -94,6 +94,11 @@ class InspectorPanel(QWidget):
         )
         self.clips_box = QVBoxLayout()
         self.clips_box.setSpacing(2)
+        self._rows: list[ClipRow] = []  # a pool: rows beyond this feature's clips are hidden
+        self.no_clips = QLabel("No top clips stored for this feature.")
+        self.no_clips.hide()
+        self.clips_box.addWidget(self.no_clips)
+        self.clips_box.addStretch()
         holder = QWidget()
         holder.setLayout(self.clips_box)
         self.clips_scroll = QScrollArea(widgetResizable=True)
@@ -235,17 +240,20 @@ class InspectorPanel(QWidget):
         )
 
     def _fill_clips(self, details) -> None:
-        while self.clips_box.count():
-            widget = self.clips_box.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
-        self.clip_widgets = [ClipRow(view) for view in details.clips]
-        for row in self.clip_widgets:
+        """Reuse the rows of the last feature (building widgets is most of a click's cost)."""
+        views = details.clips
+        while len(self._rows) < len(views):
+            row = ClipRow(views[len(self._rows)])
             row.playClicked.connect(self._play_clicked)
-            self.clips_box.addWidget(row)
-        if not details.clips:
-            self.clips_box.addWidget(QLabel("No top clips stored for this feature."))
-        self.clips_box.addStretch()
+            self.clips_box.insertWidget(len(self._rows), row)
+            self._rows.append(row)
+        for row, view in zip(self._rows, views, strict=False):
+            row.set_view(view)
+            row.show()
+        for row in self._rows[len(views) :]:
+            row.hide()
+        self.clip_widgets = self._rows[: len(views)]
+        self.no_clips.setVisible(not views)
 
     def _clip_audio(self, feature: int, index: int, view) -> None:
         if self.record is not None and feature == self.record.id and index < len(self.clip_widgets):
