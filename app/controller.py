@@ -188,27 +188,15 @@ class Workbench(QObject):
         if db is None:
             return
         rate = self.session.model.sample_rate if self.session.model is not None else None
-        self.jobs.cancel("clip-audio")  # the previous feature's clips: no longer wanted
-        self.jobs.start(
-            "inspect", f"Inspecting feature {feature}",
-            lambda p, c: feature_details(db, int(feature), sample_rate=rate, with_audio=False),
-            self._details_read,
-        )  # fmt: skip
 
-    def _details_read(self, details) -> None:
-        """Show the DB part at once; decode the clips' snippets after it, one by one."""
-        self.detailsReady.emit(details)
-        feature = details.record.id
+        def work(progress, cancel):  # signals emitted here are queued to the UI thread
+            details = feature_details(db, int(feature), sample_rate=rate, with_audio=False)
+            self.detailsReady.emit(details)  # shown at once; the clips' audio follows
+            emit = self.clipAudioReady.emit
+            load_clip_audio(details.clips, cancel, lambda i, view: emit(int(feature), i, view))
 
-        def decode(progress, cancel):  # signals emitted here are queued to the UI thread
-            def ready(i: int, view) -> None:
-                self.clipAudioReady.emit(feature, i, view)
-                progress(i + 1, len(details.clips))
-
-            load_clip_audio(details.clips, cancel, ready)
-
-        if any(view.has_snippet for view in details.clips):
-            self.jobs.start("clip-audio", f"Decoding clips of feature {feature}", decode)
+        # one job per click: a newer click cancels it between clips
+        self.jobs.start("inspect", f"Inspecting feature {feature}", work)
 
     def set_favourite(self, feature: int, on: bool) -> None:
         db = self.session.db

@@ -49,6 +49,11 @@ HEADER_TIPS = {
 NUMBER_FORMAT = "{:.2f}"
 SHORT_QUALITY = {4: "exact", 3: "prefix", 2: "words", 1: "desc."}
 OPTIONAL_COLUMNS = ("clap_score", "steer_effect")  # hidden while no feature has a value
+HANDLED_ROLES = frozenset(
+    {Qt.DisplayRole, Qt.EditRole, Qt.ToolTipRole, Qt.CheckStateRole, Qt.UserRole}
+)
+ROW_FLAGS = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled  # built once: enum
+FAV_FLAGS = ROW_FLAGS | Qt.ItemIsUserCheckable  # arithmetic is slow in PySide6 per cell
 FILTERS = (
     ("hide_dead", "Hide dead", lambda r: not r.dead),
     ("hide_generic", "Hide generic", lambda r: not r.generic),
@@ -116,6 +121,8 @@ class FeatureTableModel(QAbstractTableModel):
         return SHORT_QUALITY[hit.quality] if hit.is_best_label or not hit.label else hit.label
 
     def data(self, index, role=Qt.DisplayRole):
+        if role not in HANDLED_ROLES:  # Qt asks ~8 roles per painted cell; most are unused
+            return None
         row = self.rows[index.row()]
         key = COLUMNS[index.column()][0]
         if role == Qt.UserRole:
@@ -145,8 +152,7 @@ class FeatureTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index):
-        base = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled
-        return base | Qt.ItemIsUserCheckable if COLUMNS[index.column()][0] == "fav" else base
+        return FAV_FLAGS if index.column() == 0 else ROW_FLAGS
 
     def setData(self, index, value, role=Qt.EditRole) -> bool:
         if role != Qt.CheckStateRole or COLUMNS[index.column()][0] != "fav":

@@ -182,6 +182,9 @@ class InspectorPanel(QWidget):
         self.add.setEnabled(self.record is not None and self.bench.steering_unavailable() is None)
 
     def show_details(self, details) -> None:
+        selected = self.bench.selected_feature
+        if selected is not None and details.record.id != selected:
+            return  # a superseded click's details arriving late
         self.details = details
         rec = self.record = details.record
         flags = ", ".join(

@@ -135,7 +135,7 @@ def inspect(qtbot, window, feature: int):  # noqa: F811
         lambda: window.inspector.record is not None and window.inspector.record.id == feature,
         timeout=TIMEOUT,
     )
-    wait_job(qtbot, window.bench, "clip-audio")
+    wait_job(qtbot, window.bench, "inspect")
     return window.inspector
 
 
