@@ -11,6 +11,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from test_app_flow import TIMEOUT, wait_job, window  # noqa: F401
 
 DEMO_LABELS = ["drums", "no drums", "loud", "medium tempo", "compressed dynamics", "dark",
@@ -158,8 +159,9 @@ def test_evidence_reads_as_a_sentence_with_raw_numbers_one_click_away(opened, qt
 def test_top_clips_numbered_as_ranked_and_two_whole_clips_visible(opened, qtbot):
     inspector = inspect(qtbot, opened, 3)
     rows = inspector.clip_widgets
-    assert [row.info.text().split()[0] for row in rows] == ["#1", "#2", "#3"]  # DB ranks 1-3
-    assert rows[0].info.text().startswith("#1  song1.flac")
+    captions = [row.findChildren(QLabel)[0].text() for row in rows]
+    assert [text.split()[0] for text in captions] == ["#1", "#2", "#3"]  # DB ranks 1-3
+    assert captions[0].startswith("#1  song1.flac")
     assert all(row.play.isEnabled() and row.strip.image is not None for row in rows)
     qtbot.wait(50)
     viewport = inspector.clips_scroll.viewport().height()
@@ -172,9 +174,11 @@ def test_playing_a_clip_moves_its_own_playhead_not_the_arrangements(opened, qtbo
     before, line_before = transport.playhead, arrangement.playheads[0].value()
     rows = inspector.clip_widgets
     rows[1].play.click()
+    qtbot.waitUntil(lambda: opened.output.position_seconds() > 0.2, timeout=TIMEOUT)
+    qtbot.wait(100)  # a few 30 Hz playhead updates
+    assert transport.playhead == before and arrangement.playheads[0].value() == line_before
     qtbot.waitUntil(lambda: (rows[1].strip.playhead or 0.0) > 0.1, timeout=TIMEOUT)
     assert rows[0].strip.playhead is None and rows[2].strip.playhead is None
-    assert transport.playhead == before and arrangement.playheads[0].value() == line_before
     rows[1].play.click()  # the same button stops it; the row's playhead goes away
     qtbot.waitUntil(lambda: rows[1].strip.playhead is None, timeout=TIMEOUT)
     assert not opened.output.playing and transport.playhead == before
