@@ -78,8 +78,8 @@ class InspectorPanel(QWidget):
         self.raw = QPlainTextEdit(readOnly=True)
         self.raw.setMaximumHeight(140)
         self.raw.hide()
-        self.clap_note = QLabel(NO_CLAP)
-        self.clap_note.setWordWrap(True)
+        self.clap_note = QLabel("CLAP column empty: no CLAP validation yet (hover for how)")
+        self.clap_note.setToolTip(NO_CLAP)
         self.clap_note.hide()
         self.histogram = pg.PlotWidget()
         self.histogram.setFixedHeight(100)
@@ -131,6 +131,7 @@ class InspectorPanel(QWidget):
         table.setSelectionBehavior(QAbstractItemView.SelectRows)
         table.setSelectionMode(QAbstractItemView.SingleSelection)
         table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.setMinimumHeight(96)  # two labels with their sentences wrapped
         table.setMaximumHeight(200)
         table.itemSelectionChanged.connect(lambda: self._show_raw(self.raw_toggle.isChecked()))
         return table

@@ -152,6 +152,7 @@ def test_evidence_reads_as_a_sentence_with_raw_numbers_one_click_away(opened, qt
     inspector.raw_toggle.click()
     assert inspector.raw.isVisible() and '"auroc": 0.9' in inspector.raw.toPlainText()
     assert inspector.labels.item(0, 3).text() == "" and inspector.clap_note.isVisible()
+    assert "validate" in inspector.clap_note.toolTip()
     assert "validate" in inspector.labels.item(0, 3).toolTip()
     assert "freq" in inspector.header.toolTip() and "cos" in inspector.neighbours.toolTip()
 
