@@ -1,20 +1,16 @@
-"""Feature browser: a model/view table over the feature DB with search, filters, favourites.
+"""Feature browser: search box, filter toggles and the feature table.
 
-The source model holds all rows (thousands are fine); the proxy filters and sorts on the UI
-thread in C++-backed Qt code, and the DB's own label/description search runs on a worker.
+Only the user's own clicks and keys change the inspected feature: a filter, sort or search
+that moves the table keeps the user's row selected (or clears the selection when it is
+filtered out) and never selects another feature. Searching shows the Match column and sorts
+by it (best match first); clearing the search restores the previous sort.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QMimeData,
-    QModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-    Signal,
-)
+from contextlib import contextmanager
+
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -27,139 +23,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-FEATURE_MIME = "application/x-musae-feature"
-COLUMNS = (
-    ("fav", "★"),
-    ("id", "ID"),
-    ("best_label", "Label"),
-    ("label_source", "Source"),
-    ("label_score", "Score"),
-    ("clap_score", "CLAP"),
-    ("steer_effect", "Steer"),
-    ("clip_rate", "Rate"),
-    ("flags", "Flags"),
-)
-FILTERS = (
-    ("hide_dead", "Hide dead", lambda r: not r.dead),
-    ("hide_generic", "Hide generic", lambda r: not r.generic),
-    ("hide_rare", "Hide rare", lambda r: not r.rare),
-    ("labelled_only", "Labelled", lambda r: bool(r.best_label)),
-    ("steerable_only", "Steerable", lambda r: bool(r.steers)),
-    ("favourites_only", "★ only", lambda r: bool(r.favourite)),
+from app.feature_table import (  # noqa: F401  (FEATURE_MIME: drag target of the mixer)
+    COLUMNS,
+    FEATURE_MIME,
+    FILTERS,
+    OPTIONAL_COLUMNS,
+    FeatureFilterProxy,
+    FeatureTableModel,
 )
 
-
-def _flags(row) -> str:
-    return " ".join(
-        n for n, on in (("dead", row.dead), ("rare", row.rare), ("generic", row.generic)) if on
-    )
-
-
-class FeatureTableModel(QAbstractTableModel):
-    """All FeatureRows; column ``fav`` is checkable (the favourite star)."""
-
-    favouriteToggled = Signal(int, bool)
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.rows: list = []
-        self.position: dict[int, int] = {}
-
-    def set_rows(self, rows: list) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.position = {row.id: i for i, row in enumerate(self.rows)}
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
-            return COLUMNS[section][1]
-        return None
-
-    def data(self, index, role=Qt.DisplayRole):
-        row = self.rows[index.row()]
-        key = COLUMNS[index.column()][0]
-        if role == Qt.UserRole:
-            return row
-        if key == "fav":
-            if role == Qt.CheckStateRole:
-                return Qt.Checked if row.favourite else Qt.Unchecked
-            return None
-        if role == Qt.DisplayRole:
-            if key == "flags":
-                return _flags(row)
-            value = getattr(row, key)
-            if isinstance(value, float):
-                return f"{value:.3f}"
-            return "" if value is None else value
-        if role == Qt.EditRole:  # sort key
-            value = _flags(row) if key == "flags" else getattr(row, key)
-            return -1e9 if value is None else value
-        return None
-
-    def flags(self, index):
-        base = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled
-        return base | Qt.ItemIsUserCheckable if COLUMNS[index.column()][0] == "fav" else base
-
-    def setData(self, index, value, role=Qt.EditRole) -> bool:
-        if role != Qt.CheckStateRole or COLUMNS[index.column()][0] != "fav":
-            return False
-        row = self.rows[index.row()]
-        row.favourite = Qt.CheckState(value) == Qt.Checked
-        self.dataChanged.emit(index, index)
-        self.favouriteToggled.emit(row.id, row.favourite)
-        return True
-
-    def mimeTypes(self) -> list[str]:
-        return [FEATURE_MIME]
-
-    def mimeData(self, indexes) -> QMimeData:
-        ids = sorted({self.rows[i.row()].id for i in indexes})
-        mime = QMimeData()
-        mime.setData(FEATURE_MIME, ",".join(map(str, ids)).encode())
-        mime.setText(" ".join(f"#{i}" for i in ids))
-        return mime
-
-
-class FeatureFilterProxy(QSortFilterProxyModel):
-    """Search over id and label (plus DB matches on descriptions) and the flag filters."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.text = ""
-        self.db_matches: set[int] | None = None
-        self.active: set[str] = {"hide_dead"}
-        self.setSortRole(Qt.EditRole)
-
-    def set_text(self, text: str) -> None:
-        self.text, self.db_matches = text.strip().lower(), None
-        self.invalidateFilter()
-
-    def set_db_matches(self, text: str, ids: set[int] | None) -> None:
-        if text.strip().lower() == self.text:
-            self.db_matches = ids
-            self.invalidateFilter()
-
-    def set_filter(self, name: str, on: bool) -> None:
-        (self.active.add if on else self.active.discard)(name)
-        self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, parent) -> bool:
-        row = self.sourceModel().rows[source_row]
-        if not all(test(row) for name, _, test in FILTERS if name in self.active):
-            return False
-        if not self.text:
-            return True
-        if self.db_matches is not None and row.id in self.db_matches:
-            return True
-        label = (row.best_label or "").lower()
-        return all(word in label or word == str(row.id) for word in self.text.split())
+MATCH_COLUMN = [key for key, _ in COLUMNS].index("match")
+SAMPLE_TEXT = {  # the widest value each fixed column shows (sizes the column, never cut)
+    "id": "00000",
+    "label_source": "descriptor",
+    "match": "prefix",
+    "label_score": "-0.00",
+    "clap_score": "-0.00",
+    "steer_effect": "-0.00",
+    "clip_rate": "0.00",
+    "flags": "generic",  # dead, rare and generic exclude each other
+}
+LABEL_SAMPLE = "compressed dynamics"  # the longest demo label: shown whole at the default size
 
 
 class BrowserPanel(QWidget):
@@ -168,12 +52,20 @@ class BrowserPanel(QWidget):
     def __init__(self, bench, parent=None) -> None:
         super().__init__(parent)
         self.bench = bench
+        self._quiet = False  # a filter/sort/reload is moving the table's current row
+        self._sort_before_search: tuple[int, Qt.SortOrder] | None = None
+        self._hidden_note = ""
         self.model = FeatureTableModel(self)
         self.proxy = FeatureFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.search = QLineEdit(placeholderText="Search labels and descriptions… (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        self.search.setToolTip(
+            "Words match label and description words by prefix; 'no drums' finds negated "
+            "labels, 'drums' never does. Best matches first."
+        )
         self.count = QLabel("no feature database")
+        self.count.setWordWrap(True)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -182,11 +74,11 @@ class BrowserPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setDragEnabled(True)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
-        self.table.setColumnWidth(0, 28)
-        self.table.setColumnWidth(1, 50)
+        self._size_columns()
+        self.table.setColumnHidden(MATCH_COLUMN, True)
         self.checks: dict[str, QCheckBox] = {}
         filters = QHBoxLayout()
         for name, text, _ in FILTERS:
@@ -212,30 +104,109 @@ class BrowserPanel(QWidget):
         bench.searchMatched.connect(self._matches)
         bench.featureSelected.connect(self.reveal)
 
+    def _size_columns(self) -> None:
+        """Fixed columns as wide as their widest value or header; the label takes the rest."""
+        header = self.table.horizontalHeader()
+        metrics = self.table.fontMetrics()
+        pad = 16  # cell margins and the sort arrow
+        for column, (key, title) in enumerate(COLUMNS):
+            if key == "best_label":
+                header.setSectionResizeMode(column, QHeaderView.Stretch)
+                continue
+            sample = SAMPLE_TEXT.get(key, "")
+            width = max(
+                metrics.horizontalAdvance(sample), header.fontMetrics().horizontalAdvance(title)
+            )
+            header.setSectionResizeMode(column, QHeaderView.Interactive)
+            self.table.setColumnWidth(column, max(width + pad, 28 if key == "fav" else 0))
+        header.setMinimumSectionSize(24)
+
+    def sizeHint(self) -> QSize:
+        """Wide enough that every column (Match included, shown while searching) and a typical
+        label show whole: no sideways scroll."""
+        optional = {i for i, (key, _) in enumerate(COLUMNS) if key in OPTIONAL_COLUMNS}
+        columns = sum(
+            self.table.columnWidth(c)
+            for c in range(len(COLUMNS))
+            if c != 2 and not (c in optional and self.table.isColumnHidden(c))
+        )
+        label = self.table.fontMetrics().horizontalAdvance(LABEL_SAMPLE) + 40
+        scrollbar = self.table.verticalScrollBar().sizeHint().width()
+        base = super().sizeHint()
+        return QSize(columns + label + scrollbar + 14, base.height())
+
+    @contextmanager
+    def _keep_selection(self):
+        """Refilter/resort without moving the inspector: keep (or clear) the user's row."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self.reveal(self.bench.selected_feature, scroll=False)
+            self._quiet = False
+
     def _rows(self, rows: list) -> None:
-        self.model.set_rows(rows)
+        with self._keep_selection():
+            self.model.set_rows(rows)
+            if self.proxy.text:
+                self.proxy.set_text(self.proxy.text)
+        self._hidden_note = self._hide_empty_columns(rows)
         self._update_count()
 
+    def _hide_empty_columns(self, rows: list) -> str:
+        """Hide CLAP / Steer while no feature has a value (room for the rest); say why."""
+        keys = [key for key, _ in COLUMNS]
+        empty = []
+        for key in OPTIONAL_COLUMNS:
+            none = all(getattr(row, key) is None for row in rows)
+            self.table.setColumnHidden(keys.index(key), none)
+            if none:
+                empty.append(COLUMNS[keys.index(key)][1])
+        if not empty:
+            return ""
+        return (f" · {' and '.join(empty)} hidden: not measured in this database "
+                "(`musae label --method validate`, `musae eval-steering`)")  # fmt: skip
+
     def _text(self, text: str) -> None:
-        self.proxy.set_text(text)
+        searching = bool(text.strip())
+        with self._keep_selection():
+            self.table.setColumnHidden(MATCH_COLUMN, not searching)
+            if searching and self._sort_before_search is None:
+                header = self.table.horizontalHeader()
+                self._sort_before_search = (
+                    header.sortIndicatorSection(),
+                    header.sortIndicatorOrder(),
+                )
+                self.table.sortByColumn(MATCH_COLUMN, Qt.DescendingOrder)
+            elif not searching and self._sort_before_search is not None:
+                self.table.sortByColumn(*self._sort_before_search)
+                self._sort_before_search = None
+            self.proxy.set_text(text)
+        self.table.scrollToTop()
         self._update_count()
         self._debounce.start()
 
-    def _matches(self, text: str, ids) -> None:
-        self.proxy.set_db_matches(text, ids)
+    def _matches(self, text: str, hits) -> None:
+        with self._keep_selection():
+            self.proxy.set_db_matches(text, hits)
         self._update_count()
 
     def _filter(self, name: str, on: bool) -> None:
-        self.proxy.set_filter(name, on)
+        with self._keep_selection():
+            self.proxy.set_filter(name, on)
         self._update_count()
 
     def _update_count(self) -> None:
-        self.count.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} features")
+        self.count.setText(
+            f"{self.proxy.rowCount()} of {self.model.rowCount()} features{self._hidden_note}"
+        )
 
     def row_at(self, proxy_row: int):
         return self.proxy.index(proxy_row, 0).data(Qt.UserRole)
 
     def _current(self, current, _previous) -> None:
+        if self._quiet:
+            return
         row = current.data(Qt.UserRole) if current.isValid() else None
         if row is not None and row.id != self.bench.selected_feature:
             self.bench.select_feature(row.id)
@@ -245,13 +216,23 @@ class BrowserPanel(QWidget):
         if row is not None and self.bench.steering_unavailable() is None:
             self.bench.add_feature(row.id, row.best_label or "")
 
-    def reveal(self, feature: int) -> None:
-        """Select ``feature`` in the table (e.g. after a neighbour jump) if it is visible."""
-        source_row = self.model.position.get(feature)
-        if source_row is None:
-            return
-        index = self.proxy.mapFromSource(self.model.index(source_row, 1))
-        if index.isValid():
-            if self.table.currentIndex().row() != index.row():
+    def reveal(self, feature: int | None, scroll: bool = True) -> None:
+        """Select ``feature`` in the table (e.g. after a neighbour jump) if it is visible;
+        clear the table's selection when it is filtered out."""
+        source_row = self.model.position.get(feature) if feature is not None else None
+        index = (
+            self.proxy.mapFromSource(self.model.index(source_row, 1))
+            if source_row is not None
+            else None
+        )
+        quiet, self._quiet = self._quiet, True
+        try:
+            if index is None or not index.isValid():
+                self.table.selectionModel().clear()
+                return
+            if self.table.currentIndex() != index:
                 self.table.setCurrentIndex(index)
-            self.table.scrollTo(index)
+            if scroll:
+                self.table.scrollTo(index)
+        finally:
+            self._quiet = quiet

@@ -22,7 +22,7 @@ from musae_core.workstation import (
     Settings,
     default_envelope,
 )
-from musae_core.workstation.details import feature_details
+from musae_core.workstation.details import feature_details, load_clip_audio
 from musae_core.workstation.takes import TakeRecord
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,10 @@ class Workbench(QObject):
     masterChanged = Signal(object)  # MasterSettings
     resourcesChanged = Signal()  # model / SAE / DB loaded or closed
     featuresLoaded = Signal(list)  # list[FeatureRow]
-    searchMatched = Signal(str, object)  # text, set[int] of DB matches
+    searchMatched = Signal(str, object)  # text, {feature id: SearchHit} ranked DB matches
     featureSelected = Signal(int)
-    detailsReady = Signal(object)  # FeatureDetails
+    detailsReady = Signal(object)  # FeatureDetails (clip audio still loading)
+    clipAudioReady = Signal(int, int, object)  # feature, clip index, ClipView with audio
     takesChanged = Signal()
     currentTakeChanged = Signal(object)  # TakeRecord | None
     renderingChanged = Signal(bool)
@@ -166,16 +167,18 @@ class Workbench(QObject):
         )
 
     def search(self, text: str) -> None:
-        """Ask the DB which features match ``text`` in labels or descriptions (on a worker)."""
+        """Ask the DB which features match ``text`` and how well (on a worker)."""
         db = self.session.db
         if db is None or not text.strip():
             self.searchMatched.emit(text, None)
             return
 
         def work(progress, cancel):
-            return {row.id for row in db.query(text=text)}
+            return {hit.feature_id: hit for hit in db.search(text)}
 
-        self.jobs.start("search", "Searching", work, lambda ids: self.searchMatched.emit(text, ids))
+        self.jobs.start(
+            "search", "Searching", work, lambda hits: self.searchMatched.emit(text, hits)
+        )
 
     # --- features --------------------------------------------------------------------------
     def select_feature(self, feature: int) -> None:
@@ -185,11 +188,15 @@ class Workbench(QObject):
         if db is None:
             return
         rate = self.session.model.sample_rate if self.session.model is not None else None
-        self.jobs.start(
-            "inspect", f"Inspecting feature {feature}",
-            lambda p, c: feature_details(db, int(feature), sample_rate=rate),
-            self.detailsReady.emit,
-        )  # fmt: skip
+
+        def work(progress, cancel):  # signals emitted here are queued to the UI thread
+            details = feature_details(db, int(feature), sample_rate=rate, with_audio=False)
+            self.detailsReady.emit(details)  # shown at once; the clips' audio follows
+            emit = self.clipAudioReady.emit
+            load_clip_audio(details.clips, cancel, lambda i, view: emit(int(feature), i, view))
+
+        # one job per click: a newer click cancels it between clips
+        self.jobs.start("inspect", f"Inspecting feature {feature}", work)
 
     def set_favourite(self, feature: int, on: bool) -> None:
         db = self.session.db

@@ -1,6 +1,10 @@
-"""Feature inspector: labels (source, score, evidence), description, activation histogram,
-similar features (click to jump) and the top clips, each playable with its spectrogram and the
-feature's activation timeline on one time axis."""
+"""Feature inspector: labels (source, score, CLAP, evidence in words with the raw numbers one
+click away), activation histogram, similar features (click to jump) and the top clips, each
+playable with its own playhead over its spectrogram and the feature's activation timeline.
+
+A click shows the DB part at once; each clip's spectrogram and audio arrive as the worker
+decodes them (``Workbench.clipAudioReady``).
+"""
 
 from __future__ import annotations
 
@@ -8,72 +12,49 @@ import json
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.clip_row import ClipRow
 from app.theme import ACCENT
 
-
-class ClipWidget(QWidget):
-    """One top clip: play button, spectrogram and activation timeline sharing the x axis."""
-
-    def __init__(self, view, on_play, parent=None) -> None:
-        super().__init__(parent)
-        clip = view.clip
-        self.view = view
-        self.play = QPushButton("▶")
-        self.play.setFixedWidth(32)
-        self.play.setEnabled(view.playable)
-        self.play.setToolTip("Play this clip" if view.playable else "No cached snippet")
-        self.play.clicked.connect(lambda: on_play(view))
-        name = clip.source_path.rsplit("/", 1)[-1]
-        info = QLabel(
-            f"#{clip.rank + 1} {name} @ {clip.clip_start:.1f}s  mean {clip.mean_activation:.2f}"
-            f"  peak {clip.peak_activation:.2f}"
-        )
-        plots = pg.GraphicsLayoutWidget()
-        plots.setFixedHeight(130)
-        spec_plot = plots.addPlot(row=0, col=0)
-        line_plot = plots.addPlot(row=1, col=0)
-        line_plot.setXLink(spec_plot)
-        for p in (spec_plot, line_plot):
-            p.hideAxis("left")
-            p.setMouseEnabled(x=True, y=False)
-        if view.spectrogram is not None:
-            spec = view.spectrogram
-            image = pg.ImageItem(spec.db, levels=(max(spec.floor_db, -80), 0))
-            image.setColorMap(pg.colormap.get("inferno"))
-            image.setRect(QRectF(0, 0, spec.db.shape[0] * spec.hop_seconds, spec.db.shape[1]))
-            spec_plot.addItem(image)
-        timeline = np.asarray(clip.timeline, dtype=np.float32)
-        t = np.arange(timeline.size) / max(clip.frame_rate, 1e-9)
-        line_plot.plot(
-            t, timeline, pen=pg.mkPen(ACCENT, width=2), fillLevel=0, brush=(224, 160, 48, 60)
-        )
-        start, end = clip.best_window
-        if end > start:
-            line_plot.addItem(
-                pg.LinearRegionItem((start, end), movable=False, brush=(255, 255, 255, 25))
-            )
-        spec_plot.setXRange(0, max(clip.clip_seconds, t[-1] if t.size else 1.0), padding=0)
-        top = QHBoxLayout()
-        top.addWidget(self.play)
-        top.addWidget(info, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 2)
-        layout.addLayout(top)
-        layout.addWidget(plots)
+LABEL_COLUMNS = (
+    ("Source", "Which labeller wrote the label (descriptor, classifier, clap, llm)."),
+    ("Label", "The label text."),
+    ("Score", "The labeller's own strength for the label (effect size, contrast or confidence)."),
+    ("CLAP", "CLAP validation: how much closer CLAP puts the label to the top clips than to "
+             "random clips. Empty until `musae label --method validate` has run."),
+    ("Evidence", "What the labeller measured, in words; 'Raw numbers' shows the statistics."),
+)  # fmt: skip
+STATS_TIP = (
+    "rate: fraction of clips whose mean activation passes the threshold · freq: fraction of "
+    "frames on which the feature fires at all · max: its largest activation (the steering "
+    "scale β)"
+)
+NEIGHBOURS_TIP = (
+    "Features whose decoder directions point the same way; cos is their cosine similarity "
+    "(1 = same direction, 0 = unrelated). Click one to inspect it."
+)
+NO_CLAP = (
+    "CLAP column empty: no label of this feature has been validated with CLAP. Run "
+    "`musae label --db DB --method validate --all` (needs laion/larger_clap_music)."
+)
+MIN_CLIP_ROWS = 2  # the clips panel always shows at least two whole clips
 
 
 class InspectorPanel(QWidget):
@@ -81,51 +62,131 @@ class InspectorPanel(QWidget):
         super().__init__(parent)
         self.bench, self.transport = bench, transport
         self.record = None
+        self.details = None
+        self.clip_widgets: list[ClipRow] = []
         self.header = QLabel("Select a feature in the browser.")
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.RichText)
+        self.header.setToolTip(STATS_TIP)
         self.add = QPushButton("Add to mixer")
         self.add.clicked.connect(self._add)
-        self.labels = QTableWidget(0, 5)
-        self.labels.setHorizontalHeaderLabels(["Source", "Label", "Score", "CLAP", "Evidence"])
-        self.labels.horizontalHeader().setStretchLastSection(True)
-        self.labels.verticalHeader().hide()
-        self.labels.setMaximumHeight(140)
+        self.labels = self._labels_table()
+        self.raw_toggle = QPushButton("Raw numbers")
+        self.raw_toggle.setCheckable(True)
+        self.raw_toggle.setToolTip("Show the selected label's evidence as stored (JSON)")
+        self.raw_toggle.toggled.connect(self._show_raw)
+        self.raw = QPlainTextEdit(readOnly=True)
+        self.raw.setMaximumHeight(140)
+        self.raw.hide()
+        self.clap_note = QLabel("CLAP column empty: no CLAP validation yet (hover for how)")
+        self.clap_note.setToolTip(NO_CLAP)
+        self.clap_note.hide()
         self.histogram = pg.PlotWidget()
-        self.histogram.setFixedHeight(110)
+        self.histogram.setFixedHeight(100)
         self.histogram.setLabel("bottom", "activation")
         self.histogram.setMouseEnabled(x=False, y=False)
+        self.histogram.setToolTip("How often the feature fires at each strength (active frames)")
         self.neighbours = QListWidget()
-        self.neighbours.setMaximumHeight(90)
+        self.neighbours.setFixedHeight(100)
+        self.neighbours.setToolTip(NEIGHBOURS_TIP)
         self.neighbours.itemClicked.connect(
             lambda item: bench.select_feature(item.data(Qt.UserRole))
         )
         self.clips_box = QVBoxLayout()
+        self.clips_box.setSpacing(2)
+        self._rows: list[ClipRow] = []  # a pool: rows beyond this feature's clips are hidden
+        self.no_clips = QLabel("No top clips stored for this feature.")
+        self.no_clips.hide()
+        self.clips_box.addWidget(self.no_clips)
+        self.clips_box.addStretch()
         holder = QWidget()
         holder.setLayout(self.clips_box)
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(holder)
+        self.clips_scroll = QScrollArea(widgetResizable=True)
+        self.clips_scroll.setWidget(holder)
+        self.clips_scroll.setMinimumHeight(MIN_CLIP_ROWS * self._row_height() + 8)
+        self.setLayout(self._layout())
+        bench.detailsReady.connect(self.show_details)
+        bench.clipAudioReady.connect(self._clip_audio)
+        bench.resourcesChanged.connect(self._resources)
+        transport.clipPlayheadMoved.connect(self._clip_playhead)
+        transport.playingChanged.connect(self._playing)
+        self._resources()
+
+    def sizeHint(self) -> QSize:
+        """Leave the browser room for its columns at 1600 px (the clips stretch to fit)."""
+        return QSize(540, super().sizeHint().height())
+
+    def _labels_table(self) -> QTableWidget:
+        table = QTableWidget(0, len(LABEL_COLUMNS))
+        for c, (title, tip) in enumerate(LABEL_COLUMNS):
+            item = QTableWidgetItem(title)
+            item.setToolTip(tip)
+            table.setHorizontalHeaderItem(c, item)
+        header = table.horizontalHeader()
+        for c in range(len(LABEL_COLUMNS) - 1):
+            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(len(LABEL_COLUMNS) - 1, QHeaderView.Stretch)
+        table.verticalHeader().hide()
+        table.setWordWrap(True)
+        table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.setMinimumHeight(96)  # two labels with their sentences wrapped
+        table.setMaximumHeight(200)
+        table.itemSelectionChanged.connect(lambda: self._show_raw(self.raw_toggle.isChecked()))
+        return table
+
+    def _layout(self) -> QVBoxLayout:
         head = QHBoxLayout()
         head.addWidget(self.header, 1)
         head.addWidget(self.add)
-        layout = QVBoxLayout(self)
+        raw_row = QHBoxLayout()
+        raw_row.addWidget(self.clap_note, 1)
+        raw_row.addWidget(self.raw_toggle, 0, Qt.AlignTop)
+        plots = QHBoxLayout()
+        for title, widget in (("Activation histogram", self.histogram),
+                              ("Similar features (click to jump)", self.neighbours)):  # fmt: skip
+            column = QVBoxLayout()
+            column.addWidget(QLabel(title))
+            column.addWidget(widget)
+            plots.addLayout(column, 1)
+        details = QWidget()
+        top = QVBoxLayout(details)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addLayout(head)
+        top.addWidget(self.labels)
+        top.addLayout(raw_row)
+        top.addWidget(self.raw)
+        top.addLayout(plots)
+        clips = QWidget()
+        bottom = QVBoxLayout(clips)
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(QLabel("Top clips (#1 = the clip the feature fires on most)"))
+        bottom.addWidget(self.clips_scroll, 1)
+        self.splitter = QSplitter(Qt.Vertical)
+        self.splitter.addWidget(details)
+        self.splitter.addWidget(clips)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout()
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(head)
-        layout.addWidget(self.labels)
-        layout.addWidget(QLabel("Activation histogram"))
-        layout.addWidget(self.histogram)
-        layout.addWidget(QLabel("Similar features (click to jump)"))
-        layout.addWidget(self.neighbours)
-        layout.addWidget(QLabel("Top clips"))
-        layout.addWidget(scroll, 1)
-        bench.detailsReady.connect(self.show_details)
-        bench.resourcesChanged.connect(self._resources)
-        self._resources()
+        layout.addWidget(self.splitter)
+        return layout
+
+    @staticmethod
+    def _row_height() -> int:
+        from app.clip_row import STRIP_HEIGHT
+
+        return STRIP_HEIGHT + 36  # the caption line and margins
 
     def _resources(self) -> None:
         self.add.setEnabled(self.record is not None and self.bench.steering_unavailable() is None)
 
     def show_details(self, details) -> None:
+        selected = self.bench.selected_feature
+        if selected is not None and details.record.id != selected:
+            return  # a superseded click's details arriving late
+        self.details = details
         rec = self.record = details.record
         flags = ", ".join(
             n for n, on in (("dead", rec.dead), ("rare", rec.rare), ("generic", rec.generic)) if on
@@ -136,14 +197,7 @@ class InspectorPanel(QWidget):
             f"rate {rec.clip_rate:.3f} · freq {rec.frequency:.4f} · max {rec.max_activation:.2f}"
             + (f" · {flags}" if flags else "")
         )
-        self.labels.setRowCount(len(details.labels))
-        for r, lab in enumerate(details.labels):
-            clap = "" if lab.clap_score is None else f"{lab.clap_score:.3f}"
-            cells = (lab.source, lab.text, f"{lab.score:.3f}", clap, json.dumps(lab.evidence)[:200])
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(lab.description or text)
-                self.labels.setItem(r, c, item)
+        self._fill_labels(details)
         self.histogram.clear()
         edges, counts = rec.histogram
         if len(counts):
@@ -155,22 +209,90 @@ class InspectorPanel(QWidget):
         for fid, cos, label in details.neighbours:
             item = QListWidgetItem(f"#{fid}  cos {cos:.2f}  {label}")
             item.setData(Qt.UserRole, fid)
+            item.setToolTip(NEIGHBOURS_TIP)
             self.neighbours.addItem(item)
-        while self.clips_box.count():
-            widget = self.clips_box.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
-        self.clip_widgets = [ClipWidget(view, self.play_clip) for view in details.clips]
-        for widget in self.clip_widgets:
-            self.clips_box.addWidget(widget)
-        if not details.clips:
-            self.clips_box.addWidget(QLabel("No top clips stored for this feature."))
+        self._fill_clips(details)
         self._resources()
 
+    def _fill_labels(self, details) -> None:
+        self.labels.setRowCount(len(details.labels))
+        sentences = details.sentences or [""] * len(details.labels)
+        for r, (lab, sentence) in enumerate(zip(details.labels, sentences, strict=True)):
+            clap = "" if lab.clap_score is None else f"{lab.clap_score:.3f}"
+            cells = (lab.source, lab.text, f"{lab.score:.3f}", clap, sentence or "—")
+            tips = (None, lab.description or lab.text, None,
+                    None if clap else NO_CLAP, sentence or "No evidence stored")  # fmt: skip
+            for c, (text, tip) in enumerate(zip(cells, tips, strict=True)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip or LABEL_COLUMNS[c][1])
+                self.labels.setItem(r, c, item)
+        self.labels.resizeRowsToContents()
+        self.clap_note.setVisible(bool(details.labels) and not details.has_clap)
+        if details.labels:
+            self.labels.selectRow(0)
+        self._show_raw(self.raw_toggle.isChecked())
+
+    def _show_raw(self, on: bool) -> None:
+        """The selected label's evidence exactly as stored (one click from the sentence)."""
+        self.raw.setVisible(on)
+        if not on or self.details is None or not self.details.labels:
+            return
+        row = max(self.labels.currentRow(), 0)
+        lab = self.details.labels[min(row, len(self.details.labels) - 1)]
+        self.raw.setPlainText(
+            f"{lab.source}: {lab.text}\n" + json.dumps(lab.evidence, indent=1, sort_keys=True)
+        )
+
+    def _fill_clips(self, details) -> None:
+        """Reuse the rows of the last feature (building widgets is most of a click's cost)."""
+        views = details.clips
+        while len(self._rows) < len(views):
+            row = ClipRow(views[len(self._rows)])
+            row.playClicked.connect(self._play_clicked)
+            self.clips_box.insertWidget(len(self._rows), row)
+            self._rows.append(row)
+        for row, view in zip(self._rows, views, strict=False):
+            row.set_view(view)
+            row.show()
+        for row in self._rows[len(views) :]:
+            row.hide()
+        self.clip_widgets = self._rows[: len(views)]
+        self.no_clips.setVisible(not views)
+
+    def _clip_audio(self, feature: int, index: int, view) -> None:
+        if self.record is not None and feature == self.record.id and index < len(self.clip_widgets):
+            self.clip_widgets[index].set_audio(view)
+
+    def _key(self, view) -> tuple:
+        return (self.record.id if self.record is not None else None, view.position)
+
+    def _play_clicked(self, view) -> None:
+        playing = self.transport.source == "clip" and self.transport.output.playing
+        if playing and self.transport.clip_key == self._key(view):
+            self.transport.output.stop()
+        else:
+            self.play_clip(view)
+
     def play_clip(self, view) -> None:
+        """Audition a clip: its own row shows the playhead; the arrangement's stays put."""
+        if not view.playable:  # clicked before the worker decoded it: decode this one now
+            from musae_core.workstation.details import load_clip_audio
+
+            load_clip_audio([view])
+            if not view.playable:
+                return
         self.transport.output.stop()
-        self.transport.load_clip(view.audio, view.sample_rate)
+        self.transport.load_clip(view.audio, view.sample_rate, key=self._key(view))
         self.transport.output.play()
+
+    def _clip_playhead(self, key, seconds: float) -> None:
+        for row in self.clip_widgets:
+            row.set_playing(seconds if self._key(row.view) == key else None)
+
+    def _playing(self, playing: bool) -> None:
+        if not playing or self.transport.source != "clip":
+            for row in self.clip_widgets:
+                row.set_playing(None)
 
     def _add(self) -> None:
         if self.record is not None:

@@ -14,7 +14,8 @@ PLAYHEAD_HZ = 30
 
 
 class TransportState(QObject):
-    playheadMoved = Signal(float)
+    playheadMoved = Signal(float)  # the arrangement's playhead (takes and streams only)
+    clipPlayheadMoved = Signal(object, float)  # a top clip's own playhead: (clip key, seconds)
     loopChanged = Signal(object)  # (start, end) seconds or None
     abChanged = Signal(str)  # "steered" | "unsteered"
     playingChanged = Signal(bool)
@@ -28,6 +29,7 @@ class TransportState(QObject):
         self.playhead = 0.0
         self.source = "none"  # what the audio core holds: "take" | "stream" | "clip" | "none"
         self.take = None
+        self.clip_key: object = None  # which top clip the core holds when source == "clip"
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / PLAYHEAD_HZ))
         self._timer.timeout.connect(self._poll)
@@ -38,8 +40,11 @@ class TransportState(QObject):
         a take that was streaming carries on from the same sample)."""
         if take is None or not take.loaded:
             return
+        from_clip = self.source == "clip"
         self.output.core.load(take.unsteered, take.steered, take.gains, take.sample_rate)
         self.source, self.take = "take", take
+        if from_clip:  # back where the arrangement's playhead was before the clip played
+            self.output.seek(self.playhead)
         self._apply_loop()
 
     def start_stream(self, feed) -> None:
@@ -71,10 +76,12 @@ class TransportState(QObject):
         self.output.seek(0.0)
         self.output.play()
 
-    def load_clip(self, audio, sample_rate: int) -> None:
+    def load_clip(self, audio, sample_rate: int, key: object = None) -> None:
+        """Audition a top clip; its progress goes to ``clipPlayheadMoved`` (with ``key``) and
+        the arrangement's playhead stays where it was."""
         self.output.core.load(audio, audio, (1.0, 1.0), sample_rate)
         self.output.core.loop = None
-        self.source = "clip"
+        self.source, self.clip_key = "clip", key
         self.output.seek(0.0)
 
     def toggle_play(self) -> None:
@@ -124,7 +131,10 @@ class TransportState(QObject):
         self.playingChanged.emit(playing)
 
     def _poll(self) -> None:
-        self.playhead = self.output.position_seconds()
-        self.playheadMoved.emit(self.playhead)
+        if self.source == "clip":
+            self.clipPlayheadMoved.emit(self.clip_key, self.output.position_seconds())
+        else:
+            self.playhead = self.output.position_seconds()
+            self.playheadMoved.emit(self.playhead)
         if not self.output.playing and self._timer.isActive():
             self._state()

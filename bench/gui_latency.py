@@ -1,8 +1,12 @@
 """GUI latency on the tiny model (CPU): knob release -> playable steered audio, the longest
 UI-thread stall while rendering (a 2 ms QTimer heartbeat records the largest gap), and with
 streaming playback the time to first audio against the time to the full take (their ratio).
+``--inspector`` instead clicks features in the browser on the shipped demo database and times
+click -> inspector filled and click -> every top clip decoded (p50/p95), against the old
+synchronous path (DB + decoding every clip before anything shows) measured in the same run.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [--duration 5] [--repeats 5]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py --inspector [--clicks 40]
 """
 
 from __future__ import annotations
@@ -77,6 +81,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per take")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--inspector", action="store_true", help="time inspector clicks instead")
+    parser.add_argument("--clicks", type=int, default=40)
+    parser.add_argument("--db", default=str(ROOT / "resources/demo/features.db"))
     args = parser.parse_args()
 
     import torch
@@ -117,6 +124,12 @@ def main() -> int:
         poll.stop()
         if not predicate():
             raise TimeoutError("benchmark step timed out")
+
+    if args.inspector:
+        win.resize(1600, 900)
+        inspector_latency(args, win, wait)
+        win.close()
+        return 0
 
     bench.new_project("tiny")
     wait(lambda: bench.session.model is not None)
@@ -198,6 +211,74 @@ def streaming(args, bench, win, knob_turn, heartbeat, ready, plain, plain_full) 
           f"{plain_full * 1000:.0f} ms (ratio {first[-1] / plain_full:.2f})")  # fmt: skip
     print(f"  longest UI-thread stall while streaming: {max(stalls) * 1000:.1f} ms wall, "
           f"{max(heartbeat.cpu_stalls[own_windows:]) * 1000:.1f} ms of UI-thread CPU")  # fmt: skip
+
+
+def percentile(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+def inspector_latency(args, win, wait) -> None:
+    """Click ``--clicks`` distinct features (no cache hits) the way a user does: the browser's
+    current row changes, the inspector fills from a worker, the clips decode after it."""
+    import random
+
+    from musae_core.audio.io import load_audio
+    from musae_core.features import FeatureDB
+    from musae_core.workstation.analysis import spectrogram
+
+    bench, browser, inspector = win.bench, win.browser, win.inspector
+    load_before = os.getloadavg()
+    bench.open_feature_db(args.db, offline=True)
+    wait(lambda: browser.model.rowCount() > 0 and browser.proxy.rowCount() > 0)
+    rows = list(range(browser.proxy.rowCount()))
+    random.Random(0).shuffle(rows)
+    rows = rows[: args.clicks + 1]
+    shown, decoded, ui_cpu = [], [], []  # (no heartbeat here: its 2 ms ticks cost UI CPU)
+    for i, proxy_row in enumerate(rows):
+        feature = browser.row_at(proxy_row).id
+        index = browser.proxy.index(proxy_row, 1)
+        browser.table.scrollTo(index)  # untimed: a user clicks a row that is on screen
+        settle = time.monotonic() + 0.05
+        wait(lambda s=settle: time.monotonic() > s)
+        start, cpu = time.perf_counter(), time.thread_time()
+        browser.table.setCurrentIndex(index)  # the user's click
+        wait(lambda f=feature: inspector.record is not None and inspector.record.id == f)
+        filled, cpu = time.perf_counter(), time.thread_time() - cpu
+        wait(lambda: bench.jobs.current("inspect") is None)
+        done = time.perf_counter()
+        if i:  # the first click also warms imports and the SQLite page cache
+            shown.append(filled - start)
+            decoded.append(done - start)
+            ui_cpu.append(cpu)
+    # the old path, same features, same run: DB + every clip decoded before anything shows
+    old = []
+    with FeatureDB.open(args.db, readonly=True) as db:
+        rate = int(db.meta().get("sample_rate") or 32000)
+        for proxy_row in rows[1:]:
+            feature = browser.row_at(proxy_row).id
+            start = time.perf_counter()
+            db.feature(feature), db.labels(feature), db.query()
+            for clip in list(db.top_clips(feature))[:10]:
+                if clip.snippet_path is not None:
+                    spectrogram(load_audio(clip.snippet_path, rate), rate, n_bins=64)
+            old.append(time.perf_counter() - start)
+    load_after = os.getloadavg()
+    n = len(shown)
+    load = f"load average {load_before[0]:.1f} -> {load_after[0]:.1f}"
+    print(f"inspector on {Path(args.db).name}: {n} clicks on distinct features, "
+          f"{os.cpu_count()} CPUs, {load}")  # fmt: skip
+    print(f"  click -> inspector filled (labels, evidence, histogram, neighbours, clip rows): "
+          f"p50 {percentile(shown, 50):.0f} ms, p95 {percentile(shown, 95):.0f} ms, "
+          f"max {max(shown) * 1000:.0f} ms")  # fmt: skip
+    print(f"  UI-thread CPU per click (the load inflates it less): "
+          f"p50 {percentile(ui_cpu, 50):.0f} ms, p95 {percentile(ui_cpu, 95):.0f} ms")  # fmt: skip
+    print(f"  click -> every clip decoded with its spectrogram: "
+          f"p50 {percentile(decoded, 50):.0f}, p95 {percentile(decoded, 95):.0f} ms")  # fmt: skip
+    print(f"  old engine path alone (DB + decode all clips before showing anything): "
+          f"p50 {percentile(old, 50):.0f} ms, p95 {percentile(old, 95):.0f} ms")  # fmt: skip
+    print(f"  ratio old p50 / new filled p50: {percentile(old, 50) / percentile(shown, 50):.1f}x")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,31 @@ def test_readable_while_a_writer_holds_a_transaction(db, tmp_path):
             assert [r.id for r in reader.query(text="piano")] == [3]
             assert reader.feature(2).favourite is False  # not committed yet
         assert reader.feature(2).favourite is True
+
+
+def test_search_skips_negated_labels_and_ranks_by_match(tmp_path):
+    """'drums' never finds 'no drums'; exact label > label starting with it > word > description."""
+    db = FeatureDB.create(tmp_path / "S.db", {"model_id": "tiny"})
+    db.write_features([stats(i) for i in range(8)])
+    db.add_label(0, "classifier", "no drums", 0.9, {})
+    db.add_label(1, "llm", "dark pad", 0.9, {}, "A dark pad without drums.")
+    db.add_label(2, "llm", "drums and bass", 0.2, {})
+    db.add_label(3, "llm", "loud", 0.8, {}, "Busy drums under a loud riff.")
+    db.add_label(4, "classifier", "drums", 0.3, {})
+    db.add_label(5, "llm", "not loud", 0.5, {})
+    db.add_label(6, "llm", "funky live drums", 0.4, {})
+    db.add_label(7, "classifier", "dark", 0.95, {})
+    db.add_label(7, "classifier", "drums", 0.1, {})  # matches, but not the shown label
+    assert [h.feature_id for h in db.search("drums")] == [4, 7, 2, 6, 3]
+    assert [h.feature_id for h in db.search("Drums")] == [4, 7, 2, 6, 3]
+    assert [h.label for h in db.search("drums")][:2] == ["drums", "drums"]
+    assert [h.feature_id for h in db.search("no drums")] == [0, 1]
+    assert [h.feature_id for h in db.search("without drums")] == [0, 1]
+    assert [h.feature_id for h in db.search("loud")] == [3]
+    assert [h.feature_id for h in db.search("not loud")] == [5]
+    assert [r.id for r in db.query(text="drums")] == [2, 3, 4, 6, 7]  # sorted by id
+    assert [r.id for r in db.query(text="drums", sort="match", descending=True)] == [4, 7, 2, 6, 3]
+    assert [r.id for r in db.query(text="drums", sort="match", descending=True, limit=2)] == [4, 7]
+    db._fts = False  # the LIKE fallback applies the same rules
+    assert [h.feature_id for h in db.search("drums")] == [4, 7, 2, 6, 3]
+    db.close()

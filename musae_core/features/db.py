@@ -23,8 +23,9 @@ from musae_core.features import schema
 from musae_core.features.clips import ClipsMixin
 from musae_core.features.guard import dump_json
 from musae_core.features.labels import LabelsMixin
-from musae_core.features.query import ROW_COLUMNS, build_query
+from musae_core.features.query import ROW_COLUMNS, build_query, candidate_labels
 from musae_core.features.records import FeatureRecord, FeatureRow, FeatureStats
+from musae_core.features.search import EXACT, SearchHit, rank_hits
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -299,12 +300,14 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         labelled_only: bool = False,
         steerable_only: bool = False,
         favourites_only: bool = False,
+        ids: Iterable[int] | None = None,
         sort: str = "id",
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[FeatureRow]:
-        """Feature table rows: search label text/description, filter flags, sort by a column."""
+        """Feature table rows: ``search`` hits for ``text`` (negation-aware), filter flags, sort
+        by a column (``sort="match", descending=True``: best match first)."""
         flags = {
             "hide_dead": hide_dead,
             "hide_rare": hide_rare,
@@ -313,8 +316,22 @@ class FeatureDB(ClipsMixin, LabelsMixin):
             "steerable_only": steerable_only,
             "favourites_only": favourites_only,
         }
-        sql, params = build_query(text, flags, sort, descending, limit, offset, self._fts)
+        hits = self.search(text) if text and text.strip() else None
+        if ids is not None:  # only these features (e.g. a feature's neighbours)
+            wanted = {int(i) for i in ids}
+            hits = None if hits is None else [h for h in hits if h.feature_id in wanted]
+            ids = sorted(wanted) if hits is None else [h.feature_id for h in hits]
+        else:
+            ids = None if hits is None else [hit.feature_id for hit in hits]
+        by_match, page = sort == "match", (limit, offset)
+        if by_match:  # the search's own order (best match first when descending)
+            sort, limit, offset = "id", None, 0
+        sql, params = build_query(ids, flags, sort, descending, limit, offset)
         rows = self._rows(sql, params)
+        if by_match:
+            order = {fid: i for i, fid in enumerate(ids or [])}
+            rows.sort(key=lambda r: order.get(r[0], 0), reverse=not descending)
+            rows = rows[page[1] : None if page[0] is None else page[1] + page[0]]
         out = []
         for r in rows:
             row = FeatureRow(*r)
@@ -323,6 +340,23 @@ class FeatureDB(ClipsMixin, LabelsMixin):
             row.steers = None if r[5] is None else bool(r[5])
             out.append(row)
         return out
+
+    def search(self, text: str) -> list[SearchHit]:
+        """Features whose labels match ``text``, best match first.
+
+        "drums" does not find "no drums" (see ``musae_core.features.search``); a number also
+        finds the feature with that id (as an exact match)."""
+        sql, params = candidate_labels(text, self._fts)
+        hits = rank_hits(text, self._rows(sql, params)) if sql else []
+        words = text.split()
+        if len(words) == 1 and words[0].isdigit():
+            row = self._rows("SELECT id, best_label, label_score FROM features WHERE id = ?",
+                             (int(words[0]),))  # fmt: skip
+            if row:
+                fid, label, score = row[0]
+                hits = [h for h in hits if h.feature_id != fid]
+                hits.insert(0, SearchHit(fid, EXACT, label or "", True, float(score or 0.0)))
+        return hits
 
     def column_names(self) -> tuple[str, ...]:
         """Columns of ``FeatureRow`` in order (for table views)."""

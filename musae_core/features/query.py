@@ -1,4 +1,4 @@
-"""The SQL behind ``FeatureDB.query``: filters, label search and validated sorting.
+"""The SQL behind ``FeatureDB.query`` and ``search``: filters, label candidates, sorting.
 
 Everything the table view needs lives in the ``features`` row (the best label is kept there by
 the label writers), so a query over 30k features is one indexed scan with no joins.
@@ -6,9 +6,10 @@ the label writers), so a query over 30k features is one indexed scan with no joi
 
 from __future__ import annotations
 
-import re
+import json
 
 from musae_core.errors import MusaeError
+from musae_core.features.search import content_words
 
 ROW_COLUMNS = (
     "id",
@@ -48,59 +49,46 @@ def sort_column(sort: str) -> str:
     return column
 
 
-def search_terms(text: str) -> list[str]:
-    """Words of a search box entry (punctuation and FTS syntax dropped)."""
-    return re.findall(r"\w+", text.lower())
-
-
-def text_filter(text: str, fts: bool) -> tuple[str, list]:
-    """A WHERE clause matching features whose labels (text or description) hold every word.
-
-    Words match as prefixes ('pian' finds 'piano'); a number also matches the feature id.
-    """
-    terms = search_terms(text)
+def candidate_labels(text: str, fts: bool) -> tuple[str, list]:
+    """SQL selecting label rows (feature_id, text, description, score, best_label) that hold
+    every content word of ``text`` as a word prefix; ``search.rank_hits`` then applies the
+    negation rules and ranks them. Empty SQL when ``text`` has no content words."""
+    terms = content_words(text)
     if not terms:
         return "", []
+    select = (
+        "SELECT l.feature_id, l.text, l.description, l.score, f.best_label "
+        "FROM labels l JOIN features f ON f.id = l.feature_id"
+    )
     if fts:
         expression = " AND ".join(f'"{term}"*' for term in terms)
-        clause = (
-            "id IN (SELECT l.feature_id FROM labels l JOIN label_search s ON s.rowid = l.id "
-            "WHERE label_search MATCH ?)"
-        )
-        params: list = [expression]
-    else:
-        likes = " AND ".join(
-            "(l.text LIKE ? ESCAPE '\\' OR l.description LIKE ? ESCAPE '\\')" for _ in terms
-        )
-        clause = f"id IN (SELECT l.feature_id FROM labels l WHERE {likes})"
-        params = []
-        for term in terms:
-            pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params += [pattern + "%", pattern + "%"]
-    if len(terms) == 1 and terms[0].isdigit():
-        clause = f"({clause} OR id = ?)"
-        params.append(int(terms[0]))
-    return clause, params
+        sql = f"{select} WHERE l.id IN (SELECT rowid FROM label_search WHERE label_search MATCH ?)"
+        return sql, [expression]
+    likes = " AND ".join(
+        "(l.text LIKE ? ESCAPE '\\' OR l.description LIKE ? ESCAPE '\\')" for _ in terms
+    )
+    params: list = []
+    for term in terms:
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params += [pattern + "%", pattern + "%"]
+    return f"{select} WHERE {likes}", params
 
 
 def build_query(
-    text: str | None,
+    ids: list[int] | None,
     flags: dict[str, bool],
     sort: str,
     descending: bool,
     limit: int | None,
     offset: int,
-    fts: bool,
 ) -> tuple[str, list]:
     """SQL and parameters selecting ``ROW_COLUMNS`` (NULLs sort last in either direction)."""
     column = sort_column(sort)
     where: list[str] = [FLAG_FILTERS[name] for name, on in flags.items() if on]
     params: list = []
-    if text:
-        clause, text_params = text_filter(text, fts)
-        if clause:
-            where.append(clause)
-            params += text_params
+    if ids is not None:  # a search's hits, passed as one JSON array parameter
+        where.append("id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps([int(i) for i in ids]))
     sql = f"SELECT {', '.join(ROW_COLUMNS)} FROM features"
     if where:
         sql += " WHERE " + " AND ".join(where)
