@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from musae_core.harvest.collection import (
 from musae_core.harvest.config import HarvestConfig, HarvestReport
 from musae_core.harvest.distributed import DistContext
 from musae_core.harvest.prepare import prepare_store, store_meta
-from musae_core.harvest.store import ActivationStore
+from musae_core.harvest.store import SHARDS_DIR, TEMP_PREFIX, ActivationStore
 from musae_core.harvest.writer import ShardWriter
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models.base import MusicModel
@@ -111,15 +112,17 @@ def harvest_audio(
         if pending:
             _run_batch(model, pending, config.layers, writer, report)
 
-    report = run_job(out, meta, entries, config, work, ctx)
-    if report.clips + report.clips_resumed == 0:
-        raise MusaeError(
+    def nothing_usable(report: HarvestReport) -> MusaeError | None:
+        if report.clips + report.clips_resumed:
+            return None
+        return MusaeError(
             f"Nothing usable to harvest: {len(files)} file(s) listed, "
             f"{len(report.files_corrupt)} corrupt, {len(report.files_empty)} empty, "
             f"{len(report.files_silent)} silent, {len(report.files_too_short)} too short.",
             "check the audio collection (see the warnings above) and run again.",
         )
-    return report
+
+    return run_job(out, meta, entries, config, work, ctx, refuse=nothing_usable)
 
 
 def run_job(
@@ -129,9 +132,53 @@ def run_job(
     config: HarvestConfig,
     work: Work,
     ctx: DistContext,
+    refuse: Callable[[HarvestReport], MusaeError | None] | None = None,
 ) -> HarvestReport:
-    """Set the store up (rank 0), run ``work`` with a ShardWriter, merge the ranks' reports."""
+    """Set the store up (rank 0), run ``work`` with a ShardWriter, merge the ranks' reports.
+
+    ``refuse`` may turn the merged report into an error. A run that fails (or is refused)
+    before any shard of a store it created was finished removes that store again, so a
+    failed command leaves the file system as it found it.
+    """
     out = Path(out)
+    existed = out.exists()
+    empty_before = not existed or (out.is_dir() and not any(out.iterdir()))
+    created = ctx.is_main and empty_before  # never touch a folder that held anything
+    try:
+        merged = _run(out, meta, entries, config, work, ctx)
+        problem = refuse(merged) if refuse is not None else None
+        if problem is not None:
+            raise problem
+    except BaseException:
+        if created:
+            _discard_unused_store(out, existed)
+        raise
+    return merged
+
+
+def _discard_unused_store(out: Path, existed: bool) -> None:
+    """Remove a store this run created if it holds no finished shard (keep one that does)."""
+    shards = out / SHARDS_DIR
+    if shards.is_dir() and any(not p.name.startswith(TEMP_PREFIX) for p in shards.iterdir()):
+        return
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for child in out.iterdir() if out.is_dir() else []:  # it was empty before this run
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _run(
+    out: Path,
+    meta: dict,
+    entries: list[dict],
+    config: HarvestConfig,
+    work: Work,
+    ctx: DistContext,
+) -> HarvestReport:
     ids = _setup(ctx, out, meta, entries)
     done = ActivationStore.open(out).done_clips()
     report = HarvestReport(store=str(out))

@@ -91,7 +91,11 @@ def _stream(
             state.batch_in_epoch = index + 1
             yield batch
         if state.batch_in_epoch == 0:
-            raise MusaeError("The activation source yielded no batches.", "harvest data first.")
+            raise MusaeError(
+                "The activation source yielded no full batch of rows"
+                + (f" for each of {size} processes." if size > 1 else "."),
+                "lower --batch-size (or harvest more audio).",
+            )
         state.epoch += 1
         state.batch_in_epoch = 0
 
@@ -204,10 +208,25 @@ def train_sae(
     cancel: CancelToken | None = None,
     on_metrics: Callable[[dict], None] | None = None,
 ) -> SparseAutoencoder:
-    """Train (or resume) an SAE into ``out``; a cancel leaves a checkpoint to resume from."""
-    progress = progress or no_progress
+    """Train (or resume) an SAE into ``out``; a cancel leaves a checkpoint to resume from.
+
+    A run that fails before writing anything removes the ``out`` folder it created.
+    """
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(factory, d_in, settings, out, model_id, layer, device, progress, cancel,
+                      on_metrics)  # fmt: skip
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress, cancel,
+           on_metrics) -> SparseAutoencoder:  # fmt: skip
+    progress = progress or no_progress
     device = torch.device(device)
     d_sae = d_in * settings.expansion
     k = settings.k if settings.architecture in ("topk", "batchtopk") else None
