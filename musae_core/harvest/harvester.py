@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +22,11 @@ import torch.nn.functional as F
 
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.harvest.collection import (
+    FileReading,
     SourceFile,
     caption_for,
-    clip_spans,
     list_audio_files,
-    read_source,
+    read_clips,
     rms,
 )
 from musae_core.harvest.config import HarvestConfig, HarvestReport
@@ -225,35 +225,41 @@ def _clips_of(
     done: set[tuple[int, int]],
     config: HarvestConfig,
     report: HarvestReport,
-) -> list[_Clip]:
-    """The clips of one file still to harvest; bad files are counted and skipped."""
+) -> Iterator[_Clip]:
+    """The clips of one file still to harvest, read block by block; bad files are counted.
+
+    A file whose clips are all silent (and whose overall level is below ``silence_rms``)
+    counts as a silent file; one damaged part way through keeps the clips before the damage.
+    """
     rate = model.sample_rate
-    audio, problem = read_source(source, rate)
-    if audio is None:
-        kind = problem.split(":", 1)[0]
-        log.warning("skipping %s: %s", source.path, problem)
+    reading = FileReading()
+    spans = resumed = silent = kept = 0
+    for span, piece in read_clips(source, rate, config.clip_seconds, config.min_clip_seconds,
+                                  reading):  # fmt: skip
+        spans += 1
+        if (source_id, span.clip_index) in done:
+            resumed += 1
+        elif rms(piece) < config.silence_rms:
+            silent += 1
+        else:
+            kept += 1
+            yield _Clip(source_id, span.clip_index, span.start / rate, piece, caption)
+    report.clips_resumed += resumed
+    if reading.problem:
+        kind = reading.problem.split(":", 1)[0]
+        log.warning("skipping %s: %s", source.path, reading.problem)
         (report.files_empty if kind == "empty" else report.files_corrupt).append(source.name)
-        return []
-    if rms(audio) < config.silence_rms:
+        if not kept:
+            return
+    elif not kept and not resumed and spans and reading.rms < config.silence_rms:
         log.warning("skipping silent file %s", source.path)
         report.files_silent.append(source.name)
-        return []
-    spans = clip_spans(len(audio), rate, config.clip_seconds, config.min_clip_seconds)
-    if not spans:
+        return
+    elif not spans:
         report.files_too_short.append(source.name)
-        return []
+        return
+    report.clips_silent += silent
     report.files += 1
-    clips = []
-    for span in spans:
-        if (source_id, span.clip_index) in done:
-            report.clips_resumed += 1
-            continue
-        piece = audio[span.start : span.stop]
-        if rms(piece) < config.silence_rms:
-            report.clips_silent += 1
-            continue
-        clips.append(_Clip(source_id, span.clip_index, span.start / rate, piece, caption))
-    return clips
 
 
 def _run_batch(
