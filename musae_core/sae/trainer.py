@@ -91,11 +91,9 @@ def _stream(
             state.batch_in_epoch = index + 1
             yield batch
         if state.batch_in_epoch == 0:
-            raise MusaeError(
-                "The activation source yielded no full batch of rows"
-                + (f" for each of {size} processes." if size > 1 else "."),
-                "lower --batch-size (or harvest more audio).",
-            )
+            per = f" for each of {size} processes" if size > 1 else ""
+            raise MusaeError(f"The activation source yielded no full batch of rows{per}.",
+                             "lower --batch-size (or harvest more audio).")  # fmt: skip
         state.epoch += 1
         state.batch_in_epoch = 0
 
@@ -208,10 +206,8 @@ def train_sae(
     cancel: CancelToken | None = None,
     on_metrics: Callable[[dict], None] | None = None,
 ) -> SparseAutoencoder:
-    """Train (or resume) an SAE into ``out``; a cancel leaves a checkpoint to resume from.
-
-    A run that fails before writing anything removes the ``out`` folder it created.
-    """
+    """Train (or resume) an SAE into ``out``; a cancel leaves a checkpoint to resume from, a
+    failure before anything was written removes the ``out`` folder it created."""
     out = Path(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
