@@ -294,3 +294,14 @@ def test_store_can_be_moved_and_reopened(reference, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(reference[0], moved)
     assert ActivationStore.open(moved).num_rows() == EXPECTED_ROWS
+
+
+def test_progress_is_reported_inside_a_long_file(tiny_model, tmp_path):
+    """A file of many clips reports progress after every batch (log lines stay alive), not only
+    when the file is done."""
+    t = np.arange(3 * SR) / SR
+    sf.write(tmp_path / "long.wav", 0.3 * np.sin(2 * np.pi * 330 * t), SR)
+    calls = []
+    harvest_audio(tiny_model, tmp_path / "long.wav", tmp_path / "s", config(),
+                  progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert calls == [(0, 1), (0, 1), (1, 1)]  # 6 clips in batches of 3, then the file's end

@@ -108,6 +108,7 @@ def harvest_audio(
                     _run_batch(model, pending, config.layers, writer, report)
                     pending = []
                     check(cancel)
+                    report_progress(n, len(mine))  # alive inside a long file (log lines)
             report_progress(n + 1, len(mine))
         if pending:
             _run_batch(model, pending, config.layers, writer, report)
