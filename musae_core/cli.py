@@ -11,6 +11,7 @@ import importlib.util
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,11 +32,60 @@ COMMAND_MODULES = (
 """Modules that add subcommands: each has ``register(subparsers)`` and lives with its concept."""
 
 
+class PlainProgress:
+    """Progress as plain lines every ``interval`` seconds, for logs (stderr is not a terminal).
+
+    Quacks like the bits of a tqdm bar the commands use (``set_postfix``, ``close``).
+    """
+
+    def __init__(self, desc: str, unit: str, interval: float | None = None, stream=None) -> None:
+        env = os.environ.get("MUSAE_PROGRESS_SECONDS", "")
+        self.interval = interval if interval is not None else float(env or 30.0)
+        self.desc, self.unit, self.stream = desc, unit, stream or sys.stderr
+        self.started = time.monotonic()
+        self.last_line: float | None = None
+        self.postfix = ""
+        self.done, self.total = 0, 0
+
+    def update(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        now = time.monotonic()
+        if self.last_line is None or now - self.last_line >= self.interval or done >= total:
+            self.last_line = now
+            self.write()
+
+    def write(self) -> None:
+        elapsed = time.monotonic() - self.started
+        share = self.done / self.total if self.total else 0.0
+        left = f", ~{_clock(elapsed * (1 - share) / share)} left" if 0 < share < 1 else ""
+        line = (
+            f"musae: {self.desc} {self.done}/{self.total} {self.unit}s ({share:.0%}), "
+            f"{_clock(elapsed)} elapsed{left}{self.postfix}"
+        )
+        print(line, file=self.stream, flush=True)
+
+    def set_postfix(self, refresh: bool = False, **values: object) -> None:
+        self.postfix = " [" + " ".join(f"{k}={v}" for k, v in values.items()) + "]"
+
+    def close(self) -> None:
+        if self.last_line is not None and self.done < self.total:
+            self.write()  # where it stopped
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
 def _progress_bar(desc: str, unit: str = "step"):
-    """A tqdm-backed ProgressFn plus the bar, so the caller can close it."""
+    """A ProgressFn plus its bar (so the caller can close it): tqdm on a terminal, else
+    ``PlainProgress`` lines, so logs of long jobs say how far they are."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit=unit, leave=False, disable=None)
+    if not sys.stderr.isatty():
+        plain = PlainProgress(desc, unit)
+        return plain.update, plain
+    bar = tqdm(desc=desc, unit=unit, leave=False)
 
     def update(done: int, total: int) -> None:
         if bar.total != total:

@@ -133,7 +133,60 @@ def test_existing_output_needs_overwrite_and_cancel_cleans_up(store, tmp_path):
     with pytest.raises(Cancelled):
         analyze(make_sae(), store, out, overwrite=True, progress=cancel_midway, cancel=token)
     assert out.read_text() == "keep me"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.db"]
+    # no temporary database or snippets; the encoded shards stay for a resume
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.db", "f.db.codes.tmp"]
     analyze(make_sae(), store, out, overwrite=True, snippet_seconds=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.db"]
     with FeatureDB.open(out) as db:
         assert db.feature_count() == D_SAE and db.top_clips(0)[0].snippet_path is None
+
+
+def test_a_killed_analyze_resumes_after_its_last_encoded_shard(tmp_path, monkeypatch):
+    """kill -9 after 5 of 8 shards: the re-run encodes only the last 3, and the database is
+    the one a run from scratch writes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import musae_core.features.analyze as analyze_module
+
+    store = make_store(tmp_path / "s", shard_rows=25)
+    assert len(store.shard_names()) == 8
+    make_sae(tmp_path / "sae")
+    out = tmp_path / "f.db"
+    script = f"""
+import os, signal
+from musae_core.features.analyze import analyze
+from musae_core.harvest.store import ActivationStore
+from musae_core.sae import load_sae
+
+def progress(done, total):
+    if done == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+analyze(load_sae({str(tmp_path / "sae")!r}), ActivationStore.open({str(store.path)!r}),
+        {str(out)!r}, top_n=3, snippet_seconds=0, progress=progress)
+"""
+    killed = subprocess.run([sys.executable, "-c", script], env=os.environ, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL and not out.exists()
+    encoded = []
+    real = analyze_module.sparse_codes
+    monkeypatch.setattr(
+        analyze_module,
+        "sparse_codes",
+        lambda sae, acts, *a: encoded.append(1) or real(sae, acts, *a),
+    )
+    resumed = analyze(make_sae(), store, out, top_n=3, snippet_seconds=0)
+    assert len(encoded) == 3  # was 8: the run started over
+    fresh = analyze(make_sae(), store, tmp_path / "fresh.db", top_n=3, snippet_seconds=0)
+    assert (resumed.rows, resumed.clips, resumed.dead) == (fresh.rows, fresh.clips, fresh.dead)
+    with FeatureDB.open(out) as a, FeatureDB.open(tmp_path / "fresh.db") as b:
+        for j in range(D_SAE):
+            assert a.feature(j).histogram == b.feature(j).histogram
+            assert a.feature(j).frequency == b.feature(j).frequency
+            top_a = [(c.source_path, c.clip_start, c.mean_activation) for c in a.top_clips(j)]
+            assert top_a == [
+                (c.source_path, c.clip_start, c.mean_activation) for c in b.top_clips(j)
+            ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.db", "fresh.db", "s", "sae"]

@@ -223,6 +223,11 @@ def test_nothing_usable_raises(tiny_model, tmp_path):
     (folder / "corrupt.flac").write_bytes(b"fLaC nonsense")
     with pytest.raises(MusaeError, match=r"Nothing usable.*1 corrupt.*1 silent"):
         harvest_audio(tiny_model, folder, tmp_path / "s", config())
+    assert not (tmp_path / "s").exists()  # no store.json / sources.json / empty shards left
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MusaeError, match=r"Nothing usable"):
+        harvest_audio(tiny_model, folder, tmp_path / "empty", config())
+    assert (tmp_path / "empty").is_dir() and not any((tmp_path / "empty").iterdir())
 
 
 def test_nonfinite_rows_are_dropped_and_counted(tiny_model, collection, tmp_path):
@@ -248,7 +253,7 @@ def test_disk_full_removes_temp_shard(tiny_model, collection, tmp_path, monkeypa
     with pytest.raises(MusaeError, match="No space left") as info:
         harvest_audio(tiny_model, collection, tmp_path / "s", config())
     assert "free disk space" in info.value.fix
-    assert list((tmp_path / "s" / SHARDS_DIR).iterdir()) == []
+    assert not (tmp_path / "s").exists()  # no temp shard, and the store it created is gone
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -289,3 +294,14 @@ def test_store_can_be_moved_and_reopened(reference, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(reference[0], moved)
     assert ActivationStore.open(moved).num_rows() == EXPECTED_ROWS
+
+
+def test_progress_is_reported_inside_a_long_file(tiny_model, tmp_path):
+    """A file of many clips reports progress after every batch (log lines stay alive), not only
+    when the file is done."""
+    t = np.arange(3 * SR) / SR
+    sf.write(tmp_path / "long.wav", 0.3 * np.sin(2 * np.pi * 330 * t), SR)
+    calls = []
+    harvest_audio(tiny_model, tmp_path / "long.wav", tmp_path / "s", config(),
+                  progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert calls == [(0, 1), (0, 1), (1, 1)]  # 6 clips in batches of 3, then the file's end

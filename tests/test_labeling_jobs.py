@@ -154,3 +154,35 @@ def test_musae_label_cli(clip_folder, monkeypatch, tmp_path, capsys):
                  "--clap-model", "tiny", "--baseline-size", "30", "--device", "cpu"])  # fmt: skip
     assert code == 0 and all(row.clap_score is not None for row in db.label_rows)
     assert main(["label", "--db", str(tmp_path / "nope.db"), "--method", "clap", "--all"]) == 2
+
+
+def test_dead_features_are_skipped_with_the_reason_and_errors_keep_one_row(descriptors, tmp_path):
+    """A feature that never fired is skipped as dead (no 'run the features job' error); a
+    feature that keeps failing keeps one job_errors row however often the job is re-run."""
+    from musae_core.features import FeatureDB, FeatureStats
+
+    db = FeatureDB.create(tmp_path / "F.db", {"model_id": "tiny", "layer": 2})
+    common = dict(clip_rate=0.0, mean_activation=0.0, quantiles={}, histogram=([0.0, 1.0], [0]))
+    db.write_features([
+        FeatureStats(id=0, frequency=0.0, max_activation=0.0, dead=True, **common),
+        FeatureStats(id=1, frequency=0.1, max_activation=2.0, **common),
+    ])  # fmt: skip
+    for _ in range(3):
+        summary = run_label_job(db, descriptors, [0, 1], baseline_size=4)
+    assert summary.never_fired == [0] and summary.failed == 1
+    errors = db.errors("label:descriptors")
+    assert [e.feature_id for e in errors] == [1]  # one row, not one per attempt
+    assert "fired but has no top clips" in errors[0].message and "features job" not in str(
+        errors[0].message
+    )
+    db.close()
+
+
+def test_label_refuses_a_zero_byte_database_and_leaves_it_alone(tmp_path, capsys):
+    from musae_core.cli import main
+
+    path = tmp_path / "features.db"
+    path.write_bytes(b"")
+    assert main(["label", "--db", str(path), "--method", "descriptors", "--all"]) == 2
+    assert "is empty (0 bytes)" in capsys.readouterr().err
+    assert path.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -175,3 +176,34 @@ def test_live_training_from_the_model_without_a_store(trained, tmp_path):
     sae = load_sae(out)
     assert sae.cfg.model_id == "tiny" and sae.cfg.layer == 2 and sae.cfg.training_tokens == 640
     assert not any(out.glob("*.tmp")) and not (out / "checkpoint.pt").exists()
+
+
+def test_a_store_smaller_than_a_batch_trains_with_a_budget_sized_to_it(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """300 rows and the default --batch-size 4096 / no --tokens: one 300-row batch per pass,
+    10 passes (3,000 rows), said at the start, with progress lines on a non-terminal stderr."""
+    _, _, store, _ = trained
+    monkeypatch.setenv("MUSAE_PROGRESS_SECONDS", "0")
+    out = tmp_path / "sae"
+    assert main(["train", "--store", str(store), "--layer", "2", "--expansion", "2", "--k", "2",
+                 "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "the store has 300 rows, fewer than one batch of --batch-size 4,096" in err
+    assert "training budget: 3,000 rows (10 passes over 300 rows" in err
+    assert "musae: training 1/10 steps (10%)" in err and "musae: training 10/10 steps" in err
+    assert load_sae(out).cfg.training_tokens == 3000  # was 10,000,000 rows (or no batch at all)
+
+
+def test_train_refused_for_a_corrupt_store_leaves_no_out_folder(trained, tmp_path, capsys):
+    _, _, store, _ = trained
+    broken = tmp_path / "store"
+    shutil.copytree(store, broken)
+    for acts in (broken / "shards").glob("*/acts_L2.safetensors"):
+        acts.write_bytes(b"not safetensors")
+    out = tmp_path / "sae"
+    assert main(["train", "--store", str(broken), "--layer", "2", "--expansion", "2",
+                 "--k", "2", "--batch-size", "64", "--device", "cpu",
+                 "--out", str(out)]) == 2  # fmt: skip
+    assert "corrupt" in capsys.readouterr().err.lower()
+    assert not out.exists()

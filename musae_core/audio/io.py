@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,48 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def read_blocks(
+    path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 10.0
+) -> Iterator[np.ndarray]:
+    """Yield a file as mono float32 blocks at ``sample_rate``, decoded and resampled a block
+    at a time, so memory does not grow with the file's length (``load_audio`` reads it whole).
+
+    Raises ``MusaeError`` naming the file for unreadable, empty or non-finite audio (possibly
+    after some blocks were yielded: a file can be damaged part way through).
+    """
+    path = Path(path)
+    try:
+        with sf.SoundFile(str(path)) as file:
+            rate = file.samplerate
+            stream = None
+            if rate != sample_rate:
+                stream = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+            frames = max(1, round(block_seconds * rate))
+            total = 0
+            while True:
+                data = file.read(frames, dtype="float32", always_2d=True)
+                total += len(data)
+                last = len(data) < frames
+                if not np.isfinite(data).all():
+                    raise MusaeError(
+                        f"Audio file {path} contains NaN or inf samples.", "re-export the file."
+                    )
+                mono = data.mean(axis=1, dtype=np.float32)
+                if stream is not None:
+                    mono = stream.resample_chunk(mono, last=last)
+                if len(mono):
+                    yield np.ascontiguousarray(mono, dtype=np.float32)
+                if last:
+                    break
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise MusaeError(
+            f"Cannot read audio file {path}: {exc}.",
+            "check the file is a valid WAV/FLAC/OGG/MP3 or remove it from the collection.",
+        ) from exc
+    if total == 0:
+        raise MusaeError(f"Audio file {path} is empty.", "remove it or replace it with real audio.")
 
 
 def write_wav(

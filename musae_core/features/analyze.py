@@ -4,7 +4,8 @@ Pass 1 streams the store shard by shard: sparse codes, running per-feature stati
 means/peaks and the top-N clips per feature (ids only); codes are spilled to a temporary
 folder. Pass 2 re-reads the spilled codes of the shards that hold top clips to build their
 per-frame timelines. Everything is written into ``OUT.tmp`` and renamed into place at the
-end, so an interrupted run leaves no half-built database.
+end, so an interrupted run leaves no half-built database; a killed or cancelled run resumes
+pass 1 after its last encoded shard (``resume.py``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musae_core.errors import MusaeError
+from musae_core.errors import Cancelled, MusaeError
 from musae_core.features.cliptable import ClipTable
 from musae_core.features.codes import sparse_codes
 from musae_core.features.db import FeatureDB, snippet_dir_for
 from musae_core.features.neighbours import decoder_neighbours
+from musae_core.features.resume import Pass1Checkpoint, run_key
 from musae_core.features.snippets import SNIPPET_FORMATS, SnippetRequest, write_snippets
 from musae_core.features.stats import FeatureAccumulator, Thresholds
 from musae_core.features.timelines import (
@@ -156,9 +158,13 @@ def analyze(
         )
     thresholds = Thresholds(clip_threshold, relative_threshold, rare, generic)
     tmp_db, tmp_snippets, spill = temp_paths(out)
-    _remove(tmp_db, tmp_snippets, spill)
-    spill.mkdir(parents=True)
+    _remove(tmp_db, tmp_snippets)
+    settings = {"store": str(Path(store.path).resolve()), "shards": shards, "layer": layer,
+                "thresholds": thresholds.as_dict(), "top_n": top_n}  # fmt: skip
+    key = run_key(sae, settings)
+    resume = Pass1Checkpoint(spill, key)  # keeps a killed run's encoded shards, else starts fresh
     total = 2 * len(shards) + 2
+    finished = False
     try:
         with torch.no_grad():
             db = FeatureDB.create(
@@ -184,6 +190,7 @@ def analyze(
                     progress,
                     total,
                     cancel,
+                    resume,
                 )
                 db.update_meta(
                     rows=report.rows,
@@ -200,11 +207,17 @@ def analyze(
         if tmp_snippets.is_dir():
             tmp_snippets.rename(final_snippets)
         os.replace(tmp_db, out)
+        finished = True
+    except (Cancelled, KeyboardInterrupt):
+        _remove(tmp_db, tmp_snippets)  # the spill folder stays: a re-run resumes from it
+        raise
     except BaseException:
         _remove(tmp_db, tmp_snippets)
+        finished = True
         raise
     finally:
-        shutil.rmtree(spill, ignore_errors=True)
+        if finished:
+            shutil.rmtree(spill, ignore_errors=True)
     report.out = out
     report.seconds = time.perf_counter() - started
     progress(total, total)
@@ -249,15 +262,22 @@ def _build(
     progress,
     total,
     cancel,
+    resume: Pass1Checkpoint,
 ) -> AnalyzeReport:
     d_sae = sae.cfg.d_sae
     acc = FeatureAccumulator(d_sae)
     selectors = (TopSelector(d_sae, top_n), TopSelector(d_sae, top_n))
+    resume.restore(acc, selectors)
     table = ClipTable()
     step = 0
     for shard, name in enumerate(shards):
         check(cancel)
         index = store.read_index(name)
+        if shard < resume.done:  # encoded by an earlier, interrupted run
+            table.add_shard(shard, index)
+            step += 1
+            progress(step, total)
+            continue
         acts = store.read_shard(name, layer)
         clips = table.add_shard(shard, index)
         rows, feats, vals = sparse_codes(sae, acts, chunk_rows, cancel)
@@ -270,6 +290,7 @@ def _build(
         selectors[0].update(feat, means, global_clip)
         selectors[1].update(feat, peaks, global_clip)
         save_codes(spill / f"{shard}.npz", rows, feats, vals)
+        resume.save(shard + 1, acc, selectors)
         step += 1
         progress(step, total)
     stats = acc.finish(thresholds)

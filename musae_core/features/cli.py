@@ -1,7 +1,7 @@
 """`musae analyze`: an SAE over an activation store -> FEATURES.db (+ FEATURES.snippets/).
 
-Ctrl+C cancels cleanly: the temporary database, snippets and spilled codes are removed and an
-existing output is left untouched.
+Ctrl+C cancels cleanly: the temporary database and snippets are removed and an existing output
+is left untouched; the spilled codes stay, so the same command resumes (as after a kill).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except (KeyboardInterrupt, Cancelled):
         cancel.cancel()
-        print("musae: analyze cancelled; no database was written.", file=sys.stderr)
+        print("musae: analyze cancelled; no database was written. Re-run the same command to "
+              "resume after the shards already encoded.", file=sys.stderr)  # fmt: skip
         return 130
     finally:
         bar.close()

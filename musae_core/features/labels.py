@@ -169,10 +169,15 @@ class LabelsMixin:
 
     # --- job bookkeeping ---------------------------------------------------------------------
     def record_error(self, feature_id: int, job: str, message: str) -> None:
-        """Remember why ``job`` failed on a feature (keys are redacted, never stored)."""
+        """Remember why ``job`` failed on a feature (keys are redacted, never stored); one row
+        per feature and job, the latest attempt's."""
         from musae_core.features.db import now
 
         with self._tx() as conn:
+            conn.execute(
+                "DELETE FROM job_errors WHERE feature_id = ? AND job = ?",
+                (int(feature_id), str(job)),
+            )
             conn.execute(
                 "INSERT INTO job_errors(feature_id, job, message, created) VALUES (?, ?, ?, ?)",
                 (int(feature_id), str(job), redact(str(message)), now()),

@@ -11,13 +11,13 @@ import csv
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from musae_core.audio.io import AUDIO_SUFFIXES, load_audio
+from musae_core.audio.io import AUDIO_SUFFIXES, read_blocks
 from musae_core.errors import MusaeError
 
 
@@ -138,18 +138,53 @@ def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
 
 
-def read_source(source: SourceFile, sample_rate: int) -> tuple[np.ndarray | None, str]:
-    """Load a file as mono at ``sample_rate``; on failure (None, 'empty'|'corrupt: reason')."""
+@dataclass
+class FileReading:
+    """What reading one file found, filled in as its clips are read."""
+
+    samples: int = 0
+    sum_squares: float = 0.0
+    problem: str = ""
+    """'' when the file read to its end, else 'empty' or 'corrupt: reason'."""
+
+    @property
+    def rms(self) -> float:
+        return math.sqrt(self.sum_squares / self.samples) if self.samples else 0.0
+
+
+def read_clips(
+    source: SourceFile,
+    sample_rate: int,
+    clip_seconds: float,
+    min_clip_seconds: float,
+    reading: FileReading | None = None,
+) -> Iterator[tuple[ClipSpan, np.ndarray]]:
+    """The clips of a file as ``clip_spans`` cuts them, decoded block by block: memory holds
+    about one block and one clip, whatever the file's length. A bad file ends the iteration
+    and sets ``reading.problem`` (clips before a damaged spot have already been yielded).
+    """
+    reading = reading if reading is not None else FileReading()
+    length = round(clip_seconds * sample_rate)
+    minimum = max(1, round(min(min_clip_seconds, clip_seconds) * sample_rate))
+    pending: list[np.ndarray] = []
+    held, index = 0, 0
     try:
-        if sf.info(str(source.path)).frames == 0:
-            return None, "empty"
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        return None, f"corrupt: {exc}"
-    try:
-        return load_audio(source.path, sample_rate), ""
+        for block in read_blocks(source.path, sample_rate, block_seconds=clip_seconds):
+            reading.samples += len(block)
+            reading.sum_squares += float(np.square(block, dtype=np.float64).sum())
+            pending.append(block)
+            held += len(block)
+            while held >= length:
+                joined = np.concatenate(pending)
+                start = index * length
+                yield ClipSpan(index, start, start + length), joined[:length]
+                pending, held, index = [joined[length:]], held - length, index + 1
     except MusaeError as exc:
-        kind = "empty" if "is empty" in exc.problem else "corrupt"
-        return None, f"{kind}: {exc.problem}"
+        reading.problem = "empty" if "is empty" in exc.problem else f"corrupt: {exc.problem}"
+        return
+    if held >= minimum:
+        start = index * length
+        yield ClipSpan(index, start, start + held), np.concatenate(pending)
 
 
 def read_prompts(path: str | os.PathLike[str]) -> list[str]:

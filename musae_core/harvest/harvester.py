@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +22,17 @@ import torch.nn.functional as F
 
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.harvest.collection import (
+    FileReading,
     SourceFile,
     caption_for,
-    clip_spans,
     list_audio_files,
-    read_source,
+    read_clips,
     rms,
 )
 from musae_core.harvest.config import HarvestConfig, HarvestReport
 from musae_core.harvest.distributed import DistContext
 from musae_core.harvest.prepare import prepare_store, store_meta
-from musae_core.harvest.store import ActivationStore
+from musae_core.harvest.store import SHARDS_DIR, TEMP_PREFIX, ActivationStore
 from musae_core.harvest.writer import ShardWriter
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models.base import MusicModel
@@ -107,19 +108,22 @@ def harvest_audio(
                     _run_batch(model, pending, config.layers, writer, report)
                     pending = []
                     check(cancel)
+                    report_progress(n, len(mine))  # alive inside a long file (log lines)
             report_progress(n + 1, len(mine))
         if pending:
             _run_batch(model, pending, config.layers, writer, report)
 
-    report = run_job(out, meta, entries, config, work, ctx)
-    if report.clips + report.clips_resumed == 0:
-        raise MusaeError(
+    def nothing_usable(report: HarvestReport) -> MusaeError | None:
+        if report.clips + report.clips_resumed:
+            return None
+        return MusaeError(
             f"Nothing usable to harvest: {len(files)} file(s) listed, "
             f"{len(report.files_corrupt)} corrupt, {len(report.files_empty)} empty, "
             f"{len(report.files_silent)} silent, {len(report.files_too_short)} too short.",
             "check the audio collection (see the warnings above) and run again.",
         )
-    return report
+
+    return run_job(out, meta, entries, config, work, ctx, refuse=nothing_usable)
 
 
 def run_job(
@@ -129,9 +133,53 @@ def run_job(
     config: HarvestConfig,
     work: Work,
     ctx: DistContext,
+    refuse: Callable[[HarvestReport], MusaeError | None] | None = None,
 ) -> HarvestReport:
-    """Set the store up (rank 0), run ``work`` with a ShardWriter, merge the ranks' reports."""
+    """Set the store up (rank 0), run ``work`` with a ShardWriter, merge the ranks' reports.
+
+    ``refuse`` may turn the merged report into an error. A run that fails (or is refused)
+    before any shard of a store it created was finished removes that store again, so a
+    failed command leaves the file system as it found it.
+    """
     out = Path(out)
+    existed = out.exists()
+    empty_before = not existed or (out.is_dir() and not any(out.iterdir()))
+    created = ctx.is_main and empty_before  # never touch a folder that held anything
+    try:
+        merged = _run(out, meta, entries, config, work, ctx)
+        problem = refuse(merged) if refuse is not None else None
+        if problem is not None:
+            raise problem
+    except BaseException:
+        if created:
+            _discard_unused_store(out, existed)
+        raise
+    return merged
+
+
+def _discard_unused_store(out: Path, existed: bool) -> None:
+    """Remove a store this run created if it holds no finished shard (keep one that does)."""
+    shards = out / SHARDS_DIR
+    if shards.is_dir() and any(not p.name.startswith(TEMP_PREFIX) for p in shards.iterdir()):
+        return
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for child in out.iterdir() if out.is_dir() else []:  # it was empty before this run
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _run(
+    out: Path,
+    meta: dict,
+    entries: list[dict],
+    config: HarvestConfig,
+    work: Work,
+    ctx: DistContext,
+) -> HarvestReport:
     ids = _setup(ctx, out, meta, entries)
     done = ActivationStore.open(out).done_clips()
     report = HarvestReport(store=str(out))
@@ -178,35 +226,41 @@ def _clips_of(
     done: set[tuple[int, int]],
     config: HarvestConfig,
     report: HarvestReport,
-) -> list[_Clip]:
-    """The clips of one file still to harvest; bad files are counted and skipped."""
+) -> Iterator[_Clip]:
+    """The clips of one file still to harvest, read block by block; bad files are counted.
+
+    A file whose clips are all silent (and whose overall level is below ``silence_rms``)
+    counts as a silent file; one damaged part way through keeps the clips before the damage.
+    """
     rate = model.sample_rate
-    audio, problem = read_source(source, rate)
-    if audio is None:
-        kind = problem.split(":", 1)[0]
-        log.warning("skipping %s: %s", source.path, problem)
+    reading = FileReading()
+    spans = resumed = silent = kept = 0
+    for span, piece in read_clips(source, rate, config.clip_seconds, config.min_clip_seconds,
+                                  reading):  # fmt: skip
+        spans += 1
+        if (source_id, span.clip_index) in done:
+            resumed += 1
+        elif rms(piece) < config.silence_rms:
+            silent += 1
+        else:
+            kept += 1
+            yield _Clip(source_id, span.clip_index, span.start / rate, piece, caption)
+    report.clips_resumed += resumed
+    if reading.problem:
+        kind = reading.problem.split(":", 1)[0]
+        log.warning("skipping %s: %s", source.path, reading.problem)
         (report.files_empty if kind == "empty" else report.files_corrupt).append(source.name)
-        return []
-    if rms(audio) < config.silence_rms:
+        if not kept:
+            return
+    elif not kept and not resumed and spans and reading.rms < config.silence_rms:
         log.warning("skipping silent file %s", source.path)
         report.files_silent.append(source.name)
-        return []
-    spans = clip_spans(len(audio), rate, config.clip_seconds, config.min_clip_seconds)
-    if not spans:
+        return
+    elif not spans:
         report.files_too_short.append(source.name)
-        return []
+        return
+    report.clips_silent += silent
     report.files += 1
-    clips = []
-    for span in spans:
-        if (source_id, span.clip_index) in done:
-            report.clips_resumed += 1
-            continue
-        piece = audio[span.start : span.stop]
-        if rms(piece) < config.silence_rms:
-            report.clips_silent += 1
-            continue
-        clips.append(_Clip(source_id, span.clip_index, span.start / rate, piece, caption))
-    return clips
 
 
 def _run_batch(

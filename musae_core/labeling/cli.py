@@ -88,6 +88,11 @@ def open_feature_db(path: str):
             f"Feature database {path} does not exist.",
             "run `musae analyze --sae SAE --store STORE --out FEATURES.db` first.",
         )
+    if Path(path).stat().st_size == 0:  # SQLite would happily turn it into an empty database
+        raise MusaeError(
+            f"Feature database {path} is empty (0 bytes): not a musae feature database.",
+            "point --db at the file `musae analyze` wrote, or re-run `musae analyze`.",
+        )
     try:
         from musae_core.features.db import FeatureDB
     except ImportError as exc:
@@ -187,6 +192,9 @@ def cmd_label(args: argparse.Namespace) -> int:
         f"{summary.failed} failed; {summary.labels_added} labels added, "
         f"{summary.validated} validated."
     )
+    if summary.never_fired:
+        print(f"  skipped {len(summary.never_fired)} feature(s) that never fired over the "
+              "analysed activations (dead: no top clips to label)")  # fmt: skip
     for feature_id, message in summary.errors[:10]:
         print(f"  feature {feature_id}: {message}")
     if summary.stopped:

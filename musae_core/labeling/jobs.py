@@ -45,6 +45,12 @@ class JobSummary:
     validated: int = 0
     stopped: str = ""
     errors: list[tuple[int, str]] = field(default_factory=list)
+    never_fired: list[int] = field(default_factory=list)
+    """Features skipped because they never fired over the analysed data (nothing to label)."""
+
+
+class _NeverFired(Exception):
+    """A dead feature: it has no top clips because it never fired, not because of an error."""
 
 
 def all_feature_ids(db: Any) -> list[int]:
@@ -123,6 +129,8 @@ def run_label_job(
             if method is not None:
                 db.mark_done(feature_id, job)
             summary.done += 1
+        except _NeverFired:
+            summary.never_fired.append(feature_id)
         except Cancelled:
             summary.stopped = "cancelled"
             break
@@ -153,7 +161,7 @@ def _one_feature(
 ) -> tuple[int, int]:
     top = list(db.top_clips(feature_id))[:max_top_clips]
     if not top:
-        raise MusaeError(f"Feature {feature_id} has no top clips.", "run the features job first.")
+        _explain_missing_top_clips(db, feature_id)
     baseline = baseline_for(pool, feature_id, top)
     context = {"baseline": baseline_evidence(pool, len(baseline), seed)}
     added = 0
@@ -189,3 +197,14 @@ def _one_feature(
                 "the database needs top clips of other features.",
             )
     return added, validated
+
+
+def _explain_missing_top_clips(db: Any, feature_id: int) -> None:
+    """Why a feature has no top clips: it never fired (skip it) or its clips are missing."""
+    record = db.feature(feature_id) if hasattr(db, "feature") else None
+    if record is not None and not (record.max_activation > 0 or record.frequency > 0):
+        raise _NeverFired(feature_id)
+    raise MusaeError(
+        f"Feature {feature_id} fired but has no top clips in the database.",
+        "re-run `musae analyze` to rebuild the feature database.",
+    )

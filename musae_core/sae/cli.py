@@ -28,27 +28,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     from musae_core.harvest.store import ActivationStore
     from musae_core.jobs import CancelToken
     from musae_core.models.devices import select_device
+    from musae_core.sae.budget import plan_budget
     from musae_core.sae.sources import live_batches, store_batches
     from musae_core.sae.trainer import TrainSettings, train_sae
 
-    settings = TrainSettings(
-        architecture=args.arch, expansion=args.expansion, k=args.k, total_tokens=args.tokens,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        checkpoint_every=args.checkpoint_every, l1_coefficient=args.l1_coefficient,
-        l0_coefficient=args.l0_coefficient, aux_coefficient=args.aux_coefficient,
-    )  # fmt: skip
     with distributed(args.device) as ctx:
         device = select_device(rank_device(args.device, ctx))
         if args.store:
             store = ActivationStore.open(args.store)
-            factory = store_batches(store, args.layer, args.batch_size, seed=args.seed)
+            rows = store.num_rows(args.layer) if args.layer in store.layers else None
+            budget = plan_budget(rows, args.batch_size, args.tokens, args.passes,
+                                 world_size=ctx.world_size)  # fmt: skip
+            factory = store_batches(store, args.layer, budget.batch_size, seed=args.seed)
             model_id, d_in = store.meta.get("model_id", ""), store.d_model
         else:
             from musae_core.models.loading import load_model
 
+            budget = plan_budget(None, args.batch_size, args.tokens, args.passes)
             model = load_model(args.model, device=str(device), dtype=args.model_dtype)
-            factory = live_batches(model, args.audio, args.layer, args.batch_size, seed=args.seed)
+            factory = live_batches(model, args.audio, args.layer, budget.batch_size,
+                                   seed=args.seed)  # fmt: skip
             model_id, d_in = model.model_id, model.d_model
+        if ctx.is_main:
+            for line in budget.warnings:
+                print(f"musae: warning: {line}", file=sys.stderr)
+            for line in budget.notes:
+                print(f"musae: {line}", file=sys.stderr, flush=True)
+        settings = TrainSettings(
+            architecture=args.arch, expansion=args.expansion, k=args.k,
+            total_tokens=budget.tokens, batch_size=budget.batch_size, lr=args.lr,
+            seed=args.seed, checkpoint_every=args.checkpoint_every,
+            l1_coefficient=args.l1_coefficient, l0_coefficient=args.l0_coefficient,
+            aux_coefficient=args.aux_coefficient,
+        )  # fmt: skip
         update, bar = _progress_bar("training") if ctx.is_main else (None, None)
         try:
             show = _metrics_postfix(bar) if bar is not None else None
@@ -135,7 +147,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--arch", choices=sorted(REGISTRY), default="topk")
     t.add_argument("--expansion", type=int, default=32, help="d_sae = expansion * d_model")
     t.add_argument("--k", type=int, default=32, help="active latents (topk, batchtopk)")
-    t.add_argument("--tokens", type=int, default=10_000_000, help="training rows in total")
+    t.add_argument("--tokens", type=int, default=None, help="training rows in total (default: "
+                   "--passes over the store, at most 10,000,000)")  # fmt: skip
+    t.add_argument("--passes", type=float, default=10.0,
+                   help="passes over the store when --tokens is not given")  # fmt: skip
     t.add_argument("--batch-size", type=int, default=4096)
     t.add_argument("--lr", type=float, default=None, help="default 2e-4/sqrt(d_sae/16384)")
     t.add_argument("--l1-coefficient", type=float, default=2.0, help="relu L1 weight")

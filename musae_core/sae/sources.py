@@ -15,9 +15,8 @@ import torch
 from musae_core.errors import MusaeError
 from musae_core.harvest.collection import (
     SourceFile,
-    clip_spans,
     list_audio_files,
-    read_source,
+    read_clips,
     rms,
 )
 from musae_core.harvest.store import ActivationStore
@@ -54,15 +53,12 @@ def split_holdout(
 def encoded_clips(
     model: MusicModel, files: list[SourceFile], clip_seconds: float
 ) -> Iterator[torch.Tensor]:
-    """Codes (1, codebooks, frames) of every clip of ``files``, in order; unreadable or silent
-    files are skipped (the harvest report is where such files get counted)."""
+    """Codes (1, codebooks, frames) of every clip of ``files``, in order; unreadable files and
+    silent clips are skipped (the harvest report is where such files get counted)."""
     for source in files:
-        signal, _ = read_source(source, model.sample_rate)
-        if signal is None or rms(signal) < 1e-4:
-            continue
-        for span in clip_spans(len(signal), model.sample_rate, clip_seconds, 1.0):
-            piece = torch.from_numpy(np.ascontiguousarray(signal[span.start : span.stop]))
-            yield model.encode(piece[None])
+        for _, piece in read_clips(source, model.sample_rate, clip_seconds, 1.0):
+            if rms(piece) >= 1e-4:  # read block by block: long files stay small in memory
+                yield model.encode(torch.from_numpy(np.ascontiguousarray(piece))[None])
 
 
 def live_batches(

@@ -91,7 +91,9 @@ def _stream(
             state.batch_in_epoch = index + 1
             yield batch
         if state.batch_in_epoch == 0:
-            raise MusaeError("The activation source yielded no batches.", "harvest data first.")
+            per = f" for each of {size} processes" if size > 1 else ""
+            raise MusaeError(f"The activation source yielded no full batch of rows{per}.",
+                             "lower --batch-size (or harvest more audio).")  # fmt: skip
         state.epoch += 1
         state.batch_in_epoch = 0
 
@@ -204,10 +206,23 @@ def train_sae(
     cancel: CancelToken | None = None,
     on_metrics: Callable[[dict], None] | None = None,
 ) -> SparseAutoencoder:
-    """Train (or resume) an SAE into ``out``; a cancel leaves a checkpoint to resume from."""
-    progress = progress or no_progress
+    """Train (or resume) an SAE into ``out``; a cancel leaves a checkpoint to resume from, a
+    failure before anything was written removes the ``out`` folder it created."""
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(factory, d_in, settings, out, model_id, layer, device, progress, cancel,
+                      on_metrics)  # fmt: skip
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress, cancel,
+           on_metrics) -> SparseAutoencoder:  # fmt: skip
+    progress = progress or no_progress
     device = torch.device(device)
     d_sae = d_in * settings.expansion
     k = settings.k if settings.architecture in ("topk", "batchtopk") else None
