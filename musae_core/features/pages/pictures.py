@@ -63,7 +63,7 @@ def timeline_svg(
     seconds = len(values) / frame_rate
     shade = ""
     for (start, end), colour in ((window, WINDOW), (span or (0.0, 0.0), "rgba(255,255,255,0.08)")):
-        if end > start:
+        if end > start and end - start < seconds - 1e-6:  # a whole-clip shade says nothing
             x0, x1 = start / seconds * width, end / seconds * width
             shade += (
                 f'<rect x="{x0:.1f}" y="0" width="{x1 - x0:.1f}" height="{height}" '

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 SOURCES = {
+    "descriptor": "DSP descriptors",
     "descriptors": "DSP descriptors",
     "clap": "CLAP zero-shot tagging",
     "llm": "a multimodal language model",
@@ -23,19 +24,28 @@ def _strength(auroc: float | None) -> str:
 
 
 def label_sentence(label) -> str:
-    """'Strong evidence: ... (score 0.60; AUROC 0.83 ...)' for one ``Label``."""
+    """'Strong evidence: ... (score 0.60; AUROC 0.83 ...)' for one ``Label``.
+
+    A descriptor label that says "lower" stores the AUROC of top clips being *higher*, so its
+    evidence is read the other way round (1 - AUROC, |d|)."""
     evidence = label.evidence or {}
     auroc = label.auroc if label.auroc is not None else evidence.get("auroc")
+    lower = evidence.get("direction") == "lower"
+    if auroc is not None:
+        auroc = float(auroc)
+        auroc = (1.0 - auroc if lower else auroc) if math.isfinite(auroc) else None
     who = SOURCES.get(label.source, label.source)
     parts = [f"score {label.score:.2f}"]
-    if auroc is not None and math.isfinite(float(auroc)):
-        parts.append(f"top clips vs. other clips AUROC {float(auroc):.2f}")
+    if "meaning" in evidence and "direction" in evidence:
+        parts.append(f"{evidence['direction']} {evidence['meaning']} than other clips")
+    if auroc is not None:
+        parts.append(f"top clips vs. other clips AUROC {auroc:.2f}")
     if label.clap_score is not None:
         parts.append(f"CLAP validation {label.clap_score:.2f}")
     if "cohens_d" in evidence:
-        parts.append(f"effect size d = {float(evidence['cohens_d']):.2f}")
+        parts.append(f"effect size |d| = {abs(float(evidence['cohens_d'])):.2f}")
     return (
-        f"{_strength(None if auroc is None else float(auroc))}: {who} hears "
+        f"{_strength(auroc)}: {who} hears "
         f"\u201c{label.text}\u201d in this feature's top clips ({'; '.join(parts)})."
     )
 
