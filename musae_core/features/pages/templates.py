@@ -60,7 +60,7 @@ FEATURE = """{% extends "base.html" %}
 <span class="muted">at {{ c.start }} s, mean {{ c.mean }}, peak {{ c.peak }}</span></div>
 {{ c.timeline|safe }}
 {% if c.audio %}<img src="{{ c.spectrogram }}" alt="spectrogram of clip {{ c.rank }}">
-<audio controls preload="none" src="{{ c.audio }}"></audio>
+<audio controls preload="metadata" src="{{ c.audio }}"></audio>
 {% else %}<p class="muted">No cached audio for this clip.</p>{% endif %}
 </div>
 {% endfor %}</div>

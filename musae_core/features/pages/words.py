@@ -45,8 +45,8 @@ def label_sentence(label) -> str:
     if "cohens_d" in evidence:
         parts.append(f"effect size |d| = {abs(float(evidence['cohens_d'])):.2f}")
     return (
-        f"{_strength(auroc)}: {who} hears "
-        f"\u201c{label.text}\u201d in this feature's top clips ({'; '.join(parts)})."
+        f"{_strength(auroc)}: \u201c{label.text}\u201d in this feature's top clips, "
+        f"according to {who} ({'; '.join(parts)})."
     )
 
 
