@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app.errors import show_error
 
 ACTION_TEXT = "Export feature pages…"
+NO_DB = ("No feature database is open.", "open one with File > Open feature database first.")
+NO_ROWS = ("The browser shows no features to export.", "clear the search or filters.")
 
 
 def visible_features(window) -> list[int]:
@@ -31,17 +33,16 @@ def export_pages(window, features: list[int], out: str | Path, open_when_done: b
     bench = window.bench
     db = bench.session.db
     if db is None:
-        show_error(window, "No feature database is open.", "open one with File > Open feature "
-                   "database first.")  # fmt: skip
+        show_error(window, *NO_DB)
         return None
     if not features:
-        show_error(window, "The browser shows no features to export.", "clear the search or "
-                   "filters.")  # fmt: skip
+        show_error(window, *NO_ROWS)
         return None
 
     def work(progress, cancel):
-        return export_feature_pages(db, features, out, overwrite=True, progress=progress,
-                                    cancel=cancel)  # fmt: skip
+        return export_feature_pages(
+            db, features, out, overwrite=True, progress=progress, cancel=cancel
+        )
 
     def done(report) -> None:
         bench.status.emit(report.summary())
@@ -55,8 +56,7 @@ def export_pages(window, features: list[int], out: str | Path, open_when_done: b
 def export_dialog(window) -> None:
     """Ask for a parent folder, confirm replacing an earlier export, then export."""
     if window.bench.session.db is None:
-        show_error(window, "No feature database is open.", "open one with File > Open feature "
-                   "database first.")  # fmt: skip
+        show_error(window, *NO_DB)
         return
     parent = QFileDialog.getExistingDirectory(window, "Export feature pages into folder")
     if not parent:

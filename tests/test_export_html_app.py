@@ -8,6 +8,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from test_app_flow import TIMEOUT, window  # noqa: F401
+from test_export_html import DEMO_DB, DEMO_FEATURE
 from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 
@@ -41,3 +42,16 @@ def test_export_without_a_database_says_what_to_do(window, qtbot, tmp_path, monk
     monkeypatch.setattr(export_pages, "show_error", lambda _w, problem, fix: shown.append(fix))
     assert export_pages.export_pages(window, [1], tmp_path / "pages") is None
     assert "Open feature database" in shown[0] and not (tmp_path / "pages").exists()
+
+
+def test_shipped_demo_exports_from_the_app(window, qtbot, tmp_path, monkeypatch):  # noqa: F811
+    from app import export_pages
+
+    monkeypatch.setattr(export_pages.QDesktopServices, "openUrl", lambda url: None)
+    window.bench.open_feature_db(DEMO_DB, offline=True)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 3072, timeout=TIMEOUT)
+    job = export_pages.export_pages(window, [DEMO_FEATURE], tmp_path / "pages")
+    qtbot.waitUntil(lambda: job.state == "done", timeout=TIMEOUT)
+    page = (tmp_path / "pages" / f"feature-{DEMO_FEATURE}.html").read_text()
+    clips = len(window.bench.session.db.top_clips(DEMO_FEATURE))
+    assert clips > 0 and page.count("<audio") == clips and "\u201cdark\u201d" in page
