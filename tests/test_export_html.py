@@ -116,3 +116,14 @@ def test_cli_refuses_an_existing_folder_and_unknown_ids(small_db, tmp_path, caps
     assert main([*base, "--features", "500", "--overwrite"]) == 2
     assert "valid ids are 0-47" in capsys.readouterr().err
     assert (out / "feature-3.html").is_file()
+
+
+def test_unwritable_folder_and_negative_clips_are_clear_errors(small_db, tmp_path, capsys):
+    base = ["export-html", "--db", str(small_db), "--features", "3"]
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main([*base, "--out", str(blocker / "site")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main([*base, "--clips", "-1", "--out", str(tmp_path / "site")]) == 2
+    assert "--clips -1 is negative" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -147,8 +147,11 @@ def _prepare(out: Path, overwrite: bool) -> Path:
         )
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "audio").mkdir(parents=True)
-    (tmp / "img").mkdir()
+    try:
+        (tmp / "audio").mkdir(parents=True)
+        (tmp / "img").mkdir()
+    except OSError as exc:
+        raise MusaeError(f"Cannot write {out}: {exc}.", "choose a writable folder.") from exc
     return tmp
 
 
@@ -172,6 +175,8 @@ def export_feature_pages(
 ) -> ExportReport:
     """Export ``features`` of an open ``FeatureDB`` as a static site in folder ``out``."""
     out = Path(out)
+    if clips < 0:
+        raise MusaeError(f"--clips {clips} is negative.", "give 0 or more clips per feature.")
     tmp = _prepare(out, overwrite)
     env, counts, exported = _environment(), {"audio": 0, "missing": 0}, set(features)
     common = {"version": __version__, "db_name": db.path.name}
