@@ -13,6 +13,7 @@ from app.arrangement import ArrangementView
 from app.browser import BrowserPanel
 from app.controller import Workbench
 from app.errors import show_error
+from app.export_pages import install as install_page_export
 from app.inspector import InspectorPanel
 from app.jobs_panel import JobsPanel
 from app.master_panel import MasterPanel
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.docks["master"].raise_()
         self._default_state = self.saveState()
         self._menus()
+        install_page_export(self)
         self.bench.error.connect(lambda p, f: show_error(self, p, f))
         self.bench.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.bench.projectChanged.connect(self._title)

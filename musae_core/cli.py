@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "musae_core.harvest.cli",
     "musae_core.sae.cli",
     "musae_core.features.cli",
+    "musae_core.features.pages.cli",
     "musae_core.labeling.cli",
     "musae_core.demo.cli",
 )

@@ -17,6 +17,9 @@ if [[ ",$extras," == *",gui,"* ]]; then
     libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0
     libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1 libxcb-glx0 libxcb-util1)
 fi
+if [[ ",$extras," == *",dev,"* ]]; then
+  apt_packages+=(chromium)  # headless browser test of exported feature pages (export-html)
+fi
 if [[ ${#apt_packages[@]} -gt 0 && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   missing=()
   for pkg in "${apt_packages[@]}"; do
