@@ -54,7 +54,7 @@ def test_demo_export_from_the_cli(tmp_path, capsys):
     assert "low register" in page and "AUROC 0.95" in page
     # the shown label comes first, and a "lower" descriptor reads its AUROC the other way round
     first = re.search(r"<li>(.*?)</li>", page).group(1)
-    assert "\u201cdark\u201d" in first and "lower spectral centroid" in first
+    assert "\u201cdark\u201d" in first and "darker than 99 % of random clips" in first
     assert first.startswith("Strong evidence") and "AUROC 0.99" in first
     assert f'href="feature-{neighbour}.html"' in page  # exported neighbour is linked
     assert "Steering was not evaluated" in page

@@ -45,6 +45,20 @@ def _join(*parts: str) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _higher(evidence: dict, auroc: float) -> bool:
+    return evidence.get("direction", "higher" if auroc >= 0.5 else "lower") == "higher"
+
+
+def directed_auroc(evidence: dict | None, auroc: float | None = None) -> float | None:
+    """The AUROC read in the label's own direction: a descriptor label saying "lower" (a "dark"
+    label on brightness) stores P(top clip higher), so its support is 1 - AUROC."""
+    evidence = evidence or {}
+    auroc = _num(evidence.get("auroc") if auroc is None else auroc)
+    if auroc is None:
+        return None
+    return 1.0 - auroc if "descriptor" in evidence and not _higher(evidence, auroc) else auroc
+
+
 def _descriptor(evidence: dict) -> str | None:
     auroc = _num(evidence.get("auroc"))
     name = str(evidence.get("descriptor", ""))
@@ -60,7 +74,7 @@ def _descriptor(evidence: dict) -> str | None:
                 f"random clips ({_p_text(evidence)})")  # fmt: skip
     if auroc is None:
         return None
-    higher = evidence.get("direction", "higher" if auroc >= 0.5 else "lower") == "higher"
+    higher = _higher(evidence, auroc)
     words = COMPARATIVES.get(name)
     meaning = evidence.get("meaning") or name.replace("_", " ")
     word = words[0 if higher else 1] if words else f"{'higher' if higher else 'lower'} in {meaning}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from musae_core.features.evidence import directed_auroc, evidence_sentence
+
 SOURCES = {
     "descriptor": "DSP descriptors",
     "descriptors": "DSP descriptors",
@@ -24,30 +26,20 @@ def _strength(auroc: float | None) -> str:
 
 
 def label_sentence(label) -> str:
-    """'Strong evidence: ... (score 0.60; AUROC 0.83 ...)' for one ``Label``.
+    """'Strong evidence: “dark”, from DSP descriptors (score 0.60): Top clips are darker than 99 %
+    of random clips (AUROC 0.99, ...).' for one ``Label``.
 
-    A descriptor label that says "lower" stores the AUROC of top clips being *higher*, so its
-    evidence is read the other way round (1 - AUROC, |d|)."""
-    evidence = label.evidence or {}
-    auroc = label.auroc if label.auroc is not None else evidence.get("auroc")
-    lower = evidence.get("direction") == "lower"
-    if auroc is not None:
-        auroc = float(auroc)
-        auroc = (1.0 - auroc if lower else auroc) if math.isfinite(auroc) else None
+    The reading of the evidence is ``evidence_sentence``'s, the one the inspector shows. The
+    strength word uses the validation AUROC when the label has one, else the evidence's AUROC in
+    the label's own direction (a "lower" descriptor label reads 1 - AUROC)."""
+    auroc = label.auroc if label.auroc is not None else directed_auroc(label.evidence)
     who = SOURCES.get(label.source, label.source)
-    parts = [f"score {label.score:.2f}"]
-    if "meaning" in evidence and "direction" in evidence:
-        parts.append(f"{evidence['direction']} {evidence['meaning']} than other clips")
-    if auroc is not None:
-        parts.append(f"top clips vs. other clips AUROC {auroc:.2f}")
+    details = [f"score {label.score:.2f}"]
     if label.clap_score is not None:
-        parts.append(f"CLAP validation {label.clap_score:.2f}")
-    if "cohens_d" in evidence:
-        parts.append(f"effect size |d| = {abs(float(evidence['cohens_d'])):.2f}")
-    return (
-        f"{_strength(auroc)}: \u201c{label.text}\u201d in this feature's top clips, "
-        f"according to {who} ({'; '.join(parts)})."
-    )
+        details.append(f"CLAP validation {label.clap_score:.2f}")
+    head = f"{_strength(auroc)}: \u201c{label.text}\u201d, from {who} ({'; '.join(details)})"
+    reading = evidence_sentence(label.source, label.text, label.evidence)
+    return f"{head}: {reading}." if reading else f"{head}."
 
 
 def steering_sentence(record) -> str:
