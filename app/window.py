@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
 
 from app.arrangement import ArrangementView
 from app.browser import BrowserPanel
@@ -21,6 +21,7 @@ from app.playback import AudioOutput
 from app.settings_dialog import SettingsDialog
 from app.transport_bar import TransportBar
 from app.transport_state import TransportState
+from musae_core import threads
 from musae_core.workstation import Settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.resize(1500, 920)
         self._restore_layout()
         self._title()
+        self._audio_status()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -134,6 +136,13 @@ class MainWindow(QMainWindow):
         name = path.name if path else "untitled"
         self.setWindowTitle(f"{name}{' *' if self.bench.dirty else ''} — musae")
 
+    def _audio_status(self) -> None:
+        """A permanent note in the status bar when there is no audio output device."""
+        note = QLabel(objectName="audio_status")
+        note.setText("" if self.output.available else "🔇 " + self.output.reason)
+        note.setVisible(not self.output.available)
+        self.statusBar().addPermanentWidget(note)
+
     def _resources(self) -> None:
         reason = self.bench.steering_unavailable()
         self.statusBar().showMessage(reason or "Ready: steer features with the mixer.", 0)
@@ -181,6 +190,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.bench.settings, self)
         if dialog.exec():
             dialog.apply()
+            threads.set_setting(self.bench.settings.threads)
             self.transport_bar.sync_settings()
             self._save_settings()
             self._restart_autosave()
