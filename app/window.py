@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
     def _audio_status(self) -> None:
         """A permanent note in the status bar when there is no audio output device."""
         note = QLabel(objectName="audio_status")
-        note.setText("" if self.output.available else "🔇 " + self.output.reason)
+        note.setText("" if self.output.available else self.output.reason)
         note.setVisible(not self.output.available)
         self.statusBar().addPermanentWidget(note)
 
