@@ -5,7 +5,8 @@ busy elsewhere (a DAW, a browser, another job) two torch threads made a 5 s demo
 (issue 18). So every entry point (``musae`` CLI, ``musae-app``, torchrun workers) calls
 ``prepare()`` first thing, before torch is imported: it sets ``OMP_WAIT_POLICY=PASSIVE`` and
 starts measuring how busy the other processes keep the cores. ``fit_model(model)`` (called by
-``load_model``) then sets torch's thread count once for that model and the cores that are free.
+``load_model``) then sets torch's thread count once for that model and the cores that are free
+(never below two: see ``choose_threads``).
 
 Overrides, strongest first: ``MUSAE_THREADS`` (environment), the app setting ``threads``,
 ``OMP_NUM_THREADS`` (environment). This module must stay cheap to import: no torch at the top.
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 
 ENV_OVERRIDE = "MUSAE_THREADS"
 SMALL_MODEL_PARAMS = 50_000_000
-"""Below this many parameters an op is too short to split: extra threads only add handoffs
-(the 5 M-parameter demo model renders no faster on 2 threads than on 1, docs/benchmarks.md)."""
+"""Below this many parameters an op is too short to split wider than two threads (the 5 M
+parameter demo model renders no faster on 2 threads than on 1 on an idle box)."""
 
 _state: dict = {
     "active": False, "snapshot": None, "interop_set": False, "override": None, "params": None,
@@ -88,12 +89,19 @@ def others_busy_cores(since: CpuSnapshot | None, now: CpuSnapshot | None = None)
 def choose_threads(
     cores: int, busy_elsewhere: float, params: int | None = None, ranks: int = 1
 ) -> int:
-    """Threads for one process: the free cores shared among ``ranks``, 1 for small models."""
-    free = max(1, round(cores - busy_elsewhere))
-    per_rank = max(1, free // max(1, ranks))
+    """Threads for one process: the free cores shared among ``ranks``, at least two.
+
+    With passive waiting a second thread costs little when the cores are busy, and under
+    contention it doubles this process's share of the CPU (docs/benchmarks.md: 2-3x faster
+    than one thread on the shared 2-core box), so busy cores never push it below two. Small
+    models stop at two: their ops are too short to split further.
+    """
+    per_rank = max(1, cores // max(1, ranks))
+    free = max(1, round(cores - busy_elsewhere)) // max(1, ranks)
+    n = max(min(2, per_rank), free)
     if params is not None and params < SMALL_MODEL_PARAMS:
-        return 1
-    return per_rank
+        n = min(n, 2)
+    return n
 
 
 def override_threads(setting: int | None = None) -> int | None:

@@ -29,12 +29,15 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def test_choose_threads_leaves_busy_cores_and_small_models_alone():
+def test_choose_threads_for_free_cores_and_model_size():
     assert threads.choose_threads(2, busy_elsewhere=0.0) == 2
-    assert threads.choose_threads(2, busy_elsewhere=1.0) == 1  # one core taken by a DAW
-    assert threads.choose_threads(2, busy_elsewhere=2.3) == 1  # never zero
+    assert threads.choose_threads(2, busy_elsewhere=1.0) == 2  # passive: a 2nd thread is cheap
+    assert threads.choose_threads(1, busy_elsewhere=0.5) == 1  # never more than the cores
+    assert threads.choose_threads(8, busy_elsewhere=3.0) == 5  # leaves the busy cores alone
+    assert threads.choose_threads(8, busy_elsewhere=7.6) == 2  # but keeps its share
     assert threads.choose_threads(8, busy_elsewhere=0.0, ranks=4) == 2  # torchrun ranks share
-    assert threads.choose_threads(8, 0.0, params=5_000_000) == 1  # the demo model
+    assert threads.choose_threads(16, 0.0, ranks=16) == 1
+    assert threads.choose_threads(8, 0.0, params=5_000_000) == 2  # the demo model
     assert threads.choose_threads(8, 0.0, params=400_000_000) == 8  # musicgen-small
 
 
@@ -69,19 +72,20 @@ def test_busy_process_is_counted_as_a_taken_core():
 def test_prepare_before_torch_sets_passive_wait_and_model_threads():
     code = (
         "from musae_core import threads; threads.prepare(); import os, torch;"
-        "n = threads.apply(5_000_000);"
-        "print(os.environ['OMP_WAIT_POLICY'], n, torch.get_num_threads(),"
+        "n = threads.apply(5_000_000); want = min(2, threads.usable_cores());"
+        "print(os.environ['OMP_WAIT_POLICY'], n == want, torch.get_num_threads() == want,"
         " torch.get_num_interop_threads())"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120
     )
-    assert out.stdout.split() == ["PASSIVE", "1", "1", "1"], out.stderr
+    assert out.stdout.split() == ["PASSIVE", "True", "True", "1"], out.stderr
+    forced_code = code.replace("want = min(2, threads.usable_cores())", "want = 3")
     forced = subprocess.run(
-        [sys.executable, "-c", code], env=_env(MUSAE_THREADS="2"), capture_output=True,
+        [sys.executable, "-c", forced_code], env=_env(MUSAE_THREADS="3"), capture_output=True,
         text=True, timeout=120,
     )  # fmt: skip
-    assert forced.stdout.split()[1:3] == ["2", "2"], forced.stderr
+    assert forced.stdout.split()[1:3] == ["True", "True"], forced.stderr
 
 
 def test_prepare_after_torch_changes_nothing():
@@ -100,4 +104,5 @@ def test_cli_entry_point_applies_policy(tmp_path):
         env=_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "threads: 1 (cores" in out.stderr  # the tiny model gets one thread
+    want = min(2, threads.usable_cores())  # the tiny model: at most two threads
+    assert f"threads: {want} (cores" in out.stderr
