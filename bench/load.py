@@ -152,7 +152,11 @@ def main() -> None:
             best = min(med(c, key) for c in ("fixed1", "fixed2") if c in args.configs)
             line = f"load {load} {key}: auto/best fixed {med('auto', key) / best:.2f}x"
             if "legacy" in args.configs:
-                line += f", legacy/auto {med('legacy', key) / med('auto', key):.1f}x"
+                legacy = med("legacy", key)
+                if legacy == float("inf"):  # every legacy run hit its timeout
+                    line += f", legacy: every run over {args.legacy_timeout:g} s (whole child)"
+                else:
+                    line += f", legacy/auto {legacy / med('auto', key):.1f}x"
             print(line)
 
 
