@@ -188,10 +188,13 @@ class AudioOutput(QObject):
             import sounddevice as sd
 
             made: list = []  # the finished callback names its own stream, not a newer one
+
+            def finished() -> None:  # PortAudio's thread; cffi wants None back
+                self._streamFinished.emit(made[0] if made else None)
+
             self._stream = sd.OutputStream(
                 samplerate=self.core.sample_rate, channels=1, dtype="float32",
-                device=self.device, callback=self._callback,
-                finished_callback=lambda: self._streamFinished.emit(made[0] if made else None),
+                device=self.device, callback=self._callback, finished_callback=finished,
             )  # fmt: skip
             made.append(self._stream)
             self._stream.start()

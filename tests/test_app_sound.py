@@ -62,6 +62,7 @@ def test_no_audio_thread_left_spinning_after_playback_ends(tmp_path):
     if "AssertionError" in out.stderr:
         pytest.skip("PortAudio has no ALSA null device here")
     assert out.returncode == 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr and "Error" not in out.stderr, out.stderr[-2000:]
     words = out.stdout.split()
     cpu = float(words[words.index("cpu") + 1])
     assert words[words.index("open") + 1] == "False"  # the device stream was stopped
