@@ -42,7 +42,7 @@ class Walk:
     def __init__(self, app, args) -> None:
         self.app, self.args = app, args
         self.problems: list[str] = []
-        self.expected_dialogs = 0
+        self.dialog_seen = False
         self.shot = 0
         self.win = None
 
@@ -96,25 +96,41 @@ class Walk:
                 return act
         raise WalkFailed(f"no action named like {' '.join(words)!r}")
 
-    def drive_file_dialog(self, fill) -> None:
-        """Before opening a file dialog: have a timer fill and accept it once it is shown."""
+    def drive_file_dialog(self, fill, path: Path | None = None) -> None:
+        """Before opening a file dialog: have a timer fill and accept it once it is shown.
+
+        ``path`` is typed into the file-name box (the dialog's folder listing loads
+        asynchronously, so selecting a file that is not listed yet can silently fail); the
+        timer retries until the dialog has closed.
+        """
         from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QFileDialog
+        from PySide6.QtWidgets import QFileDialog, QLineEdit
 
         start = time.monotonic()
+        mine: list = []  # the dialog this driver handles; it stops once that one has closed
 
         def poll() -> None:
             dialog = self.app.activeModalWidget()
+            if mine and dialog is not mine[0]:
+                return
             if isinstance(dialog, QFileDialog):
+                mine[:] = [dialog]
+                self.dialog_seen = True
                 try:
                     fill(dialog)
+                    edit = dialog.findChild(QLineEdit, "fileNameEdit")
+                    if path is not None and edit is not None:
+                        edit.setText(str(path))
                 finally:
                     dialog.accept()
+                if time.monotonic() - start < 15:
+                    QTimer.singleShot(300, poll)  # still open (nothing accepted yet): again
             elif time.monotonic() - start < 15:
                 QTimer.singleShot(50, poll)
-            else:
+            elif not self.dialog_seen:
                 self.problems.append("a file dialog did not appear (native dialog?)")
 
+        self.dialog_seen = False
         QTimer.singleShot(50, poll)
 
     def job_done(self, kind: str) -> bool:
@@ -242,7 +258,7 @@ class Walk:
         bench, win = self.win.bench, self.win
         first = Path(self.args.home) / "projects" / "song"
         first.mkdir(parents=True)
-        self.drive_file_dialog(lambda d: d.selectFile(str(first / "song.musae.json")))
+        self.drive_file_dialog(lambda d: None, first / "song.musae.json")
         self.action("Save", "as").trigger()
         self.wait(
             "the save", lambda: self.job_done("save") and (first / "song.musae.json").is_file()
@@ -251,7 +267,7 @@ class Walk:
         moved.parent.mkdir(parents=True)
         shutil.move(str(first), str(moved))
         features = bench.mixer.features()
-        self.drive_file_dialog(lambda d: d.selectFile(str(moved / "song.musae.json")))
+        self.drive_file_dialog(lambda d: None, moved / "song.musae.json")
         self.action("Open project").trigger()
         self.wait("the reopened project", lambda: bench.project.path is not None
                   and bench.project.path.parent == moved and self.job_done("load"))  # fmt: skip
@@ -286,15 +302,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--busy", type=int, default=0, help="busy background processes during the walk")
     p.add_argument("--search", default="piano")
     p.add_argument("--strength", type=float, default=2.0)
+    p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+    if not args.inner:  # run the app in a child: its stderr is scanned for tracebacks too
         env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__]
-        return subprocess.call(cmd + list(argv if argv is not None else sys.argv[1:]), env=env)
+        cmd = [sys.executable, __file__, "--inner", *(argv if argv is not None else sys.argv[1:])]
+        if not os.environ.get("DISPLAY"):
+            if not shutil.which("xvfb-run"):
+                print("walk: needs an X display or xvfb-run (apt-get install xvfb xauth)")
+                return 2
+            cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *cmd]
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        seen_traceback = False
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            seen_traceback |= line.startswith("Traceback")
+        code = proc.wait()
+        if seen_traceback:
+            print("walk: FAIL a traceback on the app's stderr (above)")
+        return code or int(seen_traceback)
     home = Path(args.home or tempfile.mkdtemp(prefix="musae-walk-"))
     args.home = str(home)
     fresh = {"HOME": "", "XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share",
