@@ -104,3 +104,18 @@ def test_reopen_restores_ab_loop_and_auto_render(loaded, qtbot, tmp_path):  # no
     assert win.output.core.loop is not None
     assert win.transport.ab == "unsteered" and win.output.core.which == 0
     assert "unsteered" in win.transport_bar.ab_action.text()
+
+
+def test_transport_prefs_round_trip_and_old_projects(tmp_path):
+    from musae_core.workstation.project import Project
+    from musae_core.workstation.transport import TransportPrefs
+
+    prefs = TransportPrefs(ab="unsteered", loop=True, loop_region=(0.5, 1.5), auto_render=False)
+    path = Project(model_id=None, transport=prefs).save(tmp_path / "a.musae.json")
+    assert Project.load(path).transport == prefs
+    data = json.loads(path.read_text())
+    del data["transport"]  # a project saved before this field existed
+    path.write_text(json.dumps(data))
+    assert Project.load(path).transport == TransportPrefs()
+    odd = TransportPrefs.from_dict({"ab": "left", "loop_region": [2.0, "x"], "loop": 1})
+    assert odd == TransportPrefs(loop=True)
