@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export HF_HUB_OFFLINE := 1
 PY := .venv/bin/python
 
-.PHONY: run test lint bench take screenshots demo
+.PHONY: run test lint bench take screenshots demo walk
 run:  ## the desktop workstation on its embedded demo project (resources/demo)
 	scripts/bootstrap.sh gui,dev
 	$(PY) -m app.main
@@ -23,6 +23,10 @@ lint:
 screenshots:  ## drive the app and save docs/screenshots/*.png
 	scripts/bootstrap.sh gui,dev
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
+
+walk:  ## the scripted newcomer walk in a real X window (needs xvfb-run: apt-get install xvfb xauth)
+	scripts/bootstrap.sh gui,dev
+	env -u QT_QPA_PLATFORM xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) scripts/walk.py
 
 bench:
 	scripts/bootstrap.sh gui,dev

@@ -119,9 +119,11 @@ class ArrangementView(QWidget):
         self._draw_lanes(take, views["which"])
         self.envelopes.redraw()
         self.wave.setXRange(0, views["duration"], padding=0.01)
-        if self.loop.getRegion() == (0, 1) or self.transport.loop_region is None:
+        if self.transport.loop_region is None:
             self.loop.setRegion((0.25 * views["duration"], 0.75 * views["duration"]))
             self.transport.set_loop_region(*self.loop.getRegion())
+        elif self.loop.getRegion() == (0, 1):  # a region restored with the project
+            self.loop.setRegion(self.transport.loop_region)
 
     def lane_features(self) -> list[int]:
         """Lane order: the mixer's channels, then features only the shown take still has."""
@@ -177,6 +179,8 @@ class ArrangementView(QWidget):
 
     def _loop_changed(self, region) -> None:
         self.loop.setVisible(region is not None)
+        if region is not None and tuple(self.loop.getRegion()) != tuple(region):
+            self.loop.setRegion(region)  # e.g. restored with a project
 
     def zoom(self, factor: float) -> None:
         (x0, x1), _ = self.wave.viewRange()

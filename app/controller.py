@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from app.export_dialog import side_paths
 from app.stream_feed import StreamFeed
 from app.workers import Job, JobManager
 from musae_core.workstation import (
@@ -348,14 +349,20 @@ class Workbench(QObject):
         self.set_current_take(take)
 
     def export(self, path: str | Path, which: str = "steered"):
+        """Write the take's ``which`` side ("steered", "unsteered" or "both": two files)."""
         take, session = self.current_take, self.session
         if take is None:
             self.error.emit("There is no take to export yet.", "press Render first.")
             return None
-        title = f"Exporting {Path(path).name}"
+        targets = side_paths(path, which)
+        names = " and ".join(f"{p.name} ({side})" for p, side in targets)
+
+        def work(progress, cancel):
+            return [session.export(take, p, side)[0] for p, side in targets]
+
         return self.jobs.start(
-            "export", title, lambda p, c: session.export(take, path, which),
-            lambda paths: self.status.emit(f"Exported {paths[0]} and {paths[1].name}"),
+            "export", f"Exporting {names}", work,
+            lambda paths: self.status.emit(f"Exported {names} to {paths[0].parent}"),
         )  # fmt: skip
 
     def save_project(self, path: str | Path | None = None, quiet: bool = False):

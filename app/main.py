@@ -58,6 +58,9 @@ def open_from_args(window, args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from musae_core import threads
+
+    threads.prepare()  # before torch is imported (passive OpenMP waiting, see threads.py)
     args = build_parser().parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
@@ -72,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_path = setup_logging(data_dir() / "logs")
     apply_dark_theme(app)
     collector = gui_thread_gc()  # noqa: F841 (kept alive for the app's lifetime)
-    window = MainWindow(Settings.load())
+    settings = Settings.load()
+    threads.set_setting(settings.threads)
+    window = MainWindow(settings)
     install_excepthook(lambda: window)
     window.statusBar().showMessage(f"Log: {log_path}", 5000)
     window.show()

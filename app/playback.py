@@ -13,11 +13,12 @@ import logging
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from app.stream_feed import StreamFeed
 
 log = logging.getLogger(__name__)
+NO_DEVICE = "No audio output device: playback is silent; export still works."
 
 
 class PlaybackCore:
@@ -96,22 +97,28 @@ class PlaybackCore:
 
 
 class AudioOutput(QObject):
-    """Plays a ``PlaybackCore`` on the chosen device; says clearly when there is none."""
+    """Plays a ``PlaybackCore`` on the chosen device; says clearly when there is none.
+
+    The device stream exists only while something plays: PortAudio's callback thread polls
+    even when it only writes silence (~50 % of a core on a null ALSA device, issue 18), so the
+    stream is stopped when playback ends (from the callback) or is stopped.
+    """
 
     stateChanged = Signal()
+    _streamFinished = Signal(object)  # from PortAudio's thread: close that stream on ours
 
     def __init__(self, device: str = "", parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.core = PlaybackCore()
         self.device = device or None
         self._stream = None
-        self._stream_rate = 0
         self.available, self.reason = self._probe()
         self._clock = QTimer(self)
         self._clock.setInterval(20)
         self._clock.timeout.connect(self._tick_silent)
         self._last_tick = 0.0
         self._scratch = np.zeros((4096, 1), np.float32)
+        self._streamFinished.connect(self._finished, Qt.QueuedConnection)
 
     def _probe(self) -> tuple[bool, str]:
         try:
@@ -121,11 +128,27 @@ class AudioOutput(QObject):
             return True, ""
         except Exception as exc:  # OSError (no PortAudio) or ValueError (no output device)
             log.info("no audio output: %s", exc)
-            return False, "No audio output device: playback runs silently; export still works."
+            return False, NO_DEVICE
+
+    def device_name(self) -> str:
+        """What Settings shows: the device's name, or that there is none."""
+        if not self.available:
+            return "No output device"
+        try:
+            import sounddevice as sd
+
+            return str(sd.query_devices(self.device, "output")["name"])
+        except Exception:
+            return "No output device"
 
     @property
     def playing(self) -> bool:
         return self.core.playing
+
+    @property
+    def stream_open(self) -> bool:
+        """Whether a device stream (and its callback thread) exists now."""
+        return self._stream is not None
 
     def latency_seconds(self) -> float:
         stream = self._stream
@@ -144,7 +167,7 @@ class AudioOutput(QObject):
             return
         self.core.playing = True
         if self.available:
-            self._ensure_stream()
+            self._open_stream()
         else:
             self._last_tick = time.monotonic()
             self._clock.start()
@@ -153,29 +176,47 @@ class AudioOutput(QObject):
     def stop(self) -> None:
         self.core.playing = False
         self._clock.stop()
+        self.close()
         self.stateChanged.emit()
 
-    def _ensure_stream(self) -> None:
-        if self._stream is not None and self._stream_rate == self.core.sample_rate:
+    def _open_stream(self) -> None:
+        stream = self._stream
+        if stream is not None and stream.active and stream.samplerate == self.core.sample_rate:
             return
         self.close()
         try:
             import sounddevice as sd
 
+            made: list = []  # the finished callback names its own stream, not a newer one
+
+            def finished() -> None:  # PortAudio's thread; cffi wants None back
+                self._streamFinished.emit(made[0] if made else None)
+
             self._stream = sd.OutputStream(
                 samplerate=self.core.sample_rate, channels=1, dtype="float32",
-                device=self.device, callback=self._callback,
+                device=self.device, callback=self._callback, finished_callback=finished,
             )  # fmt: skip
+            made.append(self._stream)
             self._stream.start()
-            self._stream_rate = self.core.sample_rate
         except Exception as exc:
             log.warning("cannot open audio output: %s", exc)
+            self._stream = None
             self.available, self.reason = False, f"Audio output failed ({exc}); playing silently."
             self._last_tick = time.monotonic()
             self._clock.start()
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         self.core.fill(outdata)
+        if not self.core.playing:  # the take (or the stop) ended: let PortAudio's thread go
+            import sounddevice as sd
+
+            raise sd.CallbackStop
+
+    def _finished(self, stream) -> None:
+        """The stream ended on PortAudio's thread (take over or stopped): close it here."""
+        if stream is not None and stream is self._stream and not self.core.playing:
+            self.close()
+            self.stateChanged.emit()
 
     def _tick_silent(self) -> None:
         """No device: advance the same core by wall-clock time so the playhead moves."""
@@ -190,10 +231,10 @@ class AudioOutput(QObject):
             self.stop()
 
     def close(self) -> None:
-        if self._stream is not None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
             try:
-                self._stream.stop()
-                self._stream.close()
+                stream.abort()
+                stream.close()
             except Exception as exc:
                 log.warning("closing audio stream: %s", exc)
-            self._stream = None

@@ -1,5 +1,5 @@
-"""Settings dialog: device, model cache, audio output, LLM endpoint (keys stay in env/keyring),
-autosave and streaming playback."""
+"""Settings dialog: device, CPU threads, model cache, audio output (or plainly none), LLM
+endpoint (keys stay in env/keyring), autosave and streaming playback."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
 )
 
 from musae_core.workstation.settings import KEY_ENV
+
+NO_OUTPUT = "No output device (playback is silent; export still works)"
 
 
 def output_devices() -> list[str]:
@@ -35,9 +37,16 @@ class SettingsDialog(QDialog):
         self.device.addItems(["auto", "cpu", "cuda", "mps"])
         self.device.setCurrentText(settings.device)
         self.cache = QLineEdit(settings.model_cache, placeholderText="default Hugging Face cache")
+        self.threads = QSpinBox(minimum=0, maximum=256, value=settings.threads)
+        self.threads.setSpecialValueText("automatic")
+        self.threads.setToolTip(
+            "Threads the model uses on the CPU. Automatic picks them for the model size and the "
+            "cores other programs leave free ($MUSAE_THREADS overrides this)."
+        )
         self.audio = QComboBox()
-        self.audio.addItem("System default", "")
-        for name in output_devices():
+        devices = output_devices()
+        self.audio.addItem("System default" if devices else NO_OUTPUT, "")
+        for name in devices:
             self.audio.addItem(name, name)
         self.audio.setCurrentIndex(max(0, self.audio.findData(settings.audio_device)))
         self.llm = QLineEdit(settings.llm_endpoint, placeholderText="http://localhost:8000/v1")
@@ -50,6 +59,7 @@ class SettingsDialog(QDialog):
         self.auto_play.setChecked(settings.auto_play)
         form = QFormLayout(self)
         form.addRow("Compute device", self.device)
+        form.addRow("CPU threads", self.threads)
         form.addRow("Model cache folder", self.cache)
         form.addRow("Audio output", self.audio)
         form.addRow("LLM endpoint", self.llm)
@@ -67,6 +77,7 @@ class SettingsDialog(QDialog):
     def apply(self) -> None:
         s = self.settings
         s.device = self.device.currentText()
+        s.threads = self.threads.value()
         s.model_cache = self.cache.text().strip()
         s.audio_device = self.audio.currentData() or ""
         s.llm_endpoint = self.llm.text().strip()

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
 
 from app.arrangement import ArrangementView
 from app.browser import BrowserPanel
 from app.controller import Workbench
 from app.errors import show_error
+from app.export_dialog import ExportDialog
 from app.export_pages import install as install_page_export
 from app.inspector import InspectorPanel
 from app.jobs_panel import JobsPanel
@@ -22,7 +23,9 @@ from app.playback import AudioOutput
 from app.settings_dialog import SettingsDialog
 from app.transport_bar import TransportBar
 from app.transport_state import TransportState
+from musae_core import threads
 from musae_core.workstation import Settings
+from musae_core.workstation.transport import TransportPrefs
 
 log = logging.getLogger(__name__)
 PROJECT_FILTER = "musae project (*.musae.json)"
@@ -63,6 +66,8 @@ class MainWindow(QMainWindow):
         self.bench.error.connect(lambda p, f: show_error(self, p, f))
         self.bench.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.bench.projectChanged.connect(self._title)
+        self._restored_project = None
+        self.bench.projectChanged.connect(self._restore_transport)
         self.bench.mixerChanged.connect(lambda _m: self._title())
         self.bench.currentTakeChanged.connect(self.transport.load_take)
         self.bench.streamStarted.connect(self.transport.start_stream)
@@ -75,6 +80,7 @@ class MainWindow(QMainWindow):
         self.resize(1500, 920)
         self._restore_layout()
         self._title()
+        self._audio_status()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -136,6 +142,13 @@ class MainWindow(QMainWindow):
         name = path.name if path else "untitled"
         self.setWindowTitle(f"{name}{' *' if self.bench.dirty else ''} — musae")
 
+    def _audio_status(self) -> None:
+        """A permanent note in the status bar when there is no audio output device."""
+        note = QLabel(objectName="audio_status")
+        note.setText("" if self.output.available else self.output.reason)
+        note.setVisible(not self.output.available)
+        self.statusBar().addPermanentWidget(note)
+
     def _resources(self) -> None:
         reason = self.bench.steering_unavailable()
         self.statusBar().showMessage(reason or "Ready: steer features with the mixer.", 0)
@@ -160,6 +173,7 @@ class MainWindow(QMainWindow):
         if self.bench.project.path is None:
             self.save_as()
         else:
+            self._store_transport()
             self.bench.save_project()
 
     def save_as(self) -> None:
@@ -167,22 +181,24 @@ class MainWindow(QMainWindow):
             self, "Save project", "song.musae.json", PROJECT_FILTER
         )
         if path:
+            self._store_transport()
             self.bench.save_project(path)
 
     def export_dialog(self) -> None:
+        """Ctrl+E: opens in the project's exports folder on the side A/B plays (both offered)."""
         take = self.bench.current_take
         if take is None:
             show_error(self, "There is no take to export yet.", "press Render first.")
             return
-        default = f"take-{take.take_id}.wav"
-        path, _ = QFileDialog.getSaveFileName(self, "Export take", default, "WAV (*.wav)")
-        if path:
-            self.bench.export(path, self.transport.ab)
+        dialog = ExportDialog(self, take.take_id, self.transport.ab, self.bench.project.path)
+        if dialog.exec() and dialog.selectedFiles():
+            self.bench.export(dialog.selectedFiles()[0], dialog.side())
 
     def settings_dialog(self) -> None:
         dialog = SettingsDialog(self.bench.settings, self)
         if dialog.exec():
             dialog.apply()
+            threads.set_setting(self.bench.settings.threads)
             self.transport_bar.sync_settings()
             self._save_settings()
             self._restart_autosave()
@@ -196,7 +212,31 @@ class MainWindow(QMainWindow):
 
     def _autosave(self) -> None:
         if self.bench.dirty and self.bench.project.path is not None:
+            self._store_transport()
             self.bench.save_project(quiet=True)
+
+    def _store_transport(self) -> None:
+        """Copy A/B, loop and auto-render into the project so a reopen restores them."""
+        t = self.transport
+        self.bench.project.transport = TransportPrefs(
+            ab=t.ab, loop=t.loop_enabled, loop_region=t.loop_region,
+            auto_render=self.bench.auto_render,
+        )  # fmt: skip
+
+    def _restore_transport(self) -> None:
+        """A newly opened project: A/B, loop and auto-render as they were saved."""
+        project = self.bench.project
+        if project is self._restored_project:
+            return
+        self._restored_project = project
+        prefs = project.transport
+        self.mixer.auto.setChecked(prefs.auto_render)
+        self.bench.auto_render = prefs.auto_render
+        self.transport.set_ab(prefs.ab)
+        if prefs.loop_region is not None:
+            self.transport.set_loop_region(*prefs.loop_region)
+        self.transport_bar.loop_action.setChecked(prefs.loop)
+        self.transport.set_loop_enabled(prefs.loop)
 
     def _restore_layout(self) -> None:
         geometry = self.qsettings.value("geometry")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musae_core import threads
 from musae_core.errors import Cancelled, MusaeError
 
 log = logging.getLogger("musae")
@@ -303,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    threads.prepare()  # before any subcommand imports torch (OpenMP reads it once)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "prompt", "unset") is None:

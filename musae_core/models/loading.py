@@ -36,6 +36,14 @@ def load_model(
     allow_download: bool = False,
 ) -> MusicModel:
     """Load ``model_id``: 'tiny[-stereo|-melody][:SEED]', 'demo', a folder, or a HF repo id."""
+    from musae_core import threads
+
+    model = _load_model(model_id, device, dtype, cache_dir, allow_download)
+    threads.fit_model(model)  # CPU threads for this model's size (entry points only)
+    return model
+
+
+def _load_model(model_id, device, dtype, cache_dir, allow_download) -> MusicModel:
     from musae_core.models.musicgen_hf import TransformersMusicGen
 
     torch_device = select_device(device)

@@ -15,6 +15,7 @@ from musae_core.fileio import write_json_atomic
 from musae_core.workstation.master import MasterSettings
 from musae_core.workstation.mixer import MixerState
 from musae_core.workstation.takes import TakeRecord
+from musae_core.workstation.transport import TransportPrefs
 
 FORMAT = "musae-project"
 SCHEMA_VERSION = 1
@@ -47,6 +48,7 @@ class Project:
     mixer: MixerState = field(default_factory=MixerState)
     master: MasterSettings = field(default_factory=MasterSettings)
     takes: list[TakeRecord] = field(default_factory=list)
+    transport: TransportPrefs = field(default_factory=TransportPrefs)
     path: Path | None = None
 
     @property
@@ -70,6 +72,7 @@ class Project:
             "mixer": self.mixer.to_dict(),
             "master": self.master.to_dict(),
             "takes": takes,
+            "transport": self.transport.to_dict(),
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -110,5 +113,6 @@ class Project:
             mixer=MixerState.from_dict(data.get("mixer", {})),
             master=MasterSettings.from_dict(data.get("master", {})),
             takes=takes,
+            transport=TransportPrefs.from_dict(data.get("transport")),
             path=path,
         )

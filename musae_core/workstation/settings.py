@@ -40,11 +40,12 @@ def data_dir() -> Path:
 
 @dataclass
 class Settings:
-    """Compute device, model cache, audio output, LLM endpoint, recent projects, autosave,
-    streaming playback."""
+    """Compute device, CPU threads, model cache, audio output, LLM endpoint, recent projects,
+    autosave, streaming playback."""
 
     device: str = "auto"
     dtype: str = "auto"
+    threads: int = 0  # CPU threads for the model; 0 = automatic (musae_core.threads)
     model_cache: str = ""
     audio_device: str = ""  # "" = system default output
     llm_endpoint: str = ""
