@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -141,3 +142,11 @@ def test_stamp_records_the_identity_only_for_the_sae_whose_directions_match(
         assert check_db_matches_sae(db, load_sae(sae_dir)) is None
         with pytest.raises(SaeMismatch):
             check_db_matches_sae(db, load_sae(other_dir))
+
+
+def test_the_shipped_demo_database_is_stamped_with_the_shipped_sae():
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo"
+    if not (demo / "features.db").is_file() or not (demo / "sae" / "cfg.json").is_file():
+        pytest.skip("the demo is not built into resources/demo")
+    with FeatureDB.open(demo / "features.db", readonly=True) as db:
+        assert check_db_matches_sae(db, load_sae(demo / "sae")) is None
