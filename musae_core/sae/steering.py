@@ -25,8 +25,8 @@ def check_feature(sae: SparseAutoencoder, feature: int) -> int:
 
 
 MAX_STRENGTH = 100.0
-"""Largest |alpha| accepted: adding 100 x a feature's max activation is far past musical use
-(the app's knobs span +-4) yet far below where activations overflow into inf/NaN logits."""
+"""Largest |alpha| accepted: 100 x a feature's max activation is far past musical use (the
+app's knobs span +-4); a pass that still blows up is caught when tokens are sampled."""
 
 BETA_FROM_SAE = "sae feature_stats max activation"
 BETA_FROM_DB = "feature database max activation"
