@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "musae_core.sae.cli",
     "musae_core.features.cli",
     "musae_core.features.pages.cli",
+    "musae_core.features.stamp_cli",
     "musae_core.labeling.cli",
     "musae_core.demo.cli",
 )
@@ -154,25 +155,32 @@ def _interventions(args: argparse.Namespace, model) -> list:
     check_compatible(sae, model.model_id, list(range(model.num_layers)), model.d_model,
                      f"model {model.model_id!r}")  # fmt: skip
     sae_path = str(Path(args.sae).resolve())
-    interventions = [
-        parse_feature_steer(spec, sae, args.steer_mode, args.cfg_branch, sae_path)
-        for spec in args.steer
-    ]
-    if args.features and args.steer_mode == "add":
-        _betas_from_feature_db(args.features, interventions)
-    return interventions
+    db = _checked_feature_db(args.features, sae, args.sae) if args.features else None
+    try:
+        return [
+            parse_feature_steer(spec, sae, args.steer_mode, args.cfg_branch, sae_path, db)
+            for spec in args.steer
+        ]
+    finally:
+        if db is not None:
+            db.close()
 
 
-def _betas_from_feature_db(path: str, interventions: list) -> None:
-    """The paper's beta is the feature's max activation over the analysed data: prefer the
-    feature database's figure (what the user browsed) to the SAE's training-time maximum."""
+def _checked_feature_db(path: str, sae, sae_arg: str):
+    """The --features database, refused when it was analysed from another SAE (beta is still
+    the one ``feature_beta`` picks: the database's figure only where the SAE records none)."""
     from musae_core.features.db import FeatureDB
+    from musae_core.features.sae_match import check_db_matches_sae
 
-    with FeatureDB.open(path, readonly=True) as db:
-        for iv in interventions:
-            peak = db.feature(iv.source["feature"]).max_activation
-            if peak and peak > 0:
-                iv.beta = float(peak)
+    db = FeatureDB.open(path, readonly=True)
+    try:
+        warning = check_db_matches_sae(db, sae, f"SAE {sae_arg}")
+    except MusaeError:
+        db.close()
+        raise
+    if warning:
+        print(f"musae: warning: {warning}", file=sys.stderr)
+    return db
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -273,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--variants", type=int, default=1, help="takes per prompt")
     gen.add_argument("--sae", help="SAE folder: then --steer takes FEATURE_ID=ALPHA")
-    gen.add_argument("--features", help="feature database of that SAE: beta = its max activation")
+    gen.add_argument("--features", help="feature database of that SAE (checked against it; "
+                     "its max activation is beta only where the SAE records none)")  # fmt: skip
     gen.add_argument("--steer", action="append", default=[],
                      metavar="VECTOR.npy:LAYER:STRENGTH | FEATURE_ID=ALPHA",
                      help="repeatable; with --sae: alpha * max act * decoder row")  # fmt: skip

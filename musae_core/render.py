@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
 from musae_core import __version__
+from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn
 from musae_core.models.base import GenerationRequest, MusicModel, Take
+from musae_core.models.sampling import NonFiniteLogits
 from musae_core.steering import Intervention, steer
 
 
@@ -22,10 +25,39 @@ def render(
     cancel: CancelToken | None = None,
 ) -> Take:
     """Generate ``request`` with ``interventions`` active; hooks are gone when this returns."""
-    with steer(model, interventions):
+    with explain_breakdown(interventions), steer(model, interventions):
         take = model.generate(request, progress=progress, cancel=cancel)
     take.steering = [iv.to_dict() for iv in interventions]
     return take
+
+
+def describe_intervention(iv: Intervention) -> str:
+    """'feature 5 at strength 1e+30 (beta 3.1)'-style words for error messages."""
+    params, source = iv.params(), iv.source
+    strength = params.get("alpha", params.get("value"))
+    what = (
+        f"feature {source['feature']}"
+        if "feature" in source
+        else f"{type(iv).__name__} on layer {iv.layer}"
+    )
+    text = f"{what} at strength {strength:g}" if strength is not None else what
+    return text + (f" (beta {params['beta']:g})" if "beta" in params else "")
+
+
+@contextlib.contextmanager
+def explain_breakdown(interventions: Sequence[Intervention]) -> Iterator[None]:
+    """Re-raise inf/NaN logits under steering as an error naming the features and strengths."""
+    try:
+        yield
+    except NonFiniteLogits as exc:
+        active = [iv for iv in interventions if iv.active]
+        if not active:
+            raise
+        raise MusaeError(
+            "Generation broke down (the model produced inf/NaN logits) while steering "
+            f"{'; '.join(describe_intervention(iv) for iv in active)}.",
+            "lower these strengths; +-1..4 is the musical range.",
+        ) from exc
 
 
 def versions() -> dict[str, str]:

@@ -44,16 +44,17 @@ def test_run_steering_eval_on_the_tiny_model(tiny_model):
     direction = np.random.default_rng(0).normal(size=tiny_model.d_model).astype(np.float32)
     built = []
 
-    def make(feature_id, alpha, beta):
-        built.append((feature_id, alpha, beta))
-        return AddDirection(layer=1, direction=direction, alpha=alpha * 10, beta=beta)
+    def make(feature_id, alpha):
+        built.append((feature_id, alpha))
+        return AddDirection(layer=1, direction=direction, alpha=alpha * 10, beta=2.0)
 
     clap = load_clap("tiny", device="cpu")
     settings = SteeringSettings(n=3, duration=0.5, cfg_scale=1.0)
     summary = run_steering_eval(db, tiny_model, [0, 1, 2], make, clap, settings)
     assert (summary.evaluated, summary.unlabelled, summary.failed) == (2, 1, 0)
-    assert built == [(0, 1.0, 2.0), (1, 1.0, 2.0)]
+    assert built == [(0, 1.0), (1, 1.0)]
     steers, _effect, evidence = db.steering[0]
+    assert evidence["beta"] == 2.0  # the verdict records the beta it was measured with
     assert isinstance(steers, bool) and evidence["measure"] == "descriptor"
     assert evidence["clap_shift"]["n"] == 3 and "descriptor_shift" in evidence
     assert db.steering[1][2]["measure"] == "clap"
@@ -67,8 +68,8 @@ def test_zero_strength_never_steers(tiny_model):
     db.add_label(0, "clap", "calm", 0.1, {})
     direction = np.ones(tiny_model.d_model, np.float32)
 
-    def make(feature_id, alpha, beta):
-        return AddDirection(layer=1, direction=direction, alpha=0.0, beta=beta)
+    def make(feature_id, alpha):
+        return AddDirection(layer=1, direction=direction, alpha=0.0, beta=1.0)
 
     settings = SteeringSettings(n=2, duration=0.5, cfg_scale=1.0)
     summary = run_steering_eval(db, tiny_model, [0], make, load_clap("tiny"), settings)

@@ -150,21 +150,25 @@ def test_two_gloo_processes_train_one_sae(trained, tmp_path):
     assert float(sae.max_activation.min()) >= 0 and torch.isfinite(sae.W_dec).all()
 
 
-def test_beta_comes_from_the_feature_database_when_given(trained, tmp_path):
-    from musae_core.features.db import FeatureDB
-
+def test_beta_is_the_sae_s_own_with_or_without_its_feature_database(trained, tmp_path, capsys):
+    """One beta: --features of the SAE's own database (identity recorded by analyze, so no
+    warning) changes nothing; the sidecar names the SAE's max activation as the source."""
     _, _, store, sae = trained
     db_path = tmp_path / "features.db"
     assert main(["analyze", "--sae", str(sae), "--store", str(store), "--out", str(db_path),
                  "--snippet-seconds", "0"]) == 0  # fmt: skip
-    with FeatureDB.open(db_path, readonly=True) as db:
-        fid = max(range(db.feature_count()), key=lambda i: db.feature(i).max_activation)
-        peak = db.feature(fid).max_activation
-    _generate(tmp_path, "beta.wav", "--sae", str(sae), "--features", str(db_path),
+    fid = int(load_sae(sae).max_activation.argmax())
+    capsys.readouterr()
+    _generate(tmp_path, "with.wav", "--sae", str(sae), "--features", str(db_path),
               "--steer", f"{fid}=1.5")  # fmt: skip
-    recipe = json.loads((tmp_path / "beta.json").read_text())
-    params = [s for s in json.dumps(recipe).split("{") if f'"feature": {fid}' in s or "beta" in s]
-    assert peak > 0 and any(f'"beta": {peak}' in p for p in params), recipe
+    assert "warning" not in capsys.readouterr().err
+    _generate(tmp_path, "without.wav", "--sae", str(sae), "--steer", f"{fid}=1.5")
+    recipes = [json.loads((tmp_path / f"{name}.json").read_text())["steering"][0]
+               for name in ("with", "without")]  # fmt: skip
+    expected = float(load_sae(sae).max_activation[fid])
+    for recipe in recipes:
+        assert recipe["beta"] == pytest.approx(expected) and expected > 0
+        assert recipe["beta_source"] == "sae feature_stats max activation"
 
 
 def test_live_training_from_the_model_without_a_store(trained, tmp_path):

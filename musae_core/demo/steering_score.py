@@ -1,8 +1,9 @@
 """Ground-truth steering score: does adding a factor-tracking feature move takes toward it?
 
 For every feature that tracks a factor value (``recovery.py``), the same prompts and seeds are
-generated with and without adding the feature's decoder direction (alpha x its max activation,
-the paper's intervention) at the SAE's layer. The factor classifier (trained on held-out corpus
+generated with and without adding the feature's decoder direction (alpha x beta, the paper's
+intervention; beta from ``feature_beta``, the same the app and ``musae generate`` use) at the
+SAE's layer. The factor classifier (trained on held-out corpus
 audio) gives each take's probability of the tracked value; a feature *steers* when the paired
 shift is positive with a one-sided Wilcoxon p below ``p_threshold``, the same test
 ``musae eval-steering`` applies to CLAP or descriptor scores.

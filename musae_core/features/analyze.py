@@ -41,6 +41,7 @@ from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models.base import hook_name
 from musae_core.sae.architectures import SparseAutoencoder
 from musae_core.sae.evaluate import check_compatible
+from musae_core.sae.identity import sae_identity
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ def _meta(sae, store, layer, thresholds, top_n, snippet_seconds, sae_path) -> di
         "k": cfg.k,
         "architecture": cfg.architecture,
         "sae_path": str(Path(sae_path).resolve()) if sae_path else None,
+        "sae_identity": sae_identity(sae),  # consumers refuse a database of another SAE
         "store_path": str(Path(store.path).resolve()),
         "sample_rate": store.sample_rate,
         "frame_rate": store.frame_rate,

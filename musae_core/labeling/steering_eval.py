@@ -141,18 +141,17 @@ def mono_takes(take) -> list[np.ndarray]:
     return [np.asarray(item).mean(axis=0) for item in take.audio]
 
 
-def feature_beta(db: Any, feature_id: int) -> float:
-    """The paper's beta: the feature's maximum activation (peak over its top clips)."""
-    peaks = [row_field(c, "peak_activation") for c in db.top_clips(feature_id)]
-    peaks = [float(p) for p in peaks if p is not None and math.isfinite(float(p))]
-    return max(peaks) if peaks else 1.0
+def _beta_record(intervention: Any) -> dict[str, Any]:
+    """beta and its source as the intervention used them (what the browser's verdict rests on)."""
+    params = intervention.params() if hasattr(intervention, "params") else {}
+    return {key: params[key] for key in ("beta", "beta_source") if key in params}
 
 
 def run_steering_eval(
     db: Any,
     model: Any,
     feature_ids: Sequence[int],
-    make_intervention: Callable[[int, float, float], Any],
+    make_intervention: Callable[[int, float], Any],
     embedder: ClapEmbedder | None,
     settings: SteeringSettings | None = None,
     progress: ProgressFn | None = None,
@@ -160,8 +159,9 @@ def run_steering_eval(
 ) -> SteeringSummary:
     """Evaluate every labelled feature in ``feature_ids``; resumable (done marks per feature).
 
-    ``make_intervention(feature_id, alpha, beta)`` builds the steering intervention (the CLI
-    uses the SAE's ``feature_intervention``); the unsteered takes are generated once, shared.
+    ``make_intervention(feature_id, alpha)`` builds the steering intervention (the CLI uses the
+    SAE's ``feature_intervention``, so beta is the one ``feature_beta`` every path uses); the
+    unsteered takes are generated once, shared.
     """
     from musae_core.models.base import GenerationRequest
     from musae_core.render import render
@@ -184,9 +184,7 @@ def run_steering_eval(
                 continue
             if baseline is None:
                 baseline = mono_takes(render(model, request, [], cancel=cancel))
-            intervention = make_intervention(
-                feature_id, settings.alpha, feature_beta(db, feature_id)
-            )
+            intervention = make_intervention(feature_id, settings.alpha)
             steered = mono_takes(render(model, request, [intervention], cancel=cancel))
             outcome = measure_steering(
                 str(row_field(label, "text")), row_field(label, "evidence") or {}, baseline,
@@ -194,7 +192,8 @@ def run_steering_eval(
             )  # fmt: skip
             evidence = {**outcome.evidence, "label_id": row_field(label, "id"),
                         "alpha": settings.alpha, "prompts": list(settings.prompts),
-                        "seed": settings.seed, "duration": settings.duration}  # fmt: skip
+                        "seed": settings.seed, "duration": settings.duration,
+                        **_beta_record(intervention)}  # fmt: skip
             effect = outcome.effect if math.isfinite(outcome.effect) else None
             db.set_steering(feature_id, outcome.steers, effect, evidence)
             db.mark_done(feature_id, JOB)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from musae_core.errors import MusaeError
 
@@ -49,10 +50,15 @@ def cmd_eval_steering(args: argparse.Namespace) -> int:
         from musae_core.sae.steering import feature_intervention
     except ImportError as exc:
         raise MusaeError("This musae install has no SAE module.", "update musae.") from exc
+    from musae_core.features.sae_match import check_db_matches_sae
+
     db = open_feature_db(args.db)
     ids = all_feature_ids(db) if args.all else parse_feature_list(args.features)
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     sae = load_sae(args.sae, device=str(model.device))
+    warning = check_db_matches_sae(db, sae, f"SAE {args.sae}")  # refuses another SAE's DB
+    if warning:
+        print(f"musae: warning: {warning}", file=sys.stderr)
     embedder = None
     if not args.no_clap:
         from musae_core.labeling.clap import DEFAULT_CLAP_ID, load_clap
@@ -63,8 +69,8 @@ def cmd_eval_steering(args: argparse.Namespace) -> int:
         prompts=tuple(args.prompt) if args.prompt else NEUTRAL_PROMPTS,
     )  # fmt: skip
 
-    def make_intervention(feature_id: int, alpha: float, beta: float):
-        return feature_intervention(sae, feature_id, alpha, beta, args.mode)
+    def make_intervention(feature_id: int, alpha: float):
+        return feature_intervention(sae, feature_id, alpha, mode=args.mode, db=db)
 
     cancel = CancelToken()
     update, bar = _progress_bar("eval-steering", unit="feature")

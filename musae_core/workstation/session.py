@@ -73,6 +73,7 @@ class Session:
         self._lock = threading.Lock()
         self._unsteered: tuple[object, _Rendered] | None = None
         self._next_id = max((t.take_id for t in self.project.takes), default=0) + 1
+        self.db_warning: str | None = None  # a legacy feature DB accepted without SAE identity
 
     # --- state --------------------------------------------------------------------------------
     @property
@@ -120,22 +121,42 @@ class Session:
         return model
 
     def load_sae(self, path: str | os.PathLike[str]):
+        """Load an SAE; refused (``SaeMismatch``) when the open feature DB describes another."""
         from musae_core.sae import load_sae
 
         device = self.model.device if self.model is not None else "cpu"
         sae = load_sae(path, device=device)
+        self._check_pair(sae, self.db, f"SAE {path}")
         with self._lock:
             self.sae, self._unsteered = sae, None
         self.project.sae_path = str(Path(path).resolve())
         return sae
 
     def open_feature_db(self, path: str | os.PathLike[str]):
+        """Open a feature DB; refused (``SaeMismatch``) when it describes another SAE than the
+        loaded one, so the browser never shows one SAE's features for another's knobs."""
         from musae_core.features import FeatureDB
 
         db = FeatureDB.open(path, readonly=True)
+        try:
+            self._check_pair(self.sae, db, "the loaded SAE")
+        except MusaeError:
+            db.close()
+            raise
         self.db = db
         self.project.feature_db_path = str(Path(path).resolve())
         return db
+
+    def _check_pair(self, sae, db, sae_label: str) -> None:
+        """Raise when ``db`` was analysed from another SAE; keep a legacy DB's warning."""
+        self.db_warning = None
+        if sae is None or db is None:
+            return
+        from musae_core.features.sae_match import check_db_matches_sae
+
+        self.db_warning = check_db_matches_sae(db, sae, sae_label)
+        if self.db_warning:
+            log.warning("%s", self.db_warning)
 
     def close(self) -> None:
         if self.db is not None and hasattr(self.db, "close"):
@@ -162,6 +183,7 @@ class Session:
                     branch=master.steer_branch,
                     envelope=envelope,
                     sae_path=self.project.sae_path or "",
+                    db=self.db,
                 )
             )
         return result
@@ -173,13 +195,18 @@ class Session:
 
     def _generate(self, request, interventions, progress, cancel, on_chunk=None) -> _Rendered:
         from musae_core.models.residual import capture_residual
+        from musae_core.render import explain_breakdown
         from musae_core.steering import steer
 
         model = self.model
         n_frames = model.n_frames_for(request.duration)
         steerable = self.sae is not None and not self.steering_unavailable()
         layers = [self.sae.cfg.layer] if steerable else []
-        with steer(model, interventions), capture_residual(model, layers) as rec:
+        with (
+            explain_breakdown(interventions),
+            steer(model, interventions),
+            capture_residual(model, layers) as rec,
+        ):
             if on_chunk is None:
                 take = model.generate(request, progress=progress, cancel=cancel)
             else:
@@ -339,13 +366,20 @@ class Session:
 
     def open_resources(self, cancel: CancelToken | None = None) -> list[str]:
         """Load what the project names (model, SAE, DB, take audio); returns warnings."""
+        from musae_core.features.sae_match import SaeMismatch
+
         warnings = []
         if self.project.feature_db_path:
             self.open_feature_db(self.project.feature_db_path)
         if self.project.model_id:
             self.load_model(self.project.model_id, cancel)
         if self.project.sae_path:
-            self.load_sae(self.project.sae_path)
+            try:
+                self.load_sae(self.project.sae_path)
+            except SaeMismatch as exc:  # the project still opens: browse it, fix the pairing
+                warnings.append(f"SAE not loaded: {exc.one_line()}")
+        if self.db_warning:
+            warnings.append(self.db_warning)
         for take in self.project.takes:
             try:
                 take.load_audio()
