@@ -150,3 +150,15 @@ def test_the_shipped_demo_database_is_stamped_with_the_shipped_sae():
         pytest.skip("the demo is not built into resources/demo")
     with FeatureDB.open(demo / "features.db", readonly=True) as db:
         assert check_db_matches_sae(db, load_sae(demo / "sae")) is None
+
+
+def test_identity_covers_the_threshold_that_shapes_the_codes():
+    """Two JumpReLU SAEs with the same weights but other thresholds give other codes, so they
+    must not share an identity (a TopK SAE has no threshold and hashes its four weights)."""
+    a, b = make_sae(architecture="jumprelu"), make_sae(architecture="jumprelu")
+    x = torch.randn(64, a.cfg.d_in)
+    assert sae_identity(a) == sae_identity(b)
+    with torch.no_grad():
+        b.log_threshold.add_(1.0)
+    assert not torch.equal(a.encode(x), b.encode(x))
+    assert sae_identity(a)["weights_sha256"] != sae_identity(b)["weights_sha256"]

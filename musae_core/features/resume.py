@@ -20,6 +20,8 @@ import torch
 from musae_core.features.stats import FeatureAccumulator
 from musae_core.features.topclips import TopSelector
 from musae_core.fileio import atomic_path
+from musae_core.sae.architectures import SparseAutoencoder
+from musae_core.sae.identity import weights_sha256
 
 log = logging.getLogger(__name__)
 STATE_FILE = "pass1.pt"
@@ -27,12 +29,11 @@ _ACC = ("active", "sums", "max", "frame_hist", "clip_hist", "clips_over")
 _SELECTOR = ("feats", "scores", "clips", "floor")
 
 
-def run_key(sae: torch.nn.Module, settings: dict) -> str:
-    """What a saved state must match: the SAE's weights and the run's settings and shards."""
+def run_key(sae: SparseAutoencoder, settings: dict) -> str:
+    """What a saved state must match: the SAE (its identity hash, the one feature databases
+    record) and the run's settings and shards."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for name, tensor in sorted(sae.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+    digest.update(weights_sha256(sae).encode())
     return digest.hexdigest()
 
 

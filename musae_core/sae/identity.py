@@ -12,8 +12,10 @@ import torch
 
 from musae_core.sae.architectures import SparseAutoencoder
 
-HASHED_TENSORS = ("W_enc", "b_enc", "W_dec", "b_dec")
-"""What the hash covers: the weights that define the codes and directions (float32 bytes)."""
+HASHED_TENSORS = ("W_enc", "b_enc", "W_dec", "b_dec", "threshold", "log_threshold")
+"""What the hash covers: the tensors that define the codes and directions (float32 bytes); the
+thresholds only where the architecture has one (BatchTopK, JumpReLU), so a TopK SAE's hash is
+its four weight tensors'."""
 
 
 @torch.no_grad()
@@ -21,6 +23,8 @@ def weights_sha256(sae: SparseAutoencoder) -> str:
     """sha256 over the weights' float32 bytes and shapes; equal for a saved and reloaded SAE."""
     digest = hashlib.sha256()
     for name in HASHED_TENSORS:
+        if not isinstance(getattr(sae, name, None), torch.Tensor):
+            continue
         tensor = getattr(sae, name).detach().float().cpu().contiguous()
         digest.update(f"{name}:{tuple(tensor.shape)};".encode())
         digest.update(tensor.numpy().tobytes())
