@@ -88,6 +88,11 @@ class Session:
 
     def steering_unavailable(self) -> str | None:
         """Why steering is off (shown beside the disabled controls), or None when it works."""
+        if self.model is None and self.project.model_id:
+            return (
+                f"Model {self.project.model_id} is not loaded, so nothing can be rendered or "
+                "steered yet. Browse features and listen to cached clips meanwhile."
+            )
         if self.model is None:
             return (
                 "Offline inspection: no model is loaded, so nothing can be rendered or steered. "
@@ -132,7 +137,14 @@ class Session:
     def open_feature_db(self, path: str | os.PathLike[str]):
         from musae_core.features import FeatureDB
 
-        db = FeatureDB.open(path, readonly=True)
+        try:
+            db = FeatureDB.open(path, readonly=True)
+        except MusaeError as exc:  # the engine's fix names CLI commands; say it for the app
+            raise MusaeError(
+                f"{exc.problem} It must be a feature database written by musae's analysis.",
+                "pick the .db file that was written next to your SAE (File > Open feature "
+                "database), or open a project that names one.",
+            ) from exc
         self.db = db
         self.project.feature_db_path = str(Path(path).resolve())
         return db
@@ -315,21 +327,21 @@ class Session:
         }
         return write_take_files(path, take.audio(which), take.sample_rate, metadata)
 
-    def save_project(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write unsaved take audio into the project's takes folder, then the project file."""
+    def save_project(
+        self, path: str | os.PathLike[str] | None = None, copy_resources: bool = False
+    ) -> Path:
+        """Save a self-contained project folder: takes (WAV + sidecar + lanes) into its takes
+        folder, the SAE and feature DB copied in when ``copy_resources``, then the project file.
+        """
+        from musae_core.workstation import portable
+
         target = Path(path) if path is not None else self.project.path
         if target is None:
             raise MusaeError("The project has never been saved.", "use File > Save As.")
         self.project.path = Path(target)
-        folder = self.project.takes_dir
-        for take in self.project.takes:
-            for which in ("unsteered", "steered"):
-                existing = take.files.get(which)
-                if (existing and Path(existing).is_file()) or not take.loaded:
-                    continue
-                folder.mkdir(parents=True, exist_ok=True)
-                wav, _ = self.export(take, folder / f"take-{take.take_id}-{which}.wav", which)
-                take.files[which] = str(wav)
+        portable.gather_takes(self.project, self.export)
+        if copy_resources:
+            portable.copy_resources(self.project)
         return self.project.save(target)
 
     @classmethod
@@ -337,15 +349,39 @@ class Session:
         """Open a project: read the file (fast); models, SAEs and DBs load in ``open_resources``."""
         return cls(project=Project.load(path), settings=settings or Settings())
 
-    def open_resources(self, cancel: CancelToken | None = None) -> list[str]:
-        """Load what the project names (model, SAE, DB, take audio); returns warnings."""
+    def open_resources(
+        self,
+        cancel: CancelToken | None = None,
+        progress: ProgressFn | None = None,
+        feature_db: bool = True,
+    ) -> list[str]:
+        """Load what the project names (DB, model, SAE, take audio and lanes); returns warnings.
+
+        Reports one progress step per phase and logs each phase's seconds, so a slow start can
+        be read from the log. ``feature_db=False`` when the caller opens the DB on its own.
+        """
+        project, warnings = self.project, []
+        phases = [
+            ("feature database", feature_db and project.feature_db_path,
+             lambda: self.open_feature_db(project.feature_db_path)),
+            ("model", project.model_id, lambda: self.load_model(project.model_id, cancel)),
+            ("SAE", project.sae_path, lambda: self.load_sae(project.sae_path)),
+            ("takes", project.takes, lambda: warnings.extend(self._load_takes())),
+        ]  # fmt: skip
+        phases = [(name, run) for name, wanted, run in phases if wanted]
+        for done, (name, run) in enumerate(phases):
+            if progress is not None:
+                progress(done, len(phases))
+            started = time.perf_counter()
+            run()
+            check(cancel)
+            log.info("opened %s: %s in %.2f s", project.path, name, time.perf_counter() - started)
+        if progress is not None:
+            progress(len(phases), len(phases))
+        return warnings
+
+    def _load_takes(self) -> list[str]:
         warnings = []
-        if self.project.feature_db_path:
-            self.open_feature_db(self.project.feature_db_path)
-        if self.project.model_id:
-            self.load_model(self.project.model_id, cancel)
-        if self.project.sae_path:
-            self.load_sae(self.project.sae_path)
         for take in self.project.takes:
             try:
                 take.load_audio()
