@@ -137,6 +137,7 @@ class Session:
     def open_feature_db(self, path: str | os.PathLike[str]):
         from musae_core.features import FeatureDB
 
+        started = time.perf_counter()
         try:
             db = FeatureDB.open(path, readonly=True)
         except MusaeError as exc:  # the engine's fix names CLI commands; say it for the app
@@ -147,6 +148,7 @@ class Session:
             ) from exc
         self.db = db
         self.project.feature_db_path = str(Path(path).resolve())
+        log.info("opened feature database %s in %.2f s", path, time.perf_counter() - started)
         return db
 
     def close(self) -> None:
