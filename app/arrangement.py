@@ -70,6 +70,9 @@ class ArrangementView(QWidget):
         self.playheads[0].sigDragged.connect(lambda line: transport.seek(line.value()))
         self.legend = pg.LegendItem()  # beside the lanes (under the colour bar), never over them
         self.plots.addItem(self.legend, row=2, col=1)
+        grid = self.plots.ci.layout
+        grid.setColumnStretchFactor(0, 1)  # the time axis takes the width, colour bar and legend
+        grid.setColumnStretchFactor(1, 0)  # only what they need
         self.lane_items: list = []
         self.envelopes = EnvelopeEditor(bench, self.lanes, self.lane_features)
         layout = QVBoxLayout(self)
