@@ -140,13 +140,18 @@ class Workbench(QObject):
             self.takesChanged.emit()
             self.currentTakeChanged.emit(self.current_take)
 
+        return self._loading_job("load", f"Opening {Path(path).name}", work, done)
+
+    def _loading_job(self, kind: str, title: str, work, done) -> Job:
+        """A job that loads the model: panels say "loading" until it ends, however it ends."""
+
         def failed(problem: str, fix: str) -> None:
             self.error.emit(problem, fix)
             self.resourcesChanged.emit()  # no longer loading: say what is missing instead
 
-        job = self.jobs.start("load", f"Opening {Path(path).name}", work, done, failed)
+        job = self.jobs.start(kind, title, work, done, failed)
         job.signals.cancelled.connect(lambda _job: self.resourcesChanged.emit())
-        self.resourcesChanged.emit()  # "loading", not "offline", until the job ends
+        self.resourcesChanged.emit()
         return job
 
     def open_feature_db(self, path: str | Path, offline: bool = False):
@@ -170,18 +175,10 @@ class Workbench(QObject):
 
     def load_model(self, model_id: str):
         session = self.session
-
-        def failed(problem: str, fix: str) -> None:
-            self.error.emit(problem, fix)
-            self.resourcesChanged.emit()
-
-        job = self.jobs.start(
+        return self._loading_job(
             "model", f"Loading model {model_id}", lambda p, c: session.load_model(model_id, c),
-            lambda _m: self._resources_loaded(), failed,
+            lambda _m: self._resources_loaded(),
         )  # fmt: skip
-        job.signals.cancelled.connect(lambda _job: self.resourcesChanged.emit())
-        self.resourcesChanged.emit()
-        return job
 
     def _resources_loaded(self) -> None:
         self.resourcesChanged.emit()

@@ -86,10 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("musae")
     app.setOrganizationName("musae")
     card = splash(app)
+    splash_at = time.perf_counter() - started
     from app.errors import install_excepthook, setup_logging
     from musae_core.workstation.settings import data_dir
 
     log_path = setup_logging(data_dir() / "logs")
+    log.info("startup: splash shown after %.2f s", splash_at)
     from app.theme import apply_dark_theme
     from app.window import MainWindow  # imports the engine: the slow part of starting
     from musae_core.workstation.settings import Settings

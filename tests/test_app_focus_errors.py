@@ -78,7 +78,8 @@ def test_save_as_dialog_can_copy_the_sae_and_database_in(with_take, qtbot, tmp_p
 
     def answer() -> None:
         dialog = QApplication.activeModalWidget()
-        dialog.copy.setChecked(True)
+        if hasattr(dialog, "copy"):  # (without the option the test fails below, never hangs)
+            dialog.copy.setChecked(True)
         dialog.selectFile(str(target))
         dialog.accept()
 
