@@ -167,7 +167,7 @@ class MainWindow(QMainWindow):
         self.load_progress.setVisible(bool(running))
         if running:
             shown = running[0]
-            self.load_progress.setFormat(f"{shown.title}… %p%")
+            self.load_progress.setFormat(f"{shown.title}: %v of %m steps")
             self.load_progress.setRange(0, shown.total_steps)  # 0 steps: a busy indicator
             self.load_progress.setValue(shown.done_steps)
 
