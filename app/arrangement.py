@@ -68,7 +68,11 @@ class ArrangementView(QWidget):
             plot.addItem(line)
             self.playheads.append(line)
         self.playheads[0].sigDragged.connect(lambda line: transport.seek(line.value()))
-        self.legend = self.lanes.addLegend(offset=(5, 5))
+        self.legend = pg.LegendItem()  # beside the lanes (under the colour bar), never over them
+        self.plots.addItem(self.legend, row=2, col=1)
+        grid = self.plots.ci.layout
+        grid.setColumnStretchFactor(0, 1)  # the time axis takes the width, colour bar and legend
+        grid.setColumnStretchFactor(1, 0)  # only what they need
         self.lane_items: list = []
         self.envelopes = EnvelopeEditor(bench, self.lanes, self.lane_features)
         layout = QVBoxLayout(self)
@@ -83,6 +87,7 @@ class ArrangementView(QWidget):
         bench.mixerChanged.connect(self._mixer_changed)
         bench.masterChanged.connect(lambda _m: self._empty_range())
         self._shown: tuple | None = None
+        self._drawn = None  # the TakeRecord drawn last (ids repeat across projects)
         self._lane_order: list[int] = []
         self._empty_range()
 
@@ -93,7 +98,7 @@ class ArrangementView(QWidget):
             return
         which = self.transport.ab
         key = (take.take_id, which)
-        if key == self._shown:
+        if key == self._shown and take is self._drawn:  # a reopened project reuses take ids
             return
         self.bench.jobs.start(
             "arrange", "Drawing take", lambda p, c: take_views(take, which), self.draw
@@ -103,7 +108,7 @@ class ArrangementView(QWidget):
         take = self.bench.current_take
         if take is None or take.take_id != views["take_id"]:
             return
-        self._shown = (views["take_id"], views["which"])
+        self._shown, self._drawn = (views["take_id"], views["which"]), take
         self.title.setText(f"{take.name()}   [{views['which']}]")
         times, lo, hi = views["peaks"]
         self.wave_curve.setData(
@@ -164,11 +169,16 @@ class ArrangementView(QWidget):
             colour = LANE_COLOURS[i % len(LANE_COLOURS)]
             curve = pg.PlotCurveItem(t, i + 0.9 * values / peak, pen=pg.mkPen(colour, width=2))
             self.lanes.addItem(curve)
-            self.legend.addItem(curve, f"#{feature} (peak {peak:.2f})")
+            self.legend.addItem(curve, self._lane_name(feature, peak))
             self.lane_items.append(curve)
         self.lanes.getAxis("left").setTicks([[(i + 0.45, f"#{f}") for i, f in enumerate(order)]])
         self.lanes.setYRange(0, max(1, len(order)), padding=0.02)
         self._empty_range()
+
+    def _lane_name(self, feature: int, peak: float) -> str:
+        label = next((c.label for c in self.bench.mixer.channels if c.feature == feature), "")
+        short = f" {label[:16]}{'…' if len(label) > 16 else ''}" if label else ""
+        return f"#{feature}{short}<br>peak {peak:.2f}"
 
     def set_playhead(self, seconds: float) -> None:
         for line in self.playheads:

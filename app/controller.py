@@ -63,6 +63,8 @@ class Workbench(QObject):
         self._stream: tuple[Job, StreamFeed] | None = None
         self.dirty = False
         self.mixerChanged.connect(self._mark_dirty)
+        self._labels: dict[int, str] = {}  # feature -> best label, from the browser's rows
+        self.featuresLoaded.connect(self._remember_labels)
 
     # --- state accessors -------------------------------------------------------------------
     @property
@@ -78,7 +80,16 @@ class Workbench(QObject):
         return self.session.project
 
     def steering_unavailable(self) -> str | None:
-        return self.session.steering_unavailable()
+        return self.loading() or self.session.steering_unavailable()
+
+    def loading(self) -> str | None:
+        """While the model is still loading, say so (not "offline": it is on its way)."""
+        if self.session.model is not None:
+            return None
+        if self.jobs.current("model") is None and self.jobs.current("load") is None:
+            return None
+        name = self.project.model_id or "the model"
+        return f"Loading {name}: rendering and steering unlock when it is ready."
 
     def can_render(self) -> bool:
         return self.session.model is not None
@@ -95,13 +106,14 @@ class Workbench(QObject):
         self.session = session
         self.current_take = session.takes[-1] if session.takes else None
         old.close()
-        self.dirty = False
-        self.projectChanged.emit()
+        self._labels = {}
         self.mixerChanged.emit(self.mixer)
         self.masterChanged.emit(self.master)
         self.takesChanged.emit()
         self.currentTakeChanged.emit(self.current_take)
         self.resourcesChanged.emit()
+        self.dirty = False  # after the signals: showing the opened mixer is not an edit
+        self.projectChanged.emit()
 
     def new_project(self, model_id: str | None = "tiny") -> None:
         self._adopt(Session(project=Project(model_id=model_id), settings=self.settings))
@@ -117,18 +129,32 @@ class Workbench(QObject):
             return None
         self._adopt(session)
         self.settings.add_recent(path)
+        if session.project.feature_db_path:  # no model needed: the browser fills meanwhile
+            self.open_feature_db(session.project.feature_db_path)
 
         def work(progress, cancel):
-            return session.open_resources(cancel)
+            return session.open_resources(cancel, progress, feature_db=False)
 
         def done(warnings: list[str]) -> None:
             for text in warnings:
                 self.status.emit(text)
-            self._resources_loaded()
+            self.resourcesChanged.emit()  # the "db" job fills the browser on its own
             self.takesChanged.emit()
             self.currentTakeChanged.emit(self.current_take)
 
-        return self.jobs.start("load", f"Opening {Path(path).name}", work, done)
+        return self._loading_job("load", f"Opening {Path(path).name}", work, done)
+
+    def _loading_job(self, kind: str, title: str, work, done) -> Job:
+        """A job that loads the model: panels say "loading" until it ends, however it ends."""
+
+        def failed(problem: str, fix: str) -> None:
+            self.error.emit(problem, fix)
+            self.resourcesChanged.emit()  # no longer loading: say what is missing instead
+
+        job = self.jobs.start(kind, title, work, done, failed)
+        job.signals.cancelled.connect(lambda _job: self.resourcesChanged.emit())
+        self.resourcesChanged.emit()
+        return job
 
     def open_feature_db(self, path: str | Path, offline: bool = False):
         """Open a feature database; ``offline`` drops any model (inspection without a GPU)."""
@@ -151,7 +177,7 @@ class Workbench(QObject):
 
     def load_model(self, model_id: str):
         session = self.session
-        return self.jobs.start(
+        return self._loading_job(
             "model", f"Loading model {model_id}", lambda p, c: session.load_model(model_id, c),
             lambda _m: self._resources_loaded(),
         )  # fmt: skip
@@ -205,7 +231,12 @@ class Workbench(QObject):
 
     # --- mixer (undoable) ------------------------------------------------------------------
     def add_feature(self, feature: int, label: str = "") -> None:
+        """Add a channel; without a label (a drop, a typed id) the DB's best label is used."""
+        label = label or self._labels.get(int(feature), "")
         self.session.history.apply(self.mixer.add(int(feature), label), f"add #{feature}")
+
+    def _remember_labels(self, rows: list) -> None:
+        self._labels = {int(row.id): row.best_label or "" for row in rows}
 
     def remove_feature(self, feature: int) -> None:
         self.session.history.apply(self.mixer.remove(feature), f"remove #{feature}")
@@ -365,7 +396,10 @@ class Workbench(QObject):
             lambda paths: self.status.emit(f"Exported {names} to {paths[0].parent}"),
         )  # fmt: skip
 
-    def save_project(self, path: str | Path | None = None, quiet: bool = False):
+    def save_project(
+        self, path: str | Path | None = None, quiet: bool = False, copy_resources: bool = False
+    ):
+        """Save (a worker job); ``copy_resources`` copies the SAE and DB into the folder too."""
         session = self.session
         target = path or session.project.path
         if target is None:
@@ -380,8 +414,9 @@ class Workbench(QObject):
             self.projectChanged.emit()
 
         return self.jobs.start(
-            "save", "Saving project", lambda p, c: session.save_project(target), done
-        )
+            "save", "Saving project", lambda p, c: session.save_project(target, copy_resources),
+            done,
+        )  # fmt: skip
 
     def _report(self, exc: Exception) -> None:
         problem = getattr(exc, "problem", str(exc))

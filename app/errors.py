@@ -8,18 +8,29 @@ import sys
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from musae_core.errors import MusaeError
 
 log = logging.getLogger("musae.app")
+_log_path: Path | None = None
+
+
+def log_file() -> Path:
+    """The app's log file (where ``setup_logging`` put it, else where it would go)."""
+    if _log_path is not None:
+        return _log_path
+    from musae_core.workstation.settings import data_dir
+
+    return data_dir() / "logs" / "musae-app.log"
 
 
 def setup_logging(folder: Path, level: int = logging.INFO) -> Path:
     """Log to a rotating file in ``folder`` and route Qt's own messages into it."""
+    global _log_path
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "musae-app.log"
+    path = _log_path = folder / "musae-app.log"
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -41,14 +52,19 @@ def setup_logging(folder: Path, level: int = logging.INFO) -> Path:
 
 
 def show_error(parent: QWidget | None, problem: str, fix: str = "") -> QMessageBox:
-    """A non-blocking dialog with the problem and its fix (never ``exec``: tests stay live)."""
+    """A dialog with the problem and its fix. Application-modal, so it takes the keyboard (a
+    typed letter never reaches the window's single-key shortcuts), but shown with ``show``,
+    not ``exec``: the caller (and the tests) carry on while it is open."""
     log.error("%s %s", problem, f"Fix: {fix}" if fix else "")
     box = QMessageBox(QMessageBox.Warning, "musae", problem, QMessageBox.Ok, parent)
     if fix:
         box.setInformativeText(f"Fix: {fix}")
     box.setObjectName("errorDialog")
-    box.setModal(False)
+    box.setAttribute(Qt.WA_DeleteOnClose)
+    box.setWindowModality(Qt.ApplicationModal)
     box.show()
+    box.raise_()
+    box.activateWindow()
     return box
 
 

@@ -4,11 +4,14 @@ it exists, else an empty project on the tiny model."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
+log = logging.getLogger("musae.app")
 
 
 def demo_project() -> Path | None:
@@ -57,22 +60,46 @@ def open_from_args(window, args: argparse.Namespace) -> None:
         bench.open_sae(args.sae)
 
 
+def splash(app):
+    """A small "starting" card, shown before the engine (torch) is imported: seconds of it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QColor, QPixmap
+    from PySide6.QtWidgets import QSplashScreen
+
+    pixmap = QPixmap(460, 90)
+    pixmap.fill(QColor("#202124"))
+    card = QSplashScreen(pixmap)
+    card.showMessage(
+        "musae\nStarting: loading the engine (PyTorch)…", Qt.AlignCenter, QColor("#e8eaed")
+    )
+    card.show()
+    app.processEvents()
+    return card
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
     from musae_core import threads
 
     threads.prepare()  # before torch is imported (passive OpenMP waiting, see threads.py)
     args = build_parser().parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
-    from app.errors import install_excepthook, setup_logging
-    from app.theme import apply_dark_theme
-    from app.window import MainWindow
-    from musae_core.workstation.settings import Settings, data_dir
-
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("musae")
     app.setOrganizationName("musae")
+    card = splash(app)
+    splash_at = time.perf_counter() - started
+    from app.errors import install_excepthook, setup_logging
+    from musae_core.workstation.settings import data_dir
+
     log_path = setup_logging(data_dir() / "logs")
+    log.info("startup: splash shown after %.2f s", splash_at)
+    from app.theme import apply_dark_theme
+    from app.window import MainWindow  # imports the engine: the slow part of starting
+    from musae_core.workstation.settings import Settings
+
+    log.info("startup: engine imported after %.2f s", time.perf_counter() - started)
     apply_dark_theme(app)
     collector = gui_thread_gc()  # noqa: F841 (kept alive for the app's lifetime)
     settings = Settings.load()
@@ -81,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_excepthook(lambda: window)
     window.statusBar().showMessage(f"Log: {log_path}", 5000)
     window.show()
+    card.finish(window)
+    log.info("startup: window shown after %.2f s", time.perf_counter() - started)
     open_from_args(window, args)
     return app.exec()
 

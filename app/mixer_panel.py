@@ -143,6 +143,7 @@ class MixerPanel(QWidget):
         feature = self.bench.selected_feature
         if feature is None:
             feature, ok = QInputDialog.getInt(self, "Add feature", "Feature id:", 0, 0, 10**7)
+            self.window().activateWindow()  # the keyboard back to the window (X11 leaves none)
             if not ok:
                 return
         self.bench.add_feature(feature, self._label(feature))

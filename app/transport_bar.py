@@ -73,6 +73,7 @@ class TransportBar(QToolBar):
         )
         self.addSeparator()
         self.takes = QComboBox(minimumWidth=260, toolTip="Takes history: pick one to recall it")
+        self.takes.setSizeAdjustPolicy(QComboBox.AdjustToContents)  # never cut a take's name
         self.takes.activated.connect(self._recall)
         self.addWidget(self.takes)
         self.export_action = action("⤓ Export WAV", "Ctrl+E", window.export_dialog)
@@ -90,6 +91,7 @@ class TransportBar(QToolBar):
         transport.playingChanged.connect(self._playing)
         transport.abChanged.connect(lambda w: self.ab_action.setText(f"A/B: {w}"))
         self._resources()
+        self._playable()
 
     def sync_settings(self) -> None:
         """Show the streaming preferences (also after the settings dialog changed them)."""
@@ -108,16 +110,27 @@ class TransportBar(QToolBar):
     def _playing(self, on: bool) -> None:
         self.play_action.setChecked(on)
         self.play_action.setText("■ Stop" if on else "▶ Play")
+        self._playable()
+
+    def _playable(self) -> None:
+        """Play, Loop and A/B only when there is a take to hear (Play also stops a clip)."""
+        take = self.bench.current_take
+        has_take = take is not None and take.loaded
+        self.play_action.setEnabled(has_take or self.transport.output.playing)
+        self.loop_action.setEnabled(has_take)
+        self.ab_action.setEnabled(has_take)
 
     def _takes(self) -> None:
         self.takes.clear()
         for take in reversed(self.bench.session.takes):
             self.takes.addItem(take.name(), take.take_id)
+            self.takes.setItemData(self.takes.count() - 1, take.name(), Qt.ToolTipRole)
         self._current(self.bench.current_take)
 
     def _current(self, take) -> None:
         has = take is not None and take.loaded
         self.export_action.setEnabled(has)
+        self._playable()
         if take is not None:
             i = self.takes.findData(take.take_id)
             if i >= 0:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar
 
 from app.arrangement import ArrangementView
 from app.browser import BrowserPanel
@@ -15,21 +15,26 @@ from app.controller import Workbench
 from app.errors import show_error
 from app.export_dialog import ExportDialog
 from app.export_pages import install as install_page_export
+from app.help_menu import FIRST_STEPS, HelpDialog, about_html, shortcuts_html
 from app.inspector import InspectorPanel
 from app.jobs_panel import JobsPanel
 from app.master_panel import MasterPanel
 from app.mixer_panel import MixerPanel
 from app.playback import AudioOutput
+from app.save_as import SaveAsDialog
 from app.settings_dialog import SettingsDialog
 from app.transport_bar import TransportBar
 from app.transport_state import TransportState
 from musae_core import threads
 from musae_core.workstation import Settings
+from musae_core.workstation.settings import config_dir, data_dir
 from musae_core.workstation.transport import TransportPrefs
 
 log = logging.getLogger(__name__)
 PROJECT_FILTER = "musae project (*.musae.json)"
 DB_FILTER = "Feature database (*.db *.sqlite);;All files (*)"
+LAYOUT_KEY = "windowState2"  # v2: the arrangement got the room; older saved layouts are ignored
+LOAD_JOBS = ("load", "model", "db")  # shown in the status bar while the window comes up
 
 
 class MainWindow(QMainWindow):
@@ -63,6 +68,7 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         self._menus()
         install_page_export(self)
+        self._load_bar()
         self.bench.error.connect(lambda p, f: show_error(self, p, f))
         self.bench.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.bench.projectChanged.connect(self._title)
@@ -77,7 +83,7 @@ class MainWindow(QMainWindow):
         self.autosave = QTimer(self)
         self.autosave.timeout.connect(self._autosave)
         self._restart_autosave()
-        self.resize(1500, 920)
+        self._default_size()
         self._restore_layout()
         self._title()
         self._audio_status()
@@ -111,7 +117,8 @@ class MainWindow(QMainWindow):
         add(file, "Save project as…", self.save_as, QKeySequence.SaveAs)
         add(file, "Export take as WAV…", self.export_dialog)
         file.addSeparator()
-        add(file, "Quit", self.close, QKeySequence.Quit)
+        quit_action = add(file, "Quit", self.close, QKeySequence("Ctrl+Q"))  # Quit is unset on
+        quit_action.setShortcutContext(Qt.ApplicationShortcut)  # some platforms (offscreen)
         edit = bar.addMenu("&Edit")
         self.undo_action = add(edit, "Undo", self.bench.undo, QKeySequence.Undo)
         self.redo_action = add(edit, "Redo", self.bench.redo, QKeySequence.Redo)
@@ -122,7 +129,11 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
-        add(view, "Reset layout", lambda: self.restoreState(self._default_state))
+        add(view, "Reset layout", self.reset_layout)
+        help_menu = bar.addMenu("&Help")
+        add(help_menu, "Keyboard shortcuts", self.show_shortcuts, QKeySequence.HelpContents)
+        add(help_menu, "First steps", self.show_first_steps)
+        add(help_menu, "About musae", self.show_about)
 
     def _edit_menu(self) -> None:
         history = self.bench.session.history
@@ -153,19 +164,91 @@ class MainWindow(QMainWindow):
         reason = self.bench.steering_unavailable()
         self.statusBar().showMessage(reason or "Ready: steer features with the mixer.", 0)
 
+    # --- first run: loading shown as loading ---------------------------------------------------
+    def _load_bar(self) -> None:
+        """A progress bar in the status bar while the project, model or database load."""
+        self.load_progress = QProgressBar(maximumWidth=220, textVisible=True)
+        self.load_progress.setObjectName("loadProgress")
+        self.load_progress.hide()
+        self.statusBar().addPermanentWidget(self.load_progress)
+        self.bench.jobs.jobStarted.connect(self._load_job)
+        self.bench.jobs.jobProgress.connect(self._load_job)
+        self.bench.jobs.jobEnded.connect(self._load_job)
+
+    def _load_job(self, job) -> None:
+        if job.kind not in LOAD_JOBS:
+            return
+        running = [j for k in LOAD_JOBS if (j := self.bench.jobs.current(k)) is not None]
+        self.load_progress.setVisible(bool(running))
+        if running:
+            shown = running[0]
+            self.load_progress.setFormat(f"{shown.title}: %v of %m steps")
+            self.load_progress.setRange(0, shown.total_steps)  # 0 steps: a busy indicator
+            self.load_progress.setValue(shown.done_steps)
+
+    # --- help ----------------------------------------------------------------------------------
+    def _help(self, title: str, html: str) -> HelpDialog:
+        dialog = HelpDialog(title, html, self)
+        dialog.open()  # modal (takes the keyboard), never blocks the caller
+        return dialog
+
+    def show_shortcuts(self) -> HelpDialog:
+        return self._help("Keyboard shortcuts", shortcuts_html(self))
+
+    def show_first_steps(self) -> HelpDialog:
+        return self._help("First steps", FIRST_STEPS)
+
+    def show_about(self) -> HelpDialog:
+        from app.errors import log_file
+
+        settings = self.settings_path or config_dir() / "settings.json"
+        return self._help(
+            "About musae", about_html(str(data_dir()), str(log_file()), str(settings))
+        )
+
+    # --- layout --------------------------------------------------------------------------------
+    def _default_size(self) -> None:
+        """Fill most of the screen, and give the arrangement (the centre) the most room."""
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width = min(1600, screen.width()) if screen else 1500
+        height = min(1000, screen.height()) if screen else 920
+        self.resize(width, height)
+        self._dock_sizes()
+
+    def _dock_sizes(self) -> None:
+        width = self.width()
+        side = [self.docks["browser"], self.docks["inspector"]]
+        self.resizeDocks(side, [int(width * 0.22), int(width * 0.18)], Qt.Horizontal)
+        bottom = [self.docks["mixer"], self.docks["master"]]
+        self.resizeDocks(bottom, [int(width * 0.6), int(width * 0.4)], Qt.Horizontal)
+        self.resizeDocks(bottom, [int(self.height() * 0.28)] * 2, Qt.Vertical)
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        self._dock_sizes()
+
+    def _refocus(self) -> None:
+        """After a file dialog closes, give the keyboard back to this window: no window is
+        active otherwise (X11), and Ctrl+Q and the single-key shortcuts would do nothing."""
+        self.raise_()
+        self.activateWindow()
+
     # --- dialogs -------------------------------------------------------------------------------
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
+        self._refocus()
         if path:
             self.bench.open_project(path)
 
     def open_db_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open feature database", "", DB_FILTER)
+        self._refocus()
         if path:
             self.bench.open_feature_db(path, offline=self.bench.session.model is None)
 
     def open_sae_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open SAE folder")
+        self._refocus()
         if path:
             self.bench.open_sae(path)
 
@@ -177,12 +260,15 @@ class MainWindow(QMainWindow):
             self.bench.save_project()
 
     def save_as(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save project", "song.musae.json", PROJECT_FILTER
-        )
-        if path:
+        """Takes always go into the new folder; the SAE/DB are copied in if the user ticks it."""
+        current = self.bench.project.path
+        start = str(current.parent / "song.musae.json") if current else "song.musae.json"
+        choice = SaveAsDialog(self, start).chosen()
+        self._refocus()
+        if choice is not None:
+            path, copy = choice
             self._store_transport()
-            self.bench.save_project(path)
+            self.bench.save_project(path, copy_resources=copy)
 
     def export_dialog(self) -> None:
         """Ctrl+E: opens in the project's exports folder on the side A/B plays (both offered)."""
@@ -240,7 +326,7 @@ class MainWindow(QMainWindow):
 
     def _restore_layout(self) -> None:
         geometry = self.qsettings.value("geometry")
-        state = self.qsettings.value("windowState")
+        state = self.qsettings.value(LAYOUT_KEY)
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
@@ -254,7 +340,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.qsettings.setValue("geometry", self.saveGeometry())
-        self.qsettings.setValue("windowState", self.saveState())
+        self.qsettings.setValue(LAYOUT_KEY, self.saveState())
         self._save_settings()
         self.bench.jobs.cancel_all()
         self.output.stop()

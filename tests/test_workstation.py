@@ -99,8 +99,9 @@ def test_export_and_project_round_trip(session, tmp_path, tiny_sae_dir):  # noqa
     assert rate == take.sample_rate and len(data) == take.steered.shape[-1]
     assert json.loads(meta.read_text())["mixer"]["channels"][0]["feature"] == 7
     saved = session.save_project(tmp_path / "proj" / "song.musae.json")
-    text = saved.read_text()
-    assert str(tiny_sae_dir) not in text  # stored relative to the project
+    data = json.loads(saved.read_text())
+    assert data["sae_path"] == str(tiny_sae_dir.resolve())  # outside the folder: absolute
+    assert data["takes"][0]["files"]["steered"] == "song_takes/take-1-steered.wav"  # inside
     reopened = Session.from_project_file(saved)
     assert reopened.project.mixer == session.mixer
     assert reopened.project.sae_path == str(tiny_sae_dir.resolve())

@@ -1,6 +1,7 @@
 """A project on disk: model, SAE, feature DB, mixer, master and takes, as versioned JSON.
 
-Paths are stored relative to the project file so a project folder can be moved or shared.
+Paths inside the project's folder are stored relative to the project file, so the folder can be
+moved or shared; paths outside it stay absolute, so they still resolve after such a move.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
 from musae_core.workstation.master import MasterSettings
 from musae_core.workstation.mixer import MixerState
+from musae_core.workstation.project_check import check_project_data, field_error
 from musae_core.workstation.takes import TakeRecord
 from musae_core.workstation.transport import TransportPrefs
 
@@ -23,12 +25,13 @@ SUFFIX = ".musae.json"
 
 
 def _rel(path: str | None, base: Path) -> str | None:
+    """Relative to ``base`` when inside it (travels with the folder), else absolute."""
     if not path:
         return None
-    try:
-        return os.path.relpath(Path(path).resolve(), base.resolve())
-    except ValueError:  # another drive on Windows
-        return str(Path(path).resolve())
+    target, base = Path(path).resolve(), base.resolve()
+    if target.is_relative_to(base):
+        return target.relative_to(base).as_posix()
+    return str(target)
 
 
 def _abs(path: str | None, base: Path) -> str | None:
@@ -87,32 +90,70 @@ class Project:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Project:
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        data = _read_json(path)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise MusaeError(
-                f"Cannot read project {path}: {exc}.", "pick a .musae.json file."
-            ) from exc
-        if data.get("format") != FORMAT:
-            raise MusaeError(f"{path} is not a musae project.", "pick a .musae.json file.")
-        if int(data.get("version", 0)) > SCHEMA_VERSION:
+                f'{path.name} is not a musae project (no "format": "{FORMAT}").',
+                "pick a .musae.json project with File > Open project.",
+            )
+        version = data.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise field_error(path, "version", f"is {version!r}, but must be a whole number")
+        check_project_data(path, data)
+        if version > SCHEMA_VERSION:
             raise MusaeError(
                 f"{path} was written by a newer musae (project version {data['version']}).",
                 "update musae to open it.",
             )
         base = path.parent
         takes = []
-        for entry in data.get("takes", []):
-            take = TakeRecord.from_entry(entry)
+        for i, entry in enumerate(data.get("takes", [])):
+            take = _built(path, f"takes[{i}]", TakeRecord.from_entry, entry)
             take.files = {k: _abs(v, base) for k, v in take.files.items()}
             takes.append(take)
         return cls(
             model_id=data.get("model_id"),
             sae_path=_abs(data.get("sae_path"), base),
             feature_db_path=_abs(data.get("feature_db_path"), base),
-            mixer=MixerState.from_dict(data.get("mixer", {})),
-            master=MasterSettings.from_dict(data.get("master", {})),
+            mixer=_built(path, "mixer", MixerState.from_dict, data.get("mixer", {})),
+            master=_built(path, "master", MasterSettings.from_dict, data.get("master", {})),
             takes=takes,
             transport=TransportPrefs.from_dict(data.get("transport")),
             path=path,
         )
+
+
+def _read_json(path: Path):
+    """The parsed file, or an error that says what is wrong with *this* file and what to do."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MusaeError(
+            f"Cannot read project {path}: {exc.strerror or exc}.",
+            "check that the file exists and that you may read it, then open it again.",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise MusaeError(
+            f"{path.name} is not a musae project (it is not text).",
+            "pick a .musae.json project with File > Open project.",
+        ) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        cut = not text.rstrip().endswith("}")  # a whole project always ends its object
+        what = "ends too early (the file is cut off)" if cut else f"is damaged ({exc.msg})"
+        raise MusaeError(
+            f"Project {path.name} {what} at line {exc.lineno}, column {exc.colno}.",
+            f"open an earlier copy or backup of {path.name}, or repair the JSON in a text "
+            "editor; your other projects are not affected.",
+        ) from exc
+
+
+def _built(path: Path, where: str, build, data):
+    """``build(data)``, with any value error reported under the project file and field."""
+    try:
+        return build(data)
+    except MusaeError as exc:
+        raise field_error(path, where, f"is not valid: {exc.problem.rstrip('.')}") from exc
+    except (TypeError, ValueError, KeyError) as exc:
+        raise field_error(path, where, f"is not valid: {exc}") from exc

@@ -89,6 +89,11 @@ class Session:
 
     def steering_unavailable(self) -> str | None:
         """Why steering is off (shown beside the disabled controls), or None when it works."""
+        if self.model is None and self.project.model_id:
+            return (
+                f"Model {self.project.model_id} is not loaded, so nothing can be rendered or "
+                "steered yet. Browse features and listen to cached clips meanwhile."
+            )
         if self.model is None:
             return (
                 "Offline inspection: no model is loaded, so nothing can be rendered or steered. "
@@ -137,7 +142,15 @@ class Session:
         loaded one, so the browser never shows one SAE's features for another's knobs."""
         from musae_core.features import FeatureDB
 
-        db = FeatureDB.open(path, readonly=True)
+        started = time.perf_counter()
+        try:
+            db = FeatureDB.open(path, readonly=True)
+        except MusaeError as exc:  # the engine's fix names CLI commands; say it for the app
+            raise MusaeError(
+                f"{exc.problem} It must be a feature database written by musae's analysis.",
+                "pick the .db file that was written next to your SAE (File > Open feature "
+                "database), or open a project that names one.",
+            ) from exc
         try:
             self._check_pair(self.sae, db, "the loaded SAE")
         except MusaeError:
@@ -145,6 +158,7 @@ class Session:
             raise
         self.db = db
         self.project.feature_db_path = str(Path(path).resolve())
+        log.info("opened feature database %s in %.2f s", path, time.perf_counter() - started)
         return db
 
     def _check_pair(self, sae, db, sae_label: str) -> None:
@@ -342,21 +356,21 @@ class Session:
         }
         return write_take_files(path, take.audio(which), take.sample_rate, metadata)
 
-    def save_project(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write unsaved take audio into the project's takes folder, then the project file."""
+    def save_project(
+        self, path: str | os.PathLike[str] | None = None, copy_resources: bool = False
+    ) -> Path:
+        """Save a self-contained project folder: takes (WAV + sidecar + lanes) into its takes
+        folder, the SAE and feature DB copied in when ``copy_resources``, then the project file.
+        """
+        from musae_core.workstation import portable
+
         target = Path(path) if path is not None else self.project.path
         if target is None:
             raise MusaeError("The project has never been saved.", "use File > Save As.")
         self.project.path = Path(target)
-        folder = self.project.takes_dir
-        for take in self.project.takes:
-            for which in ("unsteered", "steered"):
-                existing = take.files.get(which)
-                if (existing and Path(existing).is_file()) or not take.loaded:
-                    continue
-                folder.mkdir(parents=True, exist_ok=True)
-                wav, _ = self.export(take, folder / f"take-{take.take_id}-{which}.wav", which)
-                take.files[which] = str(wav)
+        portable.gather_takes(self.project, self.export)
+        if copy_resources:
+            portable.copy_resources(self.project)
         return self.project.save(target)
 
     @classmethod
@@ -364,22 +378,50 @@ class Session:
         """Open a project: read the file (fast); models, SAEs and DBs load in ``open_resources``."""
         return cls(project=Project.load(path), settings=settings or Settings())
 
-    def open_resources(self, cancel: CancelToken | None = None) -> list[str]:
-        """Load what the project names (model, SAE, DB, take audio); returns warnings."""
-        from musae_core.features.sae_match import SaeMismatch
+    def open_resources(
+        self,
+        cancel: CancelToken | None = None,
+        progress: ProgressFn | None = None,
+        feature_db: bool = True,
+    ) -> list[str]:
+        """Load what the project names (DB, model, SAE, take audio and lanes); returns warnings.
 
-        warnings = []
-        if self.project.feature_db_path:
-            self.open_feature_db(self.project.feature_db_path)
-        if self.project.model_id:
-            self.load_model(self.project.model_id, cancel)
-        if self.project.sae_path:
-            try:
-                self.load_sae(self.project.sae_path)
-            except SaeMismatch as exc:  # the project still opens: browse it, fix the pairing
-                warnings.append(f"SAE not loaded: {exc.one_line()}")
+        Reports one progress step per phase and logs each phase's seconds, so a slow start can
+        be read from the log. ``feature_db=False`` when the caller opens the DB on its own.
+        """
+        project, warnings = self.project, []
+        phases = [
+            ("feature database", feature_db and project.feature_db_path,
+             lambda: self.open_feature_db(project.feature_db_path)),
+            ("model", project.model_id, lambda: self.load_model(project.model_id, cancel)),
+            ("SAE", project.sae_path, lambda: self._load_project_sae(warnings)),
+            ("takes", project.takes, lambda: warnings.extend(self._load_takes())),
+        ]  # fmt: skip
+        phases = [(name, run) for name, wanted, run in phases if wanted]
+        for done, (name, run) in enumerate(phases):
+            if progress is not None:
+                progress(done, len(phases))
+            started = time.perf_counter()
+            run()
+            check(cancel)
+            log.info("opened %s: %s in %.2f s", project.path, name, time.perf_counter() - started)
+        if progress is not None:
+            progress(len(phases), len(phases))
         if self.db_warning:
             warnings.append(self.db_warning)
+        return warnings
+
+    def _load_project_sae(self, warnings: list[str]) -> None:
+        """The project still opens when its SAE belongs to another DB: browse it, fix the pair."""
+        from musae_core.features.sae_match import SaeMismatch
+
+        try:
+            self.load_sae(self.project.sae_path)
+        except SaeMismatch as exc:
+            warnings.append(f"SAE not loaded: {exc.one_line()}")
+
+    def _load_takes(self) -> list[str]:
+        warnings = []
         for take in self.project.takes:
             try:
                 take.load_audio()

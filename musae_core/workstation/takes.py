@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from musae_core.fileio import atomic_path
 from musae_core.workstation.master import MasterSettings
 from musae_core.workstation.mixer import MixerState
 
 SILENCE_DB = -120.0
+SIDES = ("unsteered", "steered")  # the two WAVs of a take; ``files`` may also hold LANES
+LANES = "lanes"  # files key of the .npz with the activation lanes
 
 
 def loudness_db(audio: np.ndarray) -> float:
@@ -53,7 +56,7 @@ class TakeRecord:
     unsteered_activations: dict[int, np.ndarray] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     render_seconds: float = 0.0
-    files: dict[str, str] = field(default_factory=dict)  # "steered"/"unsteered" -> wav path
+    files: dict[str, str] = field(default_factory=dict)  # SIDES -> wav, LANES -> npz path
 
     @property
     def duration(self) -> float:
@@ -102,13 +105,32 @@ class TakeRecord:
         )
 
     def load_audio(self, base: Path | None = None) -> None:
-        """Read the take's WAVs back (after a project was opened)."""
+        """Read the take's WAVs and activation lanes back (after a project was opened)."""
         import soundfile as sf
 
         for which, rel in self.files.items():
             path = Path(rel) if base is None or Path(rel).is_absolute() else base / rel
-            data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-            setattr(self, which, np.ascontiguousarray(data.T))
+            if which == LANES:
+                self.load_lanes(path)
+            elif which in SIDES:
+                data, _ = sf.read(str(path), dtype="float32", always_2d=True)
+                setattr(self, which, np.ascontiguousarray(data.T))
+
+    def save_lanes(self, path: Path) -> Path:
+        """Write the activation lanes (both sides) as one .npz, atomically; returns the path."""
+        arrays = {f"steered_{f}": v for f, v in self.activations.items()}
+        arrays |= {f"unsteered_{f}": v for f, v in self.unsteered_activations.items()}
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+        return Path(path)
+
+    def load_lanes(self, path: Path) -> None:
+        """Read lanes written by ``save_lanes`` (no pickles: plain float arrays only)."""
+        with np.load(path, allow_pickle=False) as data:
+            for key in data.files:
+                side, _, feature = key.partition("_")
+                lanes = self.activations if side == "steered" else self.unsteered_activations
+                lanes[int(feature)] = np.array(data[key], np.float32)
 
     def replace(self, **changes) -> TakeRecord:
         return dataclasses.replace(self, **changes)
