@@ -14,7 +14,7 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -43,6 +43,7 @@ SAMPLE_TEXT = {  # the widest value each fixed column shows (sizes the column, n
     "clip_rate": "0.00",
     "flags": "generic",  # dead, rare and generic exclude each other
 }
+FILTERS_PER_ROW = 3
 LABEL_SAMPLE = "compressed dynamics"  # the longest demo label: shown whole at the default size
 
 
@@ -80,14 +81,14 @@ class BrowserPanel(QWidget):
         self._size_columns()
         self.table.setColumnHidden(MATCH_COLUMN, True)
         self.checks: dict[str, QCheckBox] = {}
-        filters = QHBoxLayout()
-        for name, text, _ in FILTERS:
+        filters = QGridLayout()  # rows of three: the checkboxes must not set the dock's width
+        for i, (name, text, _) in enumerate(FILTERS):
             box = QCheckBox(text)
             box.setChecked(name in self.proxy.active)
             box.toggled.connect(lambda on, n=name: self._filter(n, on))
             self.checks[name] = box
-            filters.addWidget(box)
-        filters.addStretch()
+            filters.addWidget(box, i // FILTERS_PER_ROW, i % FILTERS_PER_ROW)
+        filters.setColumnStretch(FILTERS_PER_ROW, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.search)
@@ -134,6 +135,10 @@ class BrowserPanel(QWidget):
         scrollbar = self.table.verticalScrollBar().sizeHint().width()
         base = super().sizeHint()
         return QSize(columns + label + scrollbar + 14, base.height())
+
+    def minimumSizeHint(self) -> QSize:
+        """Never narrower than the columns: a narrower dock would cut them or scroll sideways."""
+        return QSize(self.sizeHint().width(), super().minimumSizeHint().height())
 
     @contextmanager
     def _keep_selection(self):

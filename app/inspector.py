@@ -147,7 +147,7 @@ class InspectorPanel(QWidget):
         for title, widget in (("Activation histogram", self.histogram),
                               ("Similar features (click to jump)", self.neighbours)):  # fmt: skip
             column = QVBoxLayout()
-            column.addWidget(QLabel(title))
+            column.addWidget(QLabel(title, wordWrap=True))  # wraps: the dock may be narrow
             column.addWidget(widget)
             plots.addLayout(column, 1)
         details = QWidget()
@@ -161,7 +161,9 @@ class InspectorPanel(QWidget):
         clips = QWidget()
         bottom = QVBoxLayout(clips)
         bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(QLabel("Top clips (#1 = the clip the feature fires on most)"))
+        bottom.addWidget(
+            QLabel("Top clips (#1 = the clip the feature fires on most)", wordWrap=True)
+        )
         bottom.addWidget(self.clips_scroll, 1)
         self.splitter = QSplitter(Qt.Vertical)
         self.splitter.addWidget(details)

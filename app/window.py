@@ -216,9 +216,13 @@ class MainWindow(QMainWindow):
         self._dock_sizes()
 
     def _dock_sizes(self) -> None:
+        """The browser as wide as its columns need, the arrangement at least ~46 % of the
+        window, the inspector what is left (its own minimum at the least)."""
         width = self.width()
         side = [self.docks["browser"], self.docks["inspector"]]
-        self.resizeDocks(side, [int(width * 0.22), int(width * 0.18)], Qt.Horizontal)
+        browser = max(self.browser.sizeHint().width(), int(width * 0.22))
+        inspector = max(side[1].minimumSizeHint().width(), width - browser - int(width * 0.46))
+        self.resizeDocks(side, [browser, inspector], Qt.Horizontal)
         bottom = [self.docks["mixer"], self.docks["master"]]
         self.resizeDocks(bottom, [int(width * 0.6), int(width * 0.4)], Qt.Horizontal)
         self.resizeDocks(bottom, [int(self.height() * 0.28)] * 2, Qt.Vertical)
