@@ -13,6 +13,7 @@ from pathlib import Path
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
 from musae_core.workstation.master import MasterSettings
+from musae_core.workstation.midi_map import Mappings, mappings_from_section, mappings_to_section
 from musae_core.workstation.mixer import MixerState
 from musae_core.workstation.takes import TakeRecord
 
@@ -47,6 +48,7 @@ class Project:
     mixer: MixerState = field(default_factory=MixerState)
     master: MasterSettings = field(default_factory=MasterSettings)
     takes: list[TakeRecord] = field(default_factory=list)
+    midi: Mappings = ()  # MIDI learn bindings (hardware control -> knob)
     path: Path | None = None
 
     @property
@@ -70,6 +72,7 @@ class Project:
             "mixer": self.mixer.to_dict(),
             "master": self.master.to_dict(),
             "takes": takes,
+            "midi": mappings_to_section(self.midi),
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -110,5 +113,6 @@ class Project:
             mixer=MixerState.from_dict(data.get("mixer", {})),
             master=MasterSettings.from_dict(data.get("master", {})),
             takes=takes,
+            midi=mappings_from_section(data.get("midi")),
             path=path,
         )
