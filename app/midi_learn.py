@@ -64,6 +64,10 @@ class MidiLearn(QObject):
         self.received.connect(self.handle)
         self.inputs = MidiInputs(self.received.emit)
         bench.projectChanged.connect(self._project_changed)
+        self._features: list[int] = []
+        bench.mixerChanged.connect(self._mixer_changed)
+        self.learningChanged.connect(lambda _t: self.refresh_marks())
+        self.mappingsChanged.connect(self.refresh_marks)
         QApplication.instance().installEventFilter(self)
 
     # --- inputs ----------------------------------------------------------------------------
@@ -124,6 +128,23 @@ class MidiLearn(QObject):
         self.learning = None
         self._gesture.stop()
         self.mappingsChanged.emit()
+
+    def _mixer_changed(self, mixer) -> None:
+        """New strips get their marks (only when the strip set changed, not per knob value)."""
+        features = mixer.features()
+        if features != self._features:
+            self._features = features
+            QTimer.singleShot(0, self.refresh_marks)  # after the mixer panel made the strips
+
+    def refresh_marks(self) -> None:
+        """Show on every knob whether it is learning or mapped (feedback on screen)."""
+        learning = self.learning[0] if self.learning else None
+        mapped = {m.target for m in self.bench.project.midi}
+        for widget in QApplication.allWidgets():
+            target = widget.property(TARGET_PROPERTY)
+            if target and hasattr(widget, "set_midi_mark"):
+                mark = "learn" if target == learning else "mapped" if target in mapped else ""
+                widget.set_midi_mark(mark)
 
     # --- incoming values -------------------------------------------------------------------
     def handle(self, event: MidiEvent) -> None:

@@ -41,9 +41,10 @@ def test_learn_binds_the_next_message_and_moves_the_knob(window, qtbot):  # noqa
     bench.add_feature(3, "drums 3")
     knob = window.mixer.strips[3].knob
     right_click_learn(midi, knob)
-    assert midi.learning is not None
+    assert midi.learning is not None and knob.midi_mark == "learn"
     midi.feed_mido(cc(74, 10), "ctl")  # the learned message binds, it does not move the knob
     assert midi.learning is None and bench.project.midi[0].target == "feature:3"
+    assert knob.midi_mark == "mapped"
     assert bench.mixer.channel(3).strength == 0.0 and bench.dirty
     undo_before = len(bench.session.history._undo)
     for value in (64, 90, 127):  # one burst, as from turning a hardware knob
@@ -110,6 +111,7 @@ def test_mapping_survives_save_and_reopen_and_shows_in_settings(window, qtbot, t
     bench.open_project(path)
     wait_job(qtbot, bench, "load")
     assert [m.target for m in bench.project.midi] == ["feature:7"]
+    qtbot.waitUntil(lambda: window.mixer.strips[7].knob.midi_mark == "mapped", timeout=2000)
     bench.auto_render = False
     midi.feed_mido(cc(20, 127), "ctl")
     assert window.mixer.strips[7].knob.value() == 4.0
@@ -119,6 +121,7 @@ def test_mapping_survives_save_and_reopen_and_shows_in_settings(window, qtbot, t
     assert dialog.note.text() == (reason or "")  # says plainly why there are no ports
     dialog.table.cellWidget(0, 3).click()
     assert dialog.table.rowCount() == 0 and bench.project.midi == ()
+    assert window.mixer.strips[7].knob.midi_mark == ""
     dialog.port.setCurrentIndex(0)
     dialog.apply()
     assert bench.settings.midi_input == ""
