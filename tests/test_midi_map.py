@@ -115,3 +115,11 @@ def test_virtual_port_delivers_messages_to_the_handler():
     finally:
         inputs.close()
         out.close()
+
+
+def test_the_chosen_input_port_is_saved_in_the_settings(tmp_path):
+    from musae_core.workstation import Settings
+
+    path = Settings(midi_input="Launch Control XL").save(tmp_path / "settings.json")
+    assert Settings.load(path).midi_input == "Launch Control XL"
+    assert Settings().midi_input == ""  # default: every input port
