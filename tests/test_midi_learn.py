@@ -85,7 +85,7 @@ def test_master_control_learn_esc_and_forget(window, qtbot):  # noqa: F811
     midi.feed_mido(cc(1, 127, channel=3), "ctl")
     assert bench.master.cfg_scale == spin.maximum() and spin.value() == spin.maximum()
     event = QContextMenuEvent(QContextMenuEvent.Mouse, QPoint(5, 5), spin.mapToGlobal(QPoint(5, 5)))
-    QApplication.sendEvent(spin, event)
+    QApplication.sendEvent(spin.lineEdit(), event)  # where a real right-click lands
     forget = next(a for a in midi.menu.actions() if a.text() == "Forget MIDI mapping")
     assert forget.isEnabled()
     forget.trigger()
