@@ -59,6 +59,7 @@ class MidiLearn(QObject):
         self.menu: QMenu | None = None
         self.input_note: str | None = None  # why no MIDI input is open, in words
         self._gesture_label = ""
+        self._before = None  # the mixer before the current burst
         self._gesture = QTimer(self, singleShot=True, interval=self.GESTURE_MS)
         self._gesture.timeout.connect(self.close_gesture)
         self.received.connect(self.handle)
@@ -166,6 +167,8 @@ class MidiLearn(QObject):
         if feature is not None:
             if feature not in self.bench.mixer.features():
                 return
+            if not self._gesture_label:
+                self._before = self.bench.mixer
             self.bench.preview_channel(feature, strength=round(value, 4))
             self._gesture_label = f"#{feature} strength (MIDI)"
             self._gesture.start()
@@ -178,7 +181,10 @@ class MidiLearn(QObject):
         if self._gesture_label:
             self._gesture.stop()
             label, self._gesture_label = self._gesture_label, ""
-            self.bench.commit_gesture(label)
+            if self.bench.mixer == self._before:  # e.g. undone mid-burst: nothing to render
+                self.bench.session.history.commit(label)
+            else:
+                self.bench.commit_gesture(label)
 
     # --- the right-click menu and Esc ------------------------------------------------------
     def menu_for(self, widget: QWidget, target: str) -> QMenu:

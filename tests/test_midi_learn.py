@@ -13,7 +13,7 @@ import mido
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication
-from test_app_flow import wait_job, window  # noqa: F401
+from test_app_flow import loaded, wait_job, window  # noqa: F401
 from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.workstation.midi_input import input_ports
@@ -166,3 +166,22 @@ def test_midi_learn_on_the_shipped_demo(window, qtbot, tmp_path, monkeypatch):  
     )
     assert renders == [1]  # the burst rendered once, when it closed
     assert bench.current_take.mixer.channel(feature).strength == round(-4 + 8 * 115 / 127, 4)
+
+
+def test_a_burst_renders_once_and_an_undone_burst_not_at_all(loaded, qtbot):  # noqa: F811
+    bench, midi = loaded.bench, loaded.midi
+    bench.add_feature(3)
+    right_click_learn(midi, loaded.mixer.strips[3].knob)
+    midi.feed_mido(cc(30, 64), "ctl")
+    renders = []
+    bench.renderingChanged.connect(lambda on: on and renders.append(bench.mixer))
+    for value in (100, 127):
+        midi.feed_mido(cc(30, value), "ctl")
+    qtbot.waitUntil(lambda: bench.current_take is not None, timeout=120000)
+    wait_job(qtbot, bench, "render")
+    assert len(renders) == 1 and renders[0].channel(3).strength == 4.0
+    midi.feed_mido(cc(30, 0), "ctl")
+    bench.undo()  # mid-burst: the burst is undone, strength back to 4
+    assert bench.mixer.channel(3).strength == 4.0
+    qtbot.wait(2 * midi.GESTURE_MS)
+    assert len(renders) == 1 and bench.mixer.channel(3).strength == 4.0
