@@ -201,11 +201,20 @@ class MidiLearn(QObject):
             menu.addAction(f"Mapped to {mapping.describe()}").setEnabled(False)
         return menu
 
+    def _owns(self, widget: QWidget) -> bool:
+        """Only this window's controls (floating docks included): the filter is app-wide."""
+        owner = self.parent()
+        while widget is not None and owner is not None:
+            if widget is owner:
+                return True
+            widget = widget.parentWidget()
+        return owner is None
+
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
         if kind == QEvent.ContextMenu:
             found = _target_of(obj)
-            if found is not None:
+            if found is not None and self._owns(found[0]):
                 self.menu = self.menu_for(*found)
                 self.menu.popup(event.globalPos())
                 return True

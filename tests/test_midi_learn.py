@@ -128,10 +128,20 @@ def test_mapping_survives_save_and_reopen_and_shows_in_settings(window, qtbot, t
 
 
 def test_right_click_elsewhere_keeps_its_own_menu(window):  # noqa: F811
-    """The filter takes only widgets with a MIDI target; a line edit keeps its edit menu."""
+    """The filter takes only this window's widgets with a MIDI target; a line edit keeps its
+    own menu."""
     event = QContextMenuEvent(QContextMenuEvent.Mouse, QPoint(1, 1))
     assert window.midi.eventFilter(window.master.prompt, event) is False
     assert window.midi.menu is None
+    from app.knob import Knob
+
+    stray = Knob()  # another window's knob (the filter is app-wide): not this window's menu
+    stray.setProperty("midi_target", "feature:1")
+    assert window.midi.eventFilter(stray, event) is False and window.midi.menu is None
+    window.bench.add_feature(2)
+    window.docks["mixer"].setFloating(True)  # a floating dock still belongs to the window
+    right_click_learn(window.midi, window.mixer.strips[2].knob)
+    assert window.midi.learning[0] == "feature:2"
 
 
 def test_midi_learn_on_the_shipped_demo(window, qtbot, tmp_path, monkeypatch):  # noqa: F811
