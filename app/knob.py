@@ -1,7 +1,7 @@
 """A DAW knob: linear vertical drag (Shift = fine), wheel steps, double-click reset, readout.
 
 Emits ``gestureStarted`` / ``valueChanged`` (live) / ``gestureFinished`` so the mixer records
-one undo step per drag, not one per pixel.
+one undo step per drag, not one per pixel. ``midi_mark`` shows MIDI learn's state on the knob.
 """
 
 from __future__ import annotations
@@ -28,10 +28,19 @@ class Knob(QWidget):
         self.minimum, self.maximum, self.default, self.step = minimum, maximum, default, step
         self._value = default
         self._drag_y: float | None = None
+        self.midi_mark = ""  # "learn" (waiting for a control), "mapped", or "" (app.midi_learn)
         self.setFixedSize(QSize(64, 78))
         self.setFocusPolicy(Qt.StrongFocus)
         self.setCursor(Qt.SizeVerCursor)
-        self.setToolTip("Drag up/down (Shift: fine), wheel to step, double-click to reset")
+        self.setToolTip(
+            "Drag up/down (Shift: fine), wheel to step, double-click to reset; "
+            "right-click: MIDI learn"
+        )
+
+    def set_midi_mark(self, mark: str) -> None:
+        if mark != self.midi_mark:
+            self.midi_mark = mark
+            self.update()
 
     def value(self) -> float:
         return self._value
@@ -100,3 +109,7 @@ class Knob(QWidget):
         p.drawText(
             QRectF(0, self.height() - 16, self.width(), 16), Qt.AlignCenter, f"{self._value:+.2f}"
         )
+        if self.midi_mark:
+            p.setPen(QColor(ACCENT if self.midi_mark == "learn" else "#8ab4f8"))
+            text = "learn…" if self.midi_mark == "learn" else "MIDI"
+            p.drawText(QRectF(0, 0, self.width(), 12), Qt.AlignLeft | Qt.AlignTop, text)

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musae_core.workstation.midi_map import master_target
+
 
 class MasterPanel(QWidget):
     def __init__(self, bench, parent=None) -> None:
@@ -43,6 +45,9 @@ class MasterPanel(QWidget):
         form.addRow("Top-k", self.top_k)
         form.addRow("CFG scale", self.cfg)
         form.addRow("Steer branch", self.branch)
+        for name, w in (("duration", self.duration), ("temperature", self.temperature),
+                        ("top_k", self.top_k), ("cfg_scale", self.cfg)):  # fmt: skip
+            w.setProperty("midi_target", master_target(name))  # right-click: MIDI learn
         self.sync(bench.master)
         self.prompt.editingFinished.connect(lambda: bench.set_master(prompt=self.prompt.text()))
         self.duration.editingFinished.connect(

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.browser import FEATURE_MIME
 from app.knob import Knob
+from musae_core.workstation.midi_map import feature_target
 
 
 class ChannelStrip(QFrame):
@@ -34,6 +35,7 @@ class ChannelStrip(QFrame):
         self.title.setWordWrap(True)
         self.title.setFixedWidth(96)
         self.knob = Knob()
+        self.knob.setProperty("midi_target", feature_target(channel.feature))  # MIDI learn
         self.mode = QComboBox()
         self.mode.addItems(["add", "clamp"])
         self.mode.setToolTip("add: x + α·β·d (β = max activation); clamp: set the activation to α")

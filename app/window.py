@@ -19,6 +19,7 @@ from app.help_menu import FIRST_STEPS, HelpDialog, about_html, shortcuts_html
 from app.inspector import InspectorPanel
 from app.jobs_panel import JobsPanel
 from app.master_panel import MasterPanel
+from app.midi_learn import MidiLearn
 from app.mixer_panel import MixerPanel
 from app.playback import AudioOutput
 from app.save_as import SaveAsDialog
@@ -45,6 +46,8 @@ class MainWindow(QMainWindow):
         self.settings_path = settings_path
         self.qsettings = qsettings or QSettings("musae", "musae")
         self.bench = Workbench(settings or Settings(), self)
+        self.midi = MidiLearn(self.bench, self)  # right-click a knob > MIDI learn
+        self.midi.open_inputs()
         self.output = AudioOutput(self.bench.settings.audio_device, self)
         self.transport = TransportState(self.output, self)
         self.arrangement = ArrangementView(self.bench, self.transport)
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         add(edit, "Find feature", self.browser.search.setFocus, QKeySequence.Find)
         add(edit, "Settings…", self.settings_dialog)
+        add(edit, "MIDI…", lambda: self.midi.settings_dialog(self) and self._save_settings())
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
@@ -346,6 +350,7 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue(LAYOUT_KEY, self.saveState())
         self._save_settings()
+        self.midi.close()
         self.bench.jobs.cancel_all()
         self.output.stop()
         self.output.close()

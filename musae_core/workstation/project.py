@@ -14,6 +14,7 @@ from pathlib import Path
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
 from musae_core.workstation.master import MasterSettings
+from musae_core.workstation.midi_map import Mappings, mappings_from_section, mappings_to_section
 from musae_core.workstation.mixer import MixerState
 from musae_core.workstation.project_check import check_project_data, field_error
 from musae_core.workstation.takes import TakeRecord
@@ -52,6 +53,7 @@ class Project:
     master: MasterSettings = field(default_factory=MasterSettings)
     takes: list[TakeRecord] = field(default_factory=list)
     transport: TransportPrefs = field(default_factory=TransportPrefs)
+    midi: Mappings = ()  # MIDI learn bindings (hardware control -> knob)
     path: Path | None = None
 
     @property
@@ -76,6 +78,7 @@ class Project:
             "master": self.master.to_dict(),
             "takes": takes,
             "transport": self.transport.to_dict(),
+            "midi": mappings_to_section(self.midi),
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -119,6 +122,7 @@ class Project:
             master=_built(path, "master", MasterSettings.from_dict, data.get("master", {})),
             takes=takes,
             transport=TransportPrefs.from_dict(data.get("transport")),
+            midi=mappings_from_section(data.get("midi")),
             path=path,
         )
 

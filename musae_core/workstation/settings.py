@@ -53,6 +53,7 @@ class Settings:
     stream_playback: bool = True  # Render+Play starts playing as the first chunks arrive
     auto_play: bool = False  # every render plays when it is ready (streamed when on above)
     recent_projects: list[str] = field(default_factory=list)
+    midi_input: str = ""  # MIDI input port for MIDI learn; "" = every input port
     version: int = SCHEMA_VERSION
 
     def add_recent(self, path: str | os.PathLike[str], keep: int = 8) -> None:
