@@ -141,7 +141,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     steering = SteeringScoreSettings(alpha=args.alpha, max_features=args.max_features,
                                      duration=args.take_seconds, seed=args.seed)  # fmt: skip
-    spec = ScoreSpec(steering=steering, seed=args.seed)
+    spec = ScoreSpec(steering=steering, seed=args.seed, truth=args.truth,
+                     label_fine=args.label_fine, steering_prompts=args.prompts,
+                     concept_steering_features=args.concept_features,
+                     concept_alphas=tuple(args.alphas),
+                     analysis_train_clips=args.analysis_train_clips,
+                     prompts_section=not args.skip_prompt_following)  # fmt: skip
     from musae_core.labeling.cli import ctrl_c_cancels
 
     progress, close = _bars()
@@ -250,6 +255,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--max-features", type=int, default=48, help="features steered")
     score.add_argument("--take-seconds", type=float, default=4.0, help="steered take length")
     score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--truth", default=None,
+                       help="per-frame concept truth (.npz, ConceptTruth); default: re-derive "
+                       "it from the corpus's clip seeds")  # fmt: skip
+    score.add_argument("--label-fine", action="store_true",
+                       help="first label the tracking features with the fine-concept DSP "
+                       "labeller (writes the features folder's features.db)")  # fmt: skip
+    score.add_argument("--prompts", type=int, default=8, help="paired takes per steering test")
+    score.add_argument("--concept-features", type=int, default=24,
+                       help="concept-tracking features steered")  # fmt: skip
+    score.add_argument("--alphas", type=float, nargs="+", default=[2.0, 4.0, 8.0],
+                       help="steering strengths tried per concept feature (x beta)")  # fmt: skip
+    score.add_argument("--analysis-train-clips", type=int, default=300,
+                       help="training clips harvested beside the held-out ones when the "
+                       "features folder has no store_analysis")  # fmt: skip
+    score.add_argument(
+        "--skip-prompt-following",
+        action="store_true",
+        help="leave out the prompt-following section (saves generation time)",
+    )
     score.set_defaults(func=cmd_score)
     ship = demo_sub.add_parser("ship", help="copy a trained demo into resources/demo")
     ship.add_argument("--model", required=True, help="demo model folder")

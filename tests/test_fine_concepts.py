@@ -1,0 +1,113 @@
+"""Per-frame truth from clip seeds, the fine-concept DSP labeller and its steering judge."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from musae_core.demo.concept_score import align_truth, score_concept_labels
+from musae_core.demo.factors import sample_factors
+from musae_core.demo.frame_truth import clip_concepts
+from musae_core.errors import MusaeError
+from musae_core.features.concepts import ConceptTruth
+from musae_core.labeling.fine_concepts import (
+    FineConceptMethod,
+    concept_of_label,
+    concept_strength,
+    label_text,
+)
+
+RATE, FPS = 16_000, 50.0
+
+
+def record(index: int, seed: int = 0) -> dict:
+    factors = sample_factors(random.Random(f"{seed}:{index}"))
+    return {"clip": f"{index:06d}", **factors.to_dict()}
+
+
+def test_clip_truth_follows_the_composed_notes():
+    for index in range(6):
+        r = record(index)
+        cols = clip_concepts(r, 0, 10.0, 500, FPS)
+        assert cols[f"instrument={r['instrument']}"].all()
+        assert ("drum=kick" in cols) == r["drums"]
+        scale = {0, 2, 4, 5, 7, 9, 11} if r["mode"] == "major" else {0, 2, 3, 5, 7, 8, 10}
+        names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+        for name in (k.split("=")[1] for k in cols if k.startswith("pitch_class=")):
+            assert (names.index(name) - r["tonic"]) % 12 in scale  # only the key's notes
+        assert 0.02 < cols["onset"].mean() < 0.6
+        assert any(k.startswith("chord=") for k in cols)
+
+
+def test_truth_from_the_wrong_seed_is_refused():
+    with pytest.raises(MusaeError, match="does not re-derive"):
+        clip_concepts(record(3, seed=1), 0, 10.0, 500, FPS)
+
+
+def tone(midi: int, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return 0.3 * np.sin(2 * np.pi * 440 * 2 ** ((midi - 69) / 12) * t).astype(np.float32)
+
+
+def test_labeller_names_the_note_where_the_feature_fires(tmp_path):
+    # 10 s: A3 everywhere except C#4 in seconds 2-4 and 6-8; the feature fires on the C#4.
+    audio = tone(57, 10.0)
+    timeline = np.zeros(500, np.float32)
+    for lo, hi in ((2, 4), (6, 8)):
+        audio[lo * RATE : hi * RATE] = tone(61, hi - lo)
+        timeline[int(lo * FPS) + 2 : int(hi * FPS) - 2] = 1.0
+    sf.write(tmp_path / "clip.wav", audio, RATE)
+    clip = {"source_path": str(tmp_path / "clip.wav"), "clip_start": 0.0, "clip_seconds": 10.0,
+            "timeline": list(timeline), "frame_rate": FPS}  # fmt: skip
+    labels = FineConceptMethod().label(7, [clip], [], None)
+    concepts = [lab.evidence["concept"] for lab in labels]
+    assert concepts and concepts[0] in ("pitch=61", "pitch_class=C#")
+    assert labels[0].evidence["p_firing"] > 0.8 > 0.2 > labels[0].evidence["p_silent"]
+    assert concept_of_label(labels[0].text) == concepts[0]
+    assert concept_strength(audio, RATE, "pitch_class=C#") > concept_strength(
+        tone(57, 10.0), RATE, "pitch_class=C#")  # fmt: skip
+
+
+def test_label_texts_map_back_to_their_concepts():
+    for concept in ("pitch=61", "pitch=20", "pitch_class=Eb", "onset", "drum=hat", "drum=kick"):
+        assert concept_of_label(label_text(concept)) == concept
+    assert label_text("pitch=61") == "note C#4" and concept_of_label("warm pad") is None
+
+
+def test_align_truth_reorders_rows_and_refuses_missing_ones():
+    frames = np.array([[1, 0], [0, 1], [1, 1]], bool)
+    truth = ConceptTruth(["a", "b"], frames, [5, 5, 6], [0, 1, 0], FPS)
+    back = align_truth(truth, np.array([6, 5]), np.array([0, 1]))
+    assert back.frames.tolist() == [[True, True], [False, True]]
+    with pytest.raises(MusaeError, match="lacks 1"):
+        align_truth(truth, np.array([7]), np.array([0]))
+
+
+class FakeDB:
+    def __init__(self, labels: dict[int, list], shown: dict[int, str]) -> None:
+        self._labels, self._shown = labels, shown
+
+    def labels(self, j):
+        return self._labels.get(j, [])
+
+    def query(self):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(id=j, best_label=t) for j, t in self._shown.items()]
+
+
+def test_concept_label_check_uses_each_concepts_labeller():
+    from types import SimpleNamespace as L
+
+    db = FakeDB({1: [L(source="fine-dsp", text="note C#4", score=0.6),
+                     L(source="fine-dsp", text="note onsets", score=0.3)],
+                 2: [L(source="fine-dsp", text="note onsets", score=0.6),
+                     L(source="fine-dsp", text="kick drum", score=0.4)],
+                 3: [L(source="classifier", text="piano", score=1.0)]},
+                {1: "warm", 2: "bright", 3: "piano"})  # fmt: skip
+    out = score_concept_labels(db, {1: "pitch=61", 2: "drum=kick", 3: "instrument=piano"})
+    assert out["named_share"] == pytest.approx(2 / 3)  # 2's top label is onsets, not kick
+    assert out["any_label_share"] == pytest.approx(1.0)
