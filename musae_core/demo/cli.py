@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from pathlib import Path
 
 from musae_core.demo.corpus import CorpusSpec, build_corpus
 
@@ -157,6 +158,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     finally:
         close()
     json_path, md_path = save_scorecard(report, args.out)
+    if args.write_db:
+        from musae_core.demo.concept_score import store_concept_groups
+
+        db_path = Path(args.features) / "features.db" if args.write_db is True else args.write_db
+        written = store_concept_groups(db_path, report["concepts"]["rows"])
+        print(f"wrote {written} concept-group rows to {db_path}")
     print(scorecard_markdown(report))
     print(f"wrote {json_path} and {md_path}")
     return 0
@@ -269,6 +276,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--analysis-train-clips", type=int, default=300,
                        help="training clips harvested beside the held-out ones when the "
                        "features folder has no store_analysis")  # fmt: skip
+    score.add_argument("--write-db", nargs="?", const=True, default=None, metavar="DB",
+                       help="store each concept's feature group in DB (default: the features "
+                       "folder's features.db) for the app")  # fmt: skip
     score.add_argument(
         "--skip-prompt-following",
         action="store_true",

@@ -180,3 +180,16 @@ def score_concept_labels(db, tracking: dict[int, str]) -> dict:
     n = len(tracking)
     return {"tracking_features": n, "named_share": named / n if n else 0.0,
             "any_label_share": anywhere / n if n else 0.0, "features": per_feature}  # fmt: skip
+
+
+def store_concept_groups(db_path: str | Path, rows: list[dict], source: str = "demo-scorecard"):
+    """Write the scorecard's concept groups into the database at ``db_path`` (migrating it to
+    the schema with a ``concept_groups`` table if needed); returns the rows written."""
+    from musae_core.features.concept_groups import groups_from_report, write_concept_groups
+    from musae_core.features.db import FeatureDB
+
+    db = FeatureDB.open(db_path)
+    try:
+        return write_concept_groups(db, groups_from_report(rows, source), source)
+    finally:
+        db.close()
