@@ -111,3 +111,58 @@ def test_concept_label_check_uses_each_concepts_labeller():
     out = score_concept_labels(db, {1: "pitch=61", 2: "drum=kick", 3: "instrument=piano"})
     assert out["named_share"] == pytest.approx(2 / 3)  # 2's top label is onsets, not kick
     assert out["any_label_share"] == pytest.approx(1.0)
+
+
+def test_scorecard_shows_the_concept_section_against_its_targets():
+    from musae_core.demo.score import scorecard_markdown
+    from musae_core.features.concepts import ConceptReport
+
+    row = {
+        "name": "pitch_class=C#",
+        "positives": 0.2,
+        "baseline_f1": 0.33,
+        "status": "carried",
+        "best_feature": 4,
+        "auroc": 0.97,
+        "mcc": 0.71,
+        "f1": 0.75,
+        "k_sparse_f1": {"1": 0.75, "2": 0.8, "5": 0.9, "20": 0.92},
+        "probe_f1_codes": 0.9,
+        "probe_f1_resid": 0.93,
+        "carried": True,
+        "features_to_90pct": 5,
+        "group": [4, 1],
+    }
+    settings = {
+        "ks": [1, 2, 5, 20],
+        "min_positives": 20,
+        "calibration_rows": 100,
+        "heldout_rows": 50,
+        "calibration_clips": 2,
+        "heldout_clips": 1,
+        "carried_f1": 0.8,
+        "tracking_mcc": 0.5,
+    }
+    section = ConceptReport([row], {4: "pitch_class=C#"}, {4: 0.71}, settings).to_json()
+    card = {
+        "recovery": {"values": [], "recovered_f1_0.7": 0,
+                     "settings": {"evaluation_clips": 1, "calibration_clips": 2,
+                                  "smooth_seconds": 0.5}},
+        "labels": {"tracking_features": 0, "shown_label_accuracy": 0.0,
+                   "any_label_accuracy": 0.0},
+        "steering": {"fraction_steering": 0.0, "features": []},
+        "concepts": {**section, "truth_source": "test truth"},
+        "concept_labels": {"named_share": 1.0, "any_label_share": 1.0},
+        "concept_steering": {"fraction_steering": 0.5, "evaluated": 2,
+                             "settings": {"prompts": ["a", "b"], "duration": 3.0,
+                                          "alphas": [4.0, 8.0], "p_threshold": 0.05}},
+        "prompt_following": None, "spec": {"steering": {"p_threshold": 0.05}},
+        "sae": {"layer": 2, "d_sae": 8, "k": 2},
+    }  # fmt: skip
+    text = scorecard_markdown(card)
+    assert "single feature at AUROC >= 0.95: **100%**" in text
+    assert "90 % of the full probe with k <= 5: **100%**" in text
+    assert "tracking a concept (held-out MCC >= 0.5): **1**" in text
+    assert "at alpha 4, 8, smallest p x 2 < 0.05" in text and "**50%** (target >= 50 %" in text
+    assert "| pitch_class=C# | 0.200 | yes | 4 | 0.97 | 0.71 | 0.75 | 0.33 | 0.75 |" in text
+    assert "Prompt following" not in text  # the section was skipped

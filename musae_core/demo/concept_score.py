@@ -18,6 +18,8 @@ import torch
 from musae_core.errors import MusaeError
 from musae_core.features.concepts import ConceptReport, ConceptTruth, score_concepts
 
+HARVESTING = "harvest.incomplete"  # marks a store this module is still harvesting
+
 
 class ConceptRows:
     """Per clip: sparse SAE codes and residual rows, in frame order."""
@@ -114,12 +116,17 @@ def ensure_analysis_store(model, corpus, folder: Path, layer: int, train_clips: 
     from musae_core.harvest.store import ActivationStore
 
     folder = Path(folder)
-    if not (folder / "store.json").exists() or not (folder / "sources.json").exists():
-        train, held = split_records(load_factors(corpus))
-        config = HarvestConfig(layers=(layer,), clip_seconds=10.0, batch_size=8,
-                               shard_rows=32_768)  # fmt: skip
-        harvest_audio(model, corpus_files(Path(corpus), held + train[:train_clips]), folder,
-                      config, progress=progress, cancel=cancel)  # fmt: skip
+    if (folder / "store.json").exists() and (folder / "sources.json").exists():
+        store = ActivationStore.open(folder)
+        if not (folder / HARVESTING).exists():
+            return store  # a finished store (ours or `musae demo features`'s)
+    train, held = split_records(load_factors(corpus))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / HARVESTING).touch()  # a killed harvest resumes on the next run
+    config = HarvestConfig(layers=(layer,), clip_seconds=10.0, batch_size=8, shard_rows=32_768)
+    harvest_audio(model, corpus_files(Path(corpus), held + train[:train_clips]), folder, config,
+                  progress=progress, cancel=cancel)  # fmt: skip
+    (folder / HARVESTING).unlink()
     return ActivationStore.open(folder)
 
 
