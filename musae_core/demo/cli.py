@@ -147,7 +147,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                      concept_steering_features=args.concept_features,
                      concept_alphas=tuple(args.alphas),
                      analysis_train_clips=args.analysis_train_clips,
-                     prompts_section=not args.skip_prompt_following)  # fmt: skip
+                     prompts_section=not args.skip_prompt_following,
+                     window_probes=not args.skip_window_probes,
+                     concept_frame_stride=args.frame_stride)  # fmt: skip
     from musae_core.labeling.cli import ctrl_c_cancels
 
     progress, close = _bars()
@@ -276,6 +278,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--analysis-train-clips", type=int, default=300,
                        help="training clips harvested beside the held-out ones when the "
                        "features folder has no store_analysis")  # fmt: skip
+    score.add_argument("--skip-window-probes", action="store_true",
+                       help="leave out the per-factor window probes (the concept section has "
+                       "per-concept probes)")  # fmt: skip
+    score.add_argument(
+        "--frame-stride",
+        type=int,
+        default=1,
+        help="score every N-th frame in the concept section (CPU time / N)",
+    )
     score.add_argument("--write-db", nargs="?", const=True, default=None, metavar="DB",
                        help="store each concept's feature group in DB (default: the features "
                        "folder's features.db) for the app")  # fmt: skip

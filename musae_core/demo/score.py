@@ -61,6 +61,8 @@ class ScoreSpec:
     concept_steering_features: int = 24
     concept_alphas: tuple[float, ...] = (2.0, 4.0, 8.0)
     prompts_section: bool = True
+    window_probes: bool = True  # the v1 per-factor window probes (the concept probes replace them)
+    concept_frame_stride: int = 1
     smooth_seconds: float = 0.5
     probe_window_seconds: float = 0.5
     steering: SteeringScoreSettings = field(default_factory=SteeringScoreSettings)
@@ -171,16 +173,17 @@ def run_score(
     evaluation = {s for s, r in records.items() if is_heldout(int(r["clip"]))}
     calibration = set(records) - evaluation
     windows = ProbeWindows(spec.probe_window_seconds, store.frame_rate)
-    rows = ConceptRows()
+    rows = ConceptRows(spec.concept_frame_stride)
 
     def on_clip(source, residual, acts) -> None:
-        windows.add(source, residual, acts)
+        if spec.window_probes:
+            windows.add(source, residual, acts)
         rows.add(source, residual, acts)
 
     recovery = score_recovery(store, sae.cfg.layer, sae, records, calibration, evaluation,
                               spec.smooth_seconds, progress=progress("recovery"),
                               cancel=cancel, on_clip=on_clip)  # fmt: skip
-    probes = windows.probes(records, evaluation)
+    probes = windows.probes(records, evaluation) if spec.window_probes else None
     truth, truth_source = concept_truth(spec.truth, rows, records, corpus, store.frame_rate)
     concepts = score_concept_section(rows, truth, calibration, spec.concept_ks)
     if spec.label_fine:
