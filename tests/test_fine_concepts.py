@@ -166,3 +166,17 @@ def test_scorecard_shows_the_concept_section_against_its_targets():
     assert "at alpha 4, 8, smallest p x 2 < 0.05" in text and "**50%** (target >= 50 %" in text
     assert "| pitch_class=C# | 0.200 | yes | 4 | 0.97 | 0.71 | 0.75 | 0.33 | 0.75 |" in text
     assert "Prompt following" not in text  # the section was skipped
+
+
+def test_concept_rows_keep_every_strideth_frame_with_its_index():
+    import torch
+
+    from musae_core.demo.concept_score import ConceptRows
+
+    rows = ConceptRows(stride=2)
+    acts = np.arange(10, dtype=np.float32)[:, None] * np.eye(1, 3, dtype=np.float32)
+    rows.add(7, torch.arange(20, dtype=torch.float32).reshape(10, 2), acts)
+    assert rows.frame_index().tolist() == [0, 2, 4, 6, 8] and rows.clip_ids().tolist() == [7] * 5
+    assert rows.codes[0].toarray()[:, 0].tolist() == [0, 2, 4, 6, 8]
+    assert rows.resid[0][:, 0].tolist() == [0, 4, 8, 12, 16]
+    assert rows.frames_by_source()[7].tolist() == [0, 2, 4, 6, 8]
