@@ -24,6 +24,7 @@ ROWS = [
     {"name": "onset", "group": [2], "features_to_90pct": 1, "carried": True,
      "k_sparse_f1": {"1": 0.9}, "probe_f1_resid": 0.92, "auroc": 0.96},
     {"name": "mode=minor", "group": [], "features_to_90pct": None, "carried": False},
+    {"name": "tempo_band=slow", "group": [1], "features_to_90pct": 1, "carried": False},
 ]  # fmt: skip
 
 
@@ -38,7 +39,7 @@ def test_groups_round_trip_by_concept_and_by_feature(tmp_path):
     db = make_db(tmp_path / "F.db")
     try:
         groups = groups_from_report(ROWS, "demo-scorecard")
-        assert [g.concept for g in groups] == ["pitch_class=C#", "onset"]  # empty group left out
+        assert [g.concept for g in groups] == ["pitch_class=C#", "onset"]
         assert write_concept_groups(db, groups, "demo-scorecard") == 3
         both = concept_groups(db)
         assert {g.concept: g.features for g in both} == {"pitch_class=C#": [4, 2], "onset": [2]}

@@ -27,11 +27,12 @@ class ConceptGroup:
 
 
 def groups_from_report(rows: list[dict], source: str) -> list[ConceptGroup]:
-    """Groups from ``ConceptReport.rows`` (concepts with a group only)."""
+    """Groups from ``ConceptReport.rows``: concepts the layer carries and a few features cover
+    (a group for a concept the layer does not carry would only show noise)."""
     out = []
     for r in rows:
         group = r.get("group") or []
-        if not group:
+        if not group or not r.get("carried"):
             continue
         k = r.get("features_to_90pct")
         ceiling = r.get("probe_f1_resid")

@@ -148,11 +148,12 @@ class ConceptReport:
                              + " |" * (8 + len(ks)))  # fmt: skip
                 continue
             kf = " | ".join(_num(r["k_sparse_f1"].get(str(k))) for k in ks)
+            split = (r["carried"] and r["features_to_90pct"]) or "-"
             lines.append(
                 f"| {r['name']} | {r['positives']:.3f} | {'yes' if r['carried'] else 'no'} | "
                 f"{r['best_feature']} | {r['auroc']:.2f} | {r['mcc']:.2f} | {r['f1']:.2f} | "
                 f"{r['baseline_f1']:.2f} | {kf} | {_num(r['probe_f1_codes'])} | "
-                f"{_num(r['probe_f1_resid'])} | {r['features_to_90pct'] or '-'} |"
+                f"{_num(r['probe_f1_resid'])} | {split} |"
             )
         return "\n".join(lines) + "\n"
 
