@@ -180,3 +180,14 @@ def test_concept_rows_keep_every_strideth_frame_with_its_index():
     assert rows.codes[0].toarray()[:, 0].tolist() == [0, 2, 4, 6, 8]
     assert rows.resid[0][:, 0].tolist() == [0, 4, 8, 12, 16]
     assert rows.frames_by_source()[7].tolist() == [0, 2, 4, 6, 8]
+
+
+def test_truth_lag_matches_row_t_with_audio_frame_t_minus_lag():
+    from musae_core.demo.frame_truth import corpus_truth
+
+    r = record(3)
+    frames = {3: np.arange(500)}
+    plain = corpus_truth({3: r}, frames, 0, 10.0, FPS, [3], lag=0)
+    lagged = corpus_truth({3: r}, frames, 0, 10.0, FPS, [3], lag=1)
+    assert plain.names == lagged.names
+    assert (lagged.frames[1:] == plain.frames[:-1]).all() and not lagged.frames[0].any()

@@ -149,7 +149,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                      analysis_train_clips=args.analysis_train_clips,
                      prompts_section=not args.skip_prompt_following,
                      window_probes=not args.skip_window_probes,
-                     concept_frame_stride=args.frame_stride)  # fmt: skip
+                     concept_frame_stride=args.frame_stride,
+                     truth_lag=args.truth_lag)  # fmt: skip
     from musae_core.labeling.cli import ctrl_c_cancels
 
     progress, close = _bars()
@@ -287,6 +288,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="score every N-th frame in the concept section (CPU time / N)",
     )
+    score.add_argument("--truth-lag", type=int, default=1,
+                       help="match store row t with audio frame t - LAG (teacher forcing shifts "
+                       "tokens by one frame; 1 was best on calibration clips)")  # fmt: skip
     score.add_argument("--write-db", nargs="?", const=True, default=None, metavar="DB",
                        help="store each concept's feature group in DB (default: the features "
                        "folder's features.db) for the app")  # fmt: skip

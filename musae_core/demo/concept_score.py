@@ -134,18 +134,22 @@ def ensure_analysis_store(model, corpus, folder: Path, layer: int, train_clips: 
 
 
 def concept_truth(path: str | None, rows: ConceptRows, records: dict[int, dict], corpus,
-                  frame_rate: float) -> tuple[ConceptTruth, str]:  # fmt: skip
-    """The truth for the collected rows: the given file, or re-derived from the clip seeds."""
+                  frame_rate: float, lag: int = 0) -> tuple[ConceptTruth, str]:  # fmt: skip
+    """The truth for the collected rows: the given file, or re-derived from the clip seeds;
+    row frame ``f`` is matched with audio frame ``f - lag``."""
     from musae_core.demo.corpus import load_spec
     from musae_core.demo.frame_truth import corpus_truth
 
     if path:
-        truth = align_truth(ConceptTruth.load(path), rows.clip_ids(), rows.frame_index(), path)
-        return truth, f"recorded per-frame truth ({Path(path).name})"
+        frames = np.maximum(rows.frame_index() - lag, 0)
+        truth = align_truth(ConceptTruth.load(path), rows.clip_ids(), frames, path)
+        truth.frame_index = rows.frame_index()
+        return truth, f"recorded per-frame truth ({Path(path).name}), lag {lag} frame(s)"
     spec = load_spec(corpus)
     truth = corpus_truth(records, rows.frames_by_source(), spec.seed, spec.clip_seconds,
-                         frame_rate, rows.sources)  # fmt: skip
-    return truth, "re-derived from each clip's seed (MIDI notes, drum hits, chords, factors)"
+                         frame_rate, rows.sources, lag)  # fmt: skip
+    return truth, (f"re-derived from each clip's seed (MIDI notes, drum hits, chords, "
+                   f"factors); row t matched with audio frame t - {lag}")  # fmt: skip
 
 
 def label_fine_concepts(db_path: Path, feature_ids: list[int], progress=None,

@@ -99,8 +99,10 @@ def corpus_truth(
     clip_seconds: float,
     frame_rate: float,
     sources: Iterable[int],
+    lag: int = 0,
 ) -> ConceptTruth:
-    """Truth rows for ``sources`` in order, each clip's rows at ``frames_by_source`` frames."""
+    """Truth rows for ``sources`` in order, each clip's rows at ``frames_by_source`` frames;
+    row frame ``f`` gets the truth of audio frame ``f - lag`` (false before the clip starts)."""
     sources = list(sources)
     per_clip, names = [], set()
     for s in sources:
@@ -115,8 +117,12 @@ def corpus_truth(
     truth = np.zeros((total, len(ordered)), bool)
     row = 0
     for cols, frames in per_clip:
+        source = frames - lag
+        inside = (source >= 0) & (source < n)
         for name, values in cols.items():
-            truth[row : row + len(frames), column[name]] = values[frames]
+            truth[row : row + len(frames), column[name]] = (
+                values[np.clip(source, 0, n - 1)] & inside
+            )
         row += len(frames)
     lengths = [len(f) for _, f in per_clip]
     clip_ids = np.repeat(np.asarray(sources, np.int64), lengths)
