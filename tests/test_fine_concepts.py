@@ -164,6 +164,7 @@ def test_scorecard_shows_the_concept_section_against_its_targets():
     assert "90 % of the full probe with k <= 5: **100%**" in text
     assert "tracking a concept (held-out MCC >= 0.5): **1**" in text
     assert "at alpha 4, 8, smallest p x 2 < 0.05" in text and "**50%** (target >= 50 %" in text
+    assert "2 features: tracking features, best first" in text
     assert "| pitch_class=C# | 0.200 | yes | 4 | 0.97 | 0.71 | 0.75 | 0.33 | 0.75 |" in text
     assert "Prompt following" not in text  # the section was skipped
 
@@ -191,3 +192,16 @@ def test_truth_lag_matches_row_t_with_audio_frame_t_minus_lag():
     lagged = corpus_truth({3: r}, frames, 0, 10.0, FPS, [3], lag=1)
     assert plain.names == lagged.names
     assert (lagged.frames[1:] == plain.frames[:-1]).all() and not lagged.frames[0].any()
+
+
+def test_steering_falls_back_to_each_carried_concepts_best_feature():
+    from musae_core.demo.steering_score import steering_targets
+    from musae_core.features.concepts import ConceptReport
+
+    rows = [{"name": "drums=true", "carried": True, "best_feature": 9, "auroc": 0.7},
+            {"name": "pitch=61", "carried": False, "best_feature": 3, "auroc": 0.6},
+            {"name": "onset", "status": "too few positives", "carried": False}]  # fmt: skip
+    targets, strength, source = steering_targets(ConceptReport(rows, {}, {}, {}))
+    assert targets == {9: "drums=true"} and strength == {9: 0.7} and "best single" in source
+    tracked = ConceptReport(rows, {3: "pitch=61"}, {3: 0.8}, {})
+    assert steering_targets(tracked)[0] == {3: "pitch=61"}

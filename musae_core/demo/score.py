@@ -286,10 +286,11 @@ def _concept_lines(report: dict) -> list[str]:
         f"fine-DSP labeller's top label; factor values: the shown label): "
         f"**{labels['named_share']:.0%}** (target >= 70 %); any label: "
         f"{labels['any_label_share']:.0%}",
-        f"- tracking features that steer toward their concept (one-sided Wilcoxon over "
+        f"- features that steer toward their concept (one-sided Wilcoxon over "
         f"{len(st['prompts'])} paired takes of {st['duration']:g} s at alpha "
         f"{', '.join(f'{a:g}' for a in st['alphas'])}, smallest p x {len(st['alphas'])} < "
-        f"{st['p_threshold']}; {steer['evaluated']} features, the best by MCC round-robin over "
+        f"{st['p_threshold']}; {steer['evaluated']} features: "
+        f"{st.get('features_from', 'tracking features')}, best first, round-robin over "
         f"concepts): **{steer['fraction_steering']:.0%}** (target >= 50 %; paper: "
         f"{PAPER_STEERING[0]:.0%}-{PAPER_STEERING[1]:.0%})", "",
         "Per concept (held-out clips; F1 columns: best single feature at its calibrated "

@@ -149,6 +149,19 @@ class ConceptSteeringReport:
                 "settings": self.settings}  # fmt: skip
 
 
+def steering_targets(concepts) -> tuple[dict[int, str], dict[int, float], str]:
+    """{feature: concept} to steer, a strength to rank them, and where they came from: the
+    tracking features (held-out MCC >= 0.5), or, when no feature tracks a concept, the best
+    single feature of each concept the layer carries (so the section still says whether the
+    features closest to a concept move takes toward it)."""
+    if concepts.tracking:
+        return dict(concepts.tracking), dict(concepts.tracking_mcc), "tracking features"
+    rows = [r for r in concepts.rows if r.get("carried") and "best_feature" in r]
+    targets = {int(r["best_feature"]): r["name"] for r in rows}
+    strength = {int(r["best_feature"]): float(r["auroc"]) for r in rows}
+    return targets, strength, "best single feature of each carried concept (none tracks one)"
+
+
 def score_concept_steering(
     model: MusicModel,
     sae: SparseAutoencoder,
@@ -182,11 +195,13 @@ def score_concept_steering(
     def takes(interventions) -> list[np.ndarray]:
         return mono_takes(render(model, request, interventions, cancel=cancel))
 
-    chosen = pick_features(concepts.tracking, concepts.tracking_mcc, limit)  # best MCC first
+    targets, strength, source = steering_targets(concepts)
+    report.settings["features_from"] = source
+    chosen = pick_features(targets, strength, limit)  # best first, round-robin over concepts
     baseline = takes([])
     for done, j in enumerate(chosen, start=1):
         check(cancel)
-        concept = concepts.tracking[j]
+        concept = targets[j]
         factor = concept.partition("=")[0]
         if not has_judge(concept) and factor not in classifier.heads:
             report.skipped[str(j)] = f"no judge for {concept}"
