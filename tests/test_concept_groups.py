@@ -25,6 +25,8 @@ ROWS = [
      "k_sparse_f1": {"1": 0.9}, "probe_f1_resid": 0.92, "auroc": 0.96},
     {"name": "mode=minor", "group": [], "features_to_90pct": None, "carried": False},
     {"name": "tempo_band=slow", "group": [1], "features_to_90pct": 1, "carried": False},
+    {"name": "register=low", "group": [5, 3, 1], "features_to_90pct": None, "carried": True,
+     "k_sparse_f1": {"1": 0.5, "3": 0.7}, "probe_f1_resid": 0.95, "auroc": 0.6},
 ]  # fmt: skip
 
 
@@ -39,15 +41,16 @@ def test_groups_round_trip_by_concept_and_by_feature(tmp_path):
     db = make_db(tmp_path / "F.db")
     try:
         groups = groups_from_report(ROWS, "demo-scorecard")
-        assert [g.concept for g in groups] == ["pitch_class=C#", "onset"]
-        assert write_concept_groups(db, groups, "demo-scorecard") == 3
+        assert [g.concept for g in groups] == ["pitch_class=C#", "onset", "register=low"]
+        assert groups[2].group_f1 == pytest.approx(0.7)  # 90 % not reached: the largest k
+        assert write_concept_groups(db, groups[:2], "demo-scorecard") == 3
         both = concept_groups(db)
         assert {g.concept: g.features for g in both} == {"pitch_class=C#": [4, 2], "onset": [2]}
         c_sharp = next(g for g in both if g.concept == "pitch_class=C#")
         assert c_sharp.group_f1 == pytest.approx(0.91) and c_sharp.ceiling_f1 == 0.95
         assert [g.concept for g in concept_groups(db, feature_id=4)] == ["pitch_class=C#"]
         assert {g.concept for g in concept_groups(db, feature_id=2)} == {"pitch_class=C#", "onset"}
-        write_concept_groups(db, groups[1:], "demo-scorecard")  # a re-run replaces the source
+        write_concept_groups(db, groups[1:2], "demo-scorecard")  # a re-run replaces the source
         assert [g.concept for g in concept_groups(db)] == ["onset"]
     finally:
         db.close()
@@ -63,6 +66,6 @@ def test_a_version_1_database_is_migrated_and_gains_groups(tmp_path):
     conn.close()
     with pytest.raises(MusaeError, match="older schema"):
         FeatureDB.open(old, readonly=True)
-    assert store_concept_groups(old, ROWS) == 3  # opens read-write: migrates, then writes
+    assert store_concept_groups(old, ROWS) == 6  # opens read-write: migrates, then writes
     with FeatureDB.open(old, readonly=True) as db:
         assert {g.concept for g in concept_groups(db, feature_id=2)} == {"pitch_class=C#", "onset"}

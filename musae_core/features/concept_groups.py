@@ -27,14 +27,16 @@ class ConceptGroup:
 
 
 def groups_from_report(rows: list[dict], source: str) -> list[ConceptGroup]:
-    """Groups from ``ConceptReport.rows``: concepts the layer carries and a few features cover
-    (a group for a concept the layer does not carry would only show noise)."""
+    """Groups from ``ConceptReport.rows`` for the concepts the layer carries (a group for a
+    concept it does not carry would only show noise): the features reaching 90 % of the full
+    probe, or, where none of the k scanned does, the largest k scanned (``group_f1`` says how
+    far it gets)."""
     out = []
     for r in rows:
         group = r.get("group") or []
         if not group or not r.get("carried"):
             continue
-        k = r.get("features_to_90pct")
+        k = r.get("features_to_90pct") or len(group)  # not reached: the largest k scanned
         ceiling = r.get("probe_f1_resid")
         out.append(ConceptGroup(
             r["name"], [int(j) for j in group], source,

@@ -16,7 +16,7 @@ Per concept (a binary per-frame truth column):
   by the layer when the residual probe's held-out F1 >= ``CARRIED_F1``: a concept the layer does
   not carry is reported as such and not counted against the SAE;
 - splitting: the smallest k whose sparse probe reaches 90 % of the full probe, and those k
-  latents (the concept's feature group).
+  latents (the concept's feature group; the largest k scanned when none reaches it).
 Tracking features: for every (feature, concept) pair a threshold (a share of the feature's
 calibration maximum, from ``THRESHOLD_SHARES``) is chosen by calibration MCC; a feature tracks
 the concept it scores best on calibration when its held-out MCC there is >= ``TRACKING_MCC``.
@@ -358,7 +358,8 @@ def score_concepts(
             "probe_f1_codes": float(codes_f1[i]),
             "probe_f1_resid": None if resid_f1 is None else float(resid_f1[i]),
             "carried": carried, "features_to_90pct": to_90,
-            "group": [int(f) for f in order[i, : to_90 or 0]],
+            "group": [int(f) for f in order[i, : to_90 or scan[-1]]],
+            "group_reaches_90pct": to_90 is not None,
         })  # fmt: skip
     tracking, tracking_mcc = tracking_features(x_csc, ys, cal_mask, [truth.names[c] for c in idx])
     settings = {
