@@ -273,7 +273,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "labeller (writes the features folder's features.db)")  # fmt: skip
     score.add_argument("--prompts", type=int, default=8, help="paired takes per steering test")
     score.add_argument("--concept-features", type=int, default=24,
-                       help="concept-tracking features steered")  # fmt: skip
+                       help="concept features steered (tracking ones; if none, each "
+                       "carried concept's best single feature)")  # fmt: skip
     score.add_argument("--alphas", type=float, nargs="+", default=[2.0, 4.0, 8.0],
                        help="steering strengths tried per concept feature (x beta)")  # fmt: skip
     score.add_argument("--analysis-train-clips", type=int, default=300,
