@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from pathlib import Path
 
 from musae_core.demo.corpus import CorpusSpec, build_corpus
 
@@ -141,7 +142,15 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     steering = SteeringScoreSettings(alpha=args.alpha, max_features=args.max_features,
                                      duration=args.take_seconds, seed=args.seed)  # fmt: skip
-    spec = ScoreSpec(steering=steering, seed=args.seed)
+    spec = ScoreSpec(steering=steering, seed=args.seed, truth=args.truth,
+                     label_fine=args.label_fine, steering_prompts=args.prompts,
+                     concept_steering_features=args.concept_features,
+                     concept_alphas=tuple(args.alphas),
+                     analysis_train_clips=args.analysis_train_clips,
+                     prompts_section=not args.skip_prompt_following,
+                     window_probes=not args.skip_window_probes,
+                     concept_frame_stride=args.frame_stride,
+                     truth_lag=args.truth_lag)  # fmt: skip
     from musae_core.labeling.cli import ctrl_c_cancels
 
     progress, close = _bars()
@@ -152,6 +161,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     finally:
         close()
     json_path, md_path = save_scorecard(report, args.out)
+    if args.write_db:
+        from musae_core.demo.concept_score import store_concept_groups
+
+        db_path = Path(args.features) / "features.db" if args.write_db is True else args.write_db
+        written = store_concept_groups(db_path, report["concepts"]["rows"])
+        print(f"wrote {written} concept-group rows to {db_path}")
     print(scorecard_markdown(report))
     print(f"wrote {json_path} and {md_path}")
     return 0
@@ -250,6 +265,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--max-features", type=int, default=48, help="features steered")
     score.add_argument("--take-seconds", type=float, default=4.0, help="steered take length")
     score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--truth", default=None,
+                       help="per-frame concept truth (.npz, ConceptTruth); default: re-derive "
+                       "it from the corpus's clip seeds")  # fmt: skip
+    score.add_argument("--label-fine", action="store_true",
+                       help="first label the tracking features with the fine-concept DSP "
+                       "labeller (writes the features folder's features.db)")  # fmt: skip
+    score.add_argument("--prompts", type=int, default=8, help="paired takes per steering test")
+    score.add_argument("--concept-features", type=int, default=24,
+                       help="concept features steered (tracking ones; if none, each "
+                       "carried concept's best single feature)")  # fmt: skip
+    score.add_argument("--alphas", type=float, nargs="+", default=[2.0, 4.0, 8.0],
+                       help="steering strengths tried per concept feature (x beta)")  # fmt: skip
+    score.add_argument("--analysis-train-clips", type=int, default=300,
+                       help="training clips harvested beside the held-out ones when the "
+                       "features folder has no store_analysis")  # fmt: skip
+    score.add_argument("--skip-window-probes", action="store_true",
+                       help="leave out the per-factor window probes (the concept section has "
+                       "per-concept probes)")  # fmt: skip
+    score.add_argument(
+        "--frame-stride",
+        type=int,
+        default=1,
+        help="score every N-th frame in the concept section (CPU time / N)",
+    )
+    score.add_argument("--truth-lag", type=int, default=1,
+                       help="match store row t with audio frame t - LAG (teacher forcing shifts "
+                       "tokens by one frame; 1 was best on calibration clips)")  # fmt: skip
+    score.add_argument("--write-db", nargs="?", const=True, default=None, metavar="DB",
+                       help="store each concept's feature group in DB (default: the features "
+                       "folder's features.db) for the app")  # fmt: skip
+    score.add_argument(
+        "--skip-prompt-following",
+        action="store_true",
+        help="leave out the prompt-following section (saves generation time)",
+    )
     score.set_defaults(func=cmd_score)
     ship = demo_sub.add_parser("ship", help="copy a trained demo into resources/demo")
     ship.add_argument("--model", required=True, help="demo model folder")

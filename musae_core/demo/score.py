@@ -23,11 +23,26 @@ from pathlib import Path
 
 import numpy as np
 
+from musae_core.demo.concept_score import (
+    ConceptRows,
+    concept_markdown,
+    concept_truth,
+    ensure_analysis_store,
+    label_fine_concepts,
+    score_concept_labels,
+    score_concept_section,
+)
 from musae_core.demo.factor_classifier import FactorClassifier, factor_labels
 from musae_core.demo.factor_tagger import tag_name
 from musae_core.demo.probes import ProbeWindows
 from musae_core.demo.recovery import score_recovery
-from musae_core.demo.steering_score import SteeringScoreSettings, pick_features, score_steering
+from musae_core.demo.steering_score import (
+    SteeringScoreSettings,
+    pick_features,
+    score_concept_steering,
+    score_steering,
+)
+from musae_core.features.concepts import report_from_json
 from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn
 from musae_core.labeling.steering_eval import mono_takes
@@ -39,6 +54,19 @@ PAPER_STEERING = (0.15, 0.35)
 
 @dataclass
 class ScoreSpec:
+    truth: str | None = None  # a ConceptTruth .npz; None: re-derive the truth from clip seeds
+    concept_ks: tuple[int, ...] = (1, 2, 5, 20)
+    analysis_train_clips: int = 300  # train clips harvested beside the held-out ones (no store)
+    label_fine: bool = False  # run the fine-concept DSP labeller on the DB first (writes it)
+    concept_steering_features: int = 24
+    concept_alphas: tuple[float, ...] = (2.0, 4.0, 8.0)
+    prompts_section: bool = True
+    window_probes: bool = True  # the v1 per-factor window probes (the concept probes replace them)
+    concept_frame_stride: int = 1
+    # the residual at decoder position t reflects audio frame t - 1 (teacher forcing feeds frame
+    # t - 1's tokens at t): on 60 calibration clips a residual probe reads onsets and kicks best
+    # at lag 1 (onset AUROC 0.69 vs 0.65 at lag 0, kick 0.94 vs 0.90)
+    truth_lag: int = 1
     smooth_seconds: float = 0.5
     probe_window_seconds: float = 0.5
     steering: SteeringScoreSettings = field(default_factory=SteeringScoreSettings)
@@ -133,7 +161,6 @@ def run_score(
     from musae_core.demo.corpus import load_factors
     from musae_core.demo.data import is_heldout
     from musae_core.features.db import FeatureDB
-    from musae_core.harvest.store import ActivationStore
     from musae_core.models.loading import load_model
     from musae_core.sae import load_sae
 
@@ -141,35 +168,58 @@ def run_score(
     progress = progress or (lambda name: None)
     features_dir = Path(features_dir)
     sae = load_sae(features_dir / "sae")
-    store = ActivationStore.open(features_dir / "store_analysis")
+    model = load_model(str(model_dir), device="cpu", dtype="fp32")
+    store = ensure_analysis_store(model, corpus, features_dir / "store_analysis",
+                                  sae.cfg.layer, spec.analysis_train_clips,
+                                  progress("harvest"), cancel)  # fmt: skip
     by_file = {r["file"]: r for r in load_factors(corpus)}
     records = {int(s["source_id"]): by_file[Path(s["path"]).name] for s in store.sources()}
     evaluation = {s for s, r in records.items() if is_heldout(int(r["clip"]))}
     calibration = set(records) - evaluation
     windows = ProbeWindows(spec.probe_window_seconds, store.frame_rate)
+    rows = ConceptRows(spec.concept_frame_stride)
+
+    def on_clip(source, residual, acts) -> None:
+        if spec.window_probes:
+            windows.add(source, residual, acts)
+        rows.add(source, residual, acts)
+
     recovery = score_recovery(store, sae.cfg.layer, sae, records, calibration, evaluation,
                               spec.smooth_seconds, progress=progress("recovery"),
-                              cancel=cancel, on_clip=windows.add)  # fmt: skip
-    probes = windows.probes(records, evaluation)
+                              cancel=cancel, on_clip=on_clip)  # fmt: skip
+    probes = windows.probes(records, evaluation) if spec.window_probes else None
+    truth, truth_source = concept_truth(spec.truth, rows, records, corpus, store.frame_rate,
+                                        spec.truth_lag)  # fmt: skip
+    concepts = score_concept_section(rows, truth, calibration, spec.concept_ks)
+    if spec.label_fine:
+        label_fine_concepts(features_dir / "features.db", sorted(concepts.tracking),
+                            progress("labels: fine concepts"), cancel)  # fmt: skip
     db = FeatureDB.open(features_dir / "features.db", readonly=True)
     try:
         labels = score_labels(db, recovery.tracking)
+        concept_labels = score_concept_labels(db, concepts.tracking)
     finally:
         db.close()
     classifier = FactorClassifier.load(features_dir / "factor_classifier.npz")
-    model = load_model(str(model_dir), device="cpu", dtype="fp32")
     held = [r for r in by_file.values() if is_heldout(int(r["clip"]))]
     random.Random(spec.seed).shuffle(held)
     prompts = [held[i % len(held)]["caption"] for i in range(spec.steering_prompts)]
     chosen = pick_features(recovery.tracking, recovery.feature_f1, spec.steering.max_features)
     steering = score_steering(model, sae, classifier, chosen, recovery.tracking, prompts,
                               spec.steering, progress("steering"), cancel)  # fmt: skip
-    following = prompt_following(model, classifier, spec.prompt_take_seconds, spec.seed,
-                                 rounds=spec.prompt_rounds,
-                                 token_judge=_token_judge(model, corpus, features_dir))  # fmt: skip
+    concept_steering = score_concept_steering(
+        model, sae, classifier, concepts, prompts, spec.steering, spec.concept_alphas,
+        spec.concept_steering_features, progress("steering: concepts"), cancel)  # fmt: skip
+    following = None
+    if spec.prompts_section:
+        judge = _token_judge(model, corpus, features_dir)
+        following = prompt_following(model, classifier, spec.prompt_take_seconds, spec.seed,
+                                     rounds=spec.prompt_rounds, token_judge=judge)  # fmt: skip
     return {
-        "format": "musae-demo-scorecard", "version": 1,
+        "format": "musae-demo-scorecard", "version": 2,
         "recovery": recovery.to_dict(), "probes": probes, "labels": labels,
+        "concepts": {**concepts.to_json(), "truth_source": truth_source},
+        "concept_labels": concept_labels, "concept_steering": concept_steering.to_dict(),
         "steering": steering.to_dict(), "prompt_following": following, "spec": asdict(spec),
         "sae": {"layer": sae.cfg.layer, "d_sae": sae.cfg.d_sae, "k": sae.cfg.k},
     }  # fmt: skip
@@ -206,7 +256,6 @@ def scorecard_markdown(report: dict) -> str:
         lines.append(f"| {v['value']} | {v['feature']} | {v['precision']:.2f} | "
                      f"{v['recall']:.2f} | {v['f1']:.2f} | {v['trivial_f1']:.2f} |")  # fmt: skip
     n_values = len(rec["values"])
-    pf = report["prompt_following"]
     lines += [
         "", f"- factor values with a feature at F1 >= 0.7: **{rec['recovered_f1_0.7']} of "
         f"{n_values}**",
@@ -218,6 +267,40 @@ def scorecard_markdown(report: dict) -> str:
         f"**{steer['fraction_steering']:.0%}** (paper: {PAPER_STEERING[0]:.0%}-"
         f"{PAPER_STEERING[1]:.0%})",
         *_probe_lines(report.get("probes"), sae["layer"]),
+    ]  # fmt: skip
+    if "concepts" in report:
+        lines += _concept_lines(report)
+    if report.get("prompt_following"):
+        lines += _prompt_lines(report["prompt_following"])
+    return "\n".join(lines) + "\n"
+
+
+def _concept_lines(report: dict) -> list[str]:
+    """The calibrated per-frame concept section: summary, labels, steering, the table."""
+    section = report["concepts"]
+    labels, steer = report["concept_labels"], report["concept_steering"]
+    st = steer["settings"]
+    lines = concept_markdown(section)
+    lines += [
+        f"- tracking features whose labeller names the tracked concept (fine concepts: the "
+        f"fine-DSP labeller's top label; factor values: the shown label): "
+        f"**{labels['named_share']:.0%}** (target >= 70 %); any label: "
+        f"{labels['any_label_share']:.0%}",
+        f"- features that steer toward their concept (one-sided Wilcoxon over "
+        f"{len(st['prompts'])} paired takes of {st['duration']:g} s at alpha "
+        f"{', '.join(f'{a:g}' for a in st['alphas'])}, smallest p x {len(st['alphas'])} < "
+        f"{st['p_threshold']}; {steer['evaluated']} features: "
+        f"{st.get('features_from', 'tracking features')}, best first, round-robin over "
+        f"concepts): **{steer['fraction_steering']:.0%}** (target >= 50 %; paper: "
+        f"{PAPER_STEERING[0]:.0%}-{PAPER_STEERING[1]:.0%})", "",
+        "Per concept (held-out clips; F1 columns: best single feature at its calibrated "
+        "threshold, k-sparse probes, full probes):", "",
+    ]  # fmt: skip
+    return lines + report_from_json(section).to_markdown().splitlines()
+
+
+def _prompt_lines(pf: dict) -> list[str]:
+    lines = [
         "", f"Prompt following ({pf['takes']} takes of {pf['seconds']:g} s, every instrument x "
         "mode): accuracy of the audio-feature factor classifier and of the token judge (the "
         "take re-encoded by the codec, first-codebook histogram; instrument only; its own "
@@ -231,7 +314,7 @@ def scorecard_markdown(report: dict) -> str:
             f"{token:.2f} ({judge['heldout_cv_accuracy'][f]:.2f})")  # fmt: skip
         lines.append(f"| {f} | {acc:.2f} | {token_text} | "
                      f"{pf['chance'].get(f, float('nan')):.2f} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _probe_lines(probes: dict | None, layer: int) -> list[str]:

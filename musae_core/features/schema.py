@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 FORMAT = "musae-features"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES = """
 CREATE TABLE meta (
@@ -117,6 +117,25 @@ END;
 """
 
 
+CONCEPT_GROUPS = """
+CREATE TABLE concept_groups (
+    source TEXT NOT NULL,
+    concept TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    feature_id INTEGER NOT NULL,
+    group_f1 REAL,
+    ceiling_f1 REAL,
+    best_auroc REAL,
+    carried INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    PRIMARY KEY (source, concept, rank)
+) WITHOUT ROWID;
+CREATE INDEX concept_groups_by_feature ON concept_groups(feature_id);
+"""
+"""v2: the features that together cover a concept (a scorecard's k-sparse probe group), so the
+app can show a concept's feature group and, for a feature, the concepts it belongs to."""
+
+
 def has_fts5(conn: sqlite3.Connection) -> bool:
     """Whether this SQLite build can create FTS5 tables."""
     try:
@@ -152,7 +171,14 @@ def _create_v1(conn: sqlite3.Connection) -> None:
         run_script(conn, FTS)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+def _add_concept_groups(conn: sqlite3.Connection) -> None:
+    run_script(conn, CONCEPT_GROUPS)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: _add_concept_groups,
+}
 """from-version -> function bringing the schema to from-version + 1 (inside a transaction)."""
 
 
