@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from musae_core.demo.concept_score import store_concept_groups
-from musae_core.errors import MusaeError
 from musae_core.features import FeatureDB, FeatureStats
 from musae_core.features.concept_groups import (
     concept_groups,
@@ -64,8 +63,11 @@ def test_a_version_1_database_is_migrated_and_gains_groups(tmp_path):
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
-    with pytest.raises(MusaeError, match="older schema"):
-        FeatureDB.open(old, readonly=True)
+    with FeatureDB.open(old, readonly=True) as db:  # users' older copies still open read-only
+        assert concept_groups(db, feature_id=2) == [] and db.feature_count() > 0
+    with sqlite3.connect(old) as conn:  # ... unchanged: no migration behind their back
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
     assert store_concept_groups(old, ROWS) == 6  # opens read-write: migrates, then writes
     with FeatureDB.open(old, readonly=True) as db:
         assert {g.concept for g in concept_groups(db, feature_id=2)} == {"pitch_class=C#", "onset"}

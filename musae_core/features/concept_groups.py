@@ -59,7 +59,10 @@ def write_concept_groups(db: FeatureDB, groups: list[ConceptGroup], source: str)
 
 
 def concept_groups(db: FeatureDB, feature_id: int | None = None) -> list[ConceptGroup]:
-    """Every stored group, or only those that hold ``feature_id``; by source, then concept."""
+    """Every stored group, or only those that hold ``feature_id``; by source, then concept.
+    Empty for a database older than the table (opened read-only, it is not migrated)."""
+    if not db.has_table("concept_groups"):
+        return []
     sql = ("SELECT source, concept, rank, feature_id, group_f1, ceiling_f1, best_auroc, carried,"
            " created FROM concept_groups")  # fmt: skip
     params: tuple = ()

@@ -140,6 +140,8 @@ class FeatureDB(ClipsMixin, LabelsMixin):
             if row is None or row[0] != schema.FORMAT:
                 raise _bad_file(path, f"format is {row[0] if row else None!r}")
             if version < schema.SCHEMA_VERSION:
+                if readonly and version >= schema.READABLE_FROM:
+                    return cls(path, conn, readonly)  # additive migrations: read as it is
                 if readonly:
                     raise MusaeError(
                         f"{path} uses an older schema ({version}).",
@@ -186,6 +188,11 @@ class FeatureDB(ClipsMixin, LabelsMixin):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def has_table(self, name: str) -> bool:
+        """Whether the file has table ``name`` (a read-only older file lacks later tables)."""
+        return bool(self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)))  # fmt: skip
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:

@@ -175,6 +175,10 @@ def _add_concept_groups(conn: sqlite3.Connection) -> None:
     run_script(conn, CONCEPT_GROUPS)
 
 
+READABLE_FROM = 1
+"""The oldest version a read-only open accepts as it is: every later migration only adds tables
+whose readers treat a missing table as empty, so an older file opens read-only unchanged."""
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _create_v1,
     1: _add_concept_groups,
