@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "musae_core.harvest.cli",
     "musae_core.sae.cli",
     "musae_core.features.cli",
+    "musae_core.features.map_cli",
     "musae_core.labeling.cli",
     "musae_core.demo.cli",
 )

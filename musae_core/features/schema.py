@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 FORMAT = "musae-features"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES = """
 CREATE TABLE meta (
@@ -152,7 +152,17 @@ def _create_v1(conn: sqlite3.Connection) -> None:
         run_script(conn, FTS)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+def _add_feature_layouts(conn: sqlite3.Connection) -> None:
+    """v2: cached feature-map layouts (``features/layout.py`` owns the table)."""
+    from musae_core.features.layout import create_layout_table
+
+    create_layout_table(conn)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: _add_feature_layouts,
+}
 """from-version -> function bringing the schema to from-version + 1 (inside a transaction)."""
 
 
