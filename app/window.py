@@ -13,6 +13,7 @@ from app.arrangement import ArrangementView
 from app.browser import BrowserPanel
 from app.controller import Workbench
 from app.errors import show_error
+from app.feature_map import install_feature_map
 from app.inspector import InspectorPanel
 from app.jobs_panel import JobsPanel
 from app.master_panel import MasterPanel
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
             "master": self._dock("Master", self.master, Qt.BottomDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs, Qt.BottomDockWidgetArea),
         }
+        self.docks["map"] = install_feature_map(self)
         self.tabifyDockWidget(self.docks["master"], self.docks["jobs"])
         self.docks["master"].raise_()
         self._default_state = self.saveState()

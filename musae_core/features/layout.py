@@ -66,10 +66,14 @@ def _scale(xy: np.ndarray) -> np.ndarray:
 
 
 def _pca(unit: np.ndarray) -> np.ndarray:
-    from sklearn.decomposition import PCA
+    """Project onto the top two principal axes (covariance eigh: exact and deterministic).
 
-    # covariance_eigh is exact and deterministic (sklearn flips signs to a fixed convention)
-    return PCA(n_components=2, svd_solver="covariance_eigh").fit_transform(unit)
+    numpy rather than scikit-learn, which musae does not depend on directly."""
+    centred = unit - unit.mean(axis=0)
+    _values, vectors = np.linalg.eigh(centred.T @ centred)
+    axes = vectors[:, ::-1][:, :2]
+    axes = axes * np.sign(axes[np.abs(axes).argmax(axis=0), [0, 1]])  # fixed sign convention
+    return centred @ axes
 
 
 @contextmanager
