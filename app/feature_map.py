@@ -249,6 +249,7 @@ class FeatureMapPanel(QWidget):
         logf = np.log10(np.clip(freq, 1e-7, 1.0))
         span = float(logf.max() - logf.min()) or 1.0
         sizes = SIZE_PX[0] + (SIZE_PX[1] - SIZE_PX[0]) * (logf - logf.min()) / span
+        sizes = np.round(sizes)  # whole pixels: a few symbols in pyqtgraph's atlas, not one each
         xy = self.layout_.xy
         self.scatter.setData(x=xy[:, 0], y=xy[:, 1], size=sizes,
                              brush=[brushes[c] for c in colours])  # fmt: skip
