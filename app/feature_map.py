@@ -34,6 +34,7 @@ OTHER, UNLABELLED, GREYED = "#8a8f98", "#555a62", "#2c2f34"
 STEERS = {True: "#3cb44b", False: "#e6194b", None: "#555a62"}
 HOVER_PX = 8  # how close (screen pixels) the pointer must be to a point to name it
 SIZE_PX = (3.0, 10.0)  # rarest .. most frequent feature
+LAYOUT_METHOD = "auto"  # Compute map: UMAP when umap-learn is installed, else PCA
 
 
 def points_in_polygon(xy: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -184,8 +185,8 @@ class FeatureMapPanel(QWidget):
             from musae_core.features.layout import decoder_rows, layout_for_sae
 
             with FeatureDB.open(path) as writable:  # the session's connection is read-only
-                return layout_for_sae(writable, decoder_rows(sae), progress=progress,
-                                      cancel=cancel)[0]  # fmt: skip
+                return layout_for_sae(writable, decoder_rows(sae), LAYOUT_METHOD,
+                                      progress=progress, cancel=cancel)[0]  # fmt: skip
 
         self.status.setText("Computing the map… (Jobs panel: progress and cancel)")
         self.bench.jobs.start("map", "Computing the feature map", work, self.set_layout)

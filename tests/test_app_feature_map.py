@@ -127,3 +127,32 @@ def test_the_map_asks_for_the_sae_when_nothing_is_cached(window, qtbot, feature_
     qtbot.waitUntil(lambda: "musae map" in window.feature_map.status.text(), timeout=TIMEOUT)
     assert window.feature_map.layout_ is None
     assert not window.feature_map.compute_button.isEnabled()
+
+
+def test_compute_map_caches_the_layout_of_the_loaded_sae(
+    window,  # noqa: F811
+    qtbot,
+    tmp_path,
+    monkeypatch,
+    feature_db_path,  # noqa: F811
+    tiny_sae_dir,  # noqa: F811
+):
+    import app.feature_map as feature_map
+    from musae_core.features.layout import decoder_hash, decoder_rows, load_layout
+
+    monkeypatch.setattr(feature_map, "LAYOUT_METHOD", "pca")  # UMAP's numba warm-up is slow
+    path = tmp_path / "features.db"
+    shutil.copy(feature_db_path, path)
+    bench, panel = window.bench, window.feature_map
+    bench.open_feature_db(path, offline=True)
+    wait_job(qtbot, bench, "db")
+    bench.open_sae(tiny_sae_dir)
+    qtbot.waitUntil(lambda: panel.compute_button.isEnabled(), timeout=TIMEOUT)
+    wait_job(qtbot, bench, "map")
+    assert panel.layout_ is None  # nothing cached for this SAE yet
+    panel.compute_button.click()
+    qtbot.waitUntil(lambda: panel.layout_ is not None, timeout=TIMEOUT)
+    sae_hash = decoder_hash(decoder_rows(bench.session.sae))
+    assert panel.layout_.sae_hash == sae_hash and panel.layout_.count == N_FEATURES
+    with FeatureDB.open(path, readonly=True) as db:
+        np.testing.assert_array_equal(load_layout(db, sae_hash).xy, panel.layout_.xy)
