@@ -92,6 +92,7 @@ class FeatureMapPanel(QWidget):
         self.visible: np.ndarray | None = None  # what the browser's filter shows
         self.lassoed: np.ndarray | None = None
         self.hovered: int | None = None
+        self.draw_order = np.arange(0)  # scatter point k is feature draw_order[k]
         self.hover_text = ""
         self._tree: cKDTree | None = None
         self.colour_by = QComboBox()
@@ -251,9 +252,14 @@ class FeatureMapPanel(QWidget):
         span = float(logf.max() - logf.min()) or 1.0
         sizes = SIZE_PX[0] + (SIZE_PX[1] - SIZE_PX[0]) * (logf - logf.min()) / span
         sizes = np.round(sizes)  # whole pixels: a few symbols in pyqtgraph's atlas, not one each
-        xy = self.layout_.xy
-        self.scatter.setData(x=xy[:, 0], y=xy[:, 1], size=sizes,
-                             brush=[brushes[c] for c in colours])  # fmt: skip
+        # greyed points first, so the ones the filter keeps are drawn on top of them
+        order = np.arange(len(colours))
+        if self.visible is not None:
+            order = np.argsort(self.visible, kind="stable")
+        self.draw_order = order
+        xy = self.layout_.xy[order]
+        self.scatter.setData(x=xy[:, 0], y=xy[:, 1], size=sizes[order],
+                             brush=[brushes[c] for c in colours[order]])  # fmt: skip
         self.legend.setText(" ".join(f"<span style='color:{c}'>●</span> {t}" for c, t in legend))
         shown = int(self.visible.sum()) if self.visible is not None else self.layout_.count
         self.status.setText(f"{self.layout_.count} features, {self.layout_.method} layout; "

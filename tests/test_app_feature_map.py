@@ -118,8 +118,10 @@ def test_browser_filter_greys_out_the_rest_of_the_map(mapped, qtbot):
     assert 0 < len(shown) < N_FEATURES
     brushes = panel.scatter.data["brush"]
     grey = QColor(GREYED).rgb()
-    greyed = {i for i in range(N_FEATURES) if brushes[i].color().rgb() == grey}
-    assert greyed == set(range(N_FEATURES)) - shown
+    order = panel.draw_order.tolist()  # scatter point k is feature order[k]
+    greyed = [brushes[k].color().rgb() == grey for k in range(N_FEATURES)]
+    assert {order[k] for k in range(N_FEATURES) if greyed[k]} == set(range(N_FEATURES)) - shown
+    assert greyed == sorted(greyed, reverse=True)  # greyed drawn first, kept points on top
 
 
 def test_the_map_asks_for_the_sae_when_nothing_is_cached(window, qtbot, feature_db_path):  # noqa: F811
