@@ -201,6 +201,12 @@ class BrowserPanel(QWidget):
             self.proxy.set_filter(name, on)
         self._update_count()
 
+    def restrict_to(self, ids) -> None:
+        """Show only these feature ids (the map's lasso); None shows all again."""
+        with self._keep_selection():
+            self.proxy.set_only_ids(ids)
+        self._update_count()
+
     def _update_count(self) -> None:
         self.count.setText(
             f"{self.proxy.rowCount()} of {self.model.rowCount()} features{self._hidden_note}"

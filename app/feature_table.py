@@ -182,6 +182,7 @@ class FeatureFilterProxy(QSortFilterProxyModel):
         self.text = ""
         self.db_matches: dict[int, SearchHit] | None = None
         self.active: set[str] = {"hide_dead"}
+        self.only_ids: frozenset[int] | None = None  # the feature map's lasso
         self.setSortRole(Qt.EditRole)
 
     def set_text(self, text: str) -> None:
@@ -210,9 +211,16 @@ class FeatureFilterProxy(QSortFilterProxyModel):
         (self.active.add if on else self.active.discard)(name)
         self.invalidateFilter()
 
+    def set_only_ids(self, ids) -> None:
+        """Show only these features (None: all); the map's lasso sets it."""
+        self.only_ids = None if ids is None else frozenset(int(i) for i in ids)
+        self.invalidateFilter()
+
     def filterAcceptsRow(self, source_row: int, parent) -> bool:
         model = self.sourceModel()
         row = model.rows[source_row]
+        if self.only_ids is not None and row.id not in self.only_ids:
+            return False
         if not all(test(row) for name, _, test in FILTERS if name in self.active):
             return False
         return not self.text or row.id in model.hits

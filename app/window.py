@@ -15,6 +15,7 @@ from app.controller import Workbench
 from app.errors import show_error
 from app.export_dialog import ExportDialog
 from app.export_pages import install as install_page_export
+from app.feature_map import install_feature_map
 from app.help_menu import FIRST_STEPS, HelpDialog, about_html, shortcuts_html
 from app.inspector import InspectorPanel
 from app.jobs_panel import JobsPanel
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
             "master": self._dock("Master", self.master, Qt.BottomDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs, Qt.BottomDockWidgetArea),
         }
+        self.docks["map"] = install_feature_map(self)
         self.tabifyDockWidget(self.docks["master"], self.docks["jobs"])
         self.docks["master"].raise_()
         self._default_state = self.saveState()

@@ -4,9 +4,12 @@ streaming playback the time to first audio against the time to the full take (th
 ``--inspector`` instead clicks features in the browser on the shipped demo database and times
 click -> inspector filled and click -> every top clip decoded (p50/p95), against the old
 synchronous path (DB + decoding every clip before anything shows) measured in the same run.
+``--map N`` opens a synthetic database of N features with a cached layout in the feature map
+and times hover (mouse move -> tooltip updated) and pan (drag step -> view redrawn) per event.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [--duration 5] [--repeats 5]
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py --inspector [--clicks 40]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py --map 32768 [--events 200]
 """
 
 from __future__ import annotations
@@ -84,6 +87,9 @@ def main() -> int:
     parser.add_argument("--inspector", action="store_true", help="time inspector clicks instead")
     parser.add_argument("--clicks", type=int, default=40)
     parser.add_argument("--db", default=str(ROOT / "resources/demo/features.db"))
+    parser.add_argument("--map", type=int, default=0, metavar="N",
+                        help="time the feature map on N synthetic features instead")  # fmt: skip
+    parser.add_argument("--events", type=int, default=200, help="hover / pan events (--map)")
     args = parser.parse_args()
 
     import torch
@@ -125,6 +131,12 @@ def main() -> int:
         if not predicate():
             raise TimeoutError("benchmark step timed out")
 
+    if args.map:
+        from gui_latency_map import map_latency
+
+        map_latency(args, win, wait, tmp)
+        win.close()
+        return 0
     if args.inspector:
         win.resize(1600, 900)
         inspector_latency(args, win, wait)

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "musae_core.features.cli",
     "musae_core.features.pages.cli",
     "musae_core.features.stamp_cli",
+    "musae_core.features.map_cli",
     "musae_core.labeling.cli",
     "musae_core.demo.cli",
 )

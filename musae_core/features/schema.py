@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 FORMAT = "musae-features"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE meta (
@@ -172,7 +172,15 @@ def _create_v1(conn: sqlite3.Connection) -> None:
 
 
 def _add_concept_groups(conn: sqlite3.Connection) -> None:
+    """v2: concept feature groups (``features/concept_groups.py`` reads and writes them)."""
     run_script(conn, CONCEPT_GROUPS)
+
+
+def _add_feature_layouts(conn: sqlite3.Connection) -> None:
+    """v3: cached feature-map layouts (``features/layout.py`` owns the table)."""
+    from musae_core.features.layout import create_layout_table
+
+    create_layout_table(conn)
 
 
 READABLE_FROM = 1
@@ -182,6 +190,7 @@ whose readers treat a missing table as empty, so an older file opens read-only u
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _create_v1,
     1: _add_concept_groups,
+    2: _add_feature_layouts,
 }
 """from-version -> function bringing the schema to from-version + 1 (inside a transaction)."""
 

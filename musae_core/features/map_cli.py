@@ -1,0 +1,52 @@
+"""`musae map`: compute the feature map's 2-D layout of an SAE and cache it in FEATURES.db.
+
+The layout is keyed by a hash of the SAE's decoder, so re-running is instant until the SAE
+changes; Ctrl+C cancels and leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from musae_core.errors import Cancelled
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from musae_core.cli import _progress_bar
+    from musae_core.features.db import FeatureDB
+    from musae_core.features.layout import decoder_rows, layout_for_sae
+    from musae_core.jobs import CancelToken
+    from musae_core.sae import load_sae
+
+    sae = load_sae(args.sae, device="cpu")
+    cancel = CancelToken()
+    update, bar = _progress_bar("laying out features", unit="step")
+    try:
+        with FeatureDB.open(args.db) as db:
+            layout, computed = layout_for_sae(
+                db, decoder_rows(sae), args.method, update, cancel, recompute=args.recompute
+            )
+    except (KeyboardInterrupt, Cancelled):
+        cancel.cancel()
+        print("musae: map cancelled; the database is unchanged.", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    state = "computed and cached" if computed else "already cached"
+    print(f"{args.db}: {layout.count} features, {layout.method} layout {state} "
+          f"(SAE {layout.sae_hash[:12]}).")  # fmt: skip
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from musae_core.features.layout import METHODS
+
+    p = sub.add_parser("map", help="compute and cache the 2-D feature map of an SAE",
+                       description=__doc__.splitlines()[0])  # fmt: skip
+    p.add_argument("--db", required=True, help="feature database from `musae analyze`")
+    p.add_argument("--sae", required=True, help="the SAE folder the database was analysed from")
+    p.add_argument("--method", choices=METHODS, default="auto",
+                   help="auto: UMAP if umap-learn is installed, else PCA")  # fmt: skip
+    p.add_argument("--recompute", action="store_true", help="ignore a cached layout")
+    p.set_defaults(func=cmd_map)
