@@ -12,6 +12,7 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from app.theme import ACCENT
 from musae_core.workstation.concepts import NO_GROUPS, FeatureConcepts, group_sentence
 
 TIP = (
@@ -39,7 +40,8 @@ class ConceptBox(QWidget):
         holder.setLayout(self._inner)
         self.scroll = QScrollArea(widgetResizable=True)
         self.scroll.setWidget(holder)
-        self.scroll.setMaximumHeight(150)
+        self.scroll.setMinimumHeight(90)  # one group's sentence and two lines of members
+        self.scroll.setMaximumHeight(170)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         title = QLabel("Concepts (features that together cover a concept)", wordWrap=True)
@@ -91,7 +93,8 @@ class ConceptBox(QWidget):
         for j in features:
             label = html.escape(self.concepts.labels.get(j, ""))
             text = f"#{j}" + (f" {label}" if label else "")
-            chips.append(f"<b>{text}</b>" if j == self.feature else f'<a href="{j}">{text}</a>')
+            link = f'<a href="{j}" style="color:{ACCENT}">{text}</a>'
+            chips.append(f"<b>{text}</b>" if j == self.feature else link)
         return " · ".join(chips)
 
     def _select(self, link: str) -> None:
