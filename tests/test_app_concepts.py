@@ -22,13 +22,13 @@ from musae_core.workstation.concepts import NO_GROUPS, feature_concepts, group_s
 SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "demo" / "features.db"
 GROUPS = [
     ConceptGroup("drums=true", [3, 7, 5], "demo-scorecard", 0.82, 0.91, 0.66, True),
-    ConceptGroup("register=low", [7, 11], "demo-scorecard", 0.7, 0.95, 0.6, True),
+    ConceptGroup("register=low", [7, 11, 0], "demo-scorecard", 0.7, 0.95, 0.6, True),
 ]
 
 
 @pytest.fixture
 def grouped_db(tmp_path, feature_db_path):  # noqa: F811
-    """The test SAE's feature DB with two written groups (7 is in both)."""
+    """The test SAE's feature DB with two written groups (7 is in both; 0 is dead)."""
     path = tmp_path / "grouped.db"
     shutil.copy(feature_db_path, path)
     with FeatureDB.open(path) as db:
@@ -52,8 +52,8 @@ def test_feature_concepts_name_groups_members_and_no_table(grouped_db, old_db):
         seven = feature_concepts(db, 7)
         assert [name for name, _ in seven.groups] == ["drums=true", "register=low"]
         assert list(seven.concepts) == ["drums=true", "register=low"] and seven.stored
-        assert set(seven.labels) == {3, 5, 7, 11}
-        none = feature_concepts(db, 0)
+        assert set(seven.labels) == {0, 3, 5, 7, 11}
+        none = feature_concepts(db, 1)
         assert none.groups == [] and none.stored
     sentence = group_sentence("drums=true", GROUPS[0])
     assert sentence == ("drums=true: 3 features together reach F1 0.82 of the layer's 0.91 "
@@ -94,7 +94,7 @@ def test_box_lists_groups_and_chips_select_in_browser_and_inspector(window, qtbo
     assert window.bench.selected_feature == 5
     assert window.browser.table.currentIndex().data(Qt.UserRole).id == 5
     assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums=true"]
-    box = inspect(qtbot, window, 0)
+    box = inspect(qtbot, window, 1)
     assert box.rows == [] and "in no concept group" in box.note.text()
 
 
@@ -110,6 +110,9 @@ def test_concept_filter_shows_exactly_the_group_in_order(window, qtbot, grouped_
         5, Qt.DescendingOrder
     )  # a header click keeps the group's members only
     assert sorted(shown_ids(browser)) == [3, 5, 7]
+    browser.concept.setCurrentText("register=low")  # 0 is dead, yet part of the group
+    assert browser.checks["hide_dead"].isChecked() and not browser.checks["hide_dead"].isEnabled()
+    assert shown_ids(browser) == [7, 11, 0]
     browser.concept.setCurrentText("All concepts")
     assert browser.proxy.rowCount() == everything
     assert browser.table.horizontalHeader().sortIndicatorSection() == 1
