@@ -3,7 +3,8 @@
 Only the user's own clicks and keys change the inspected feature: a filter, sort or search
 that moves the table keeps the user's row selected (or clears the selection when it is
 filtered out) and never selects another feature. Searching shows the Match column and sorts
-by it (best match first); clearing the search restores the previous sort.
+by it (best match first); clearing the search restores the previous sort. The Concept box
+shows exactly one concept's feature group (from the scorecard), in group order.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QGridLayout,
     QHeaderView,
     QLabel,
@@ -31,6 +33,7 @@ from app.feature_table import (  # noqa: F401  (FEATURE_MIME: drag target of the
     FeatureFilterProxy,
     FeatureTableModel,
 )
+from musae_core.workstation.concepts import NO_GROUPS
 
 MATCH_COLUMN = [key for key, _ in COLUMNS].index("match")
 SAMPLE_TEXT = {  # the widest value each fixed column shows (sizes the column, never cut)
@@ -44,6 +47,12 @@ SAMPLE_TEXT = {  # the widest value each fixed column shows (sizes the column, n
     "flags": "generic",  # dead, rare and generic exclude each other
 }
 FILTERS_PER_ROW = 3
+ALL_CONCEPTS = "All concepts"
+CONCEPT_TIP = (
+    "Show exactly the features that together cover a concept (its scorecard group), in group "
+    "order; the flag filters step aside meanwhile. Groups come from `musae demo score "
+    "--write-db` or a sweep with a truth table."
+)
 LABEL_SAMPLE = "compressed dynamics"  # the longest demo label: shown whole at the default size
 
 
@@ -55,6 +64,8 @@ class BrowserPanel(QWidget):
         self.bench = bench
         self._quiet = False  # a filter/sort/reload is moving the table's current row
         self._sort_before_search: tuple[int, Qt.SortOrder] | None = None
+        self._sort_before_concept: tuple[int, Qt.SortOrder] | None = None
+        self.groups: dict = {}  # concept name -> ConceptGroup, for the Concept filter
         self._hidden_note = ""
         self.model = FeatureTableModel(self)
         self.proxy = FeatureFilterProxy(self)
@@ -89,6 +100,16 @@ class BrowserPanel(QWidget):
             self.checks[name] = box
             filters.addWidget(box, i // FILTERS_PER_ROW, i % FILTERS_PER_ROW)
         filters.setColumnStretch(FILTERS_PER_ROW, 1)
+        self.concept = QComboBox()
+        self.concept.setToolTip(CONCEPT_TIP)
+        self.concept.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.concept.setMinimumContentsLength(12)  # long names must not widen the dock
+        self.concept.addItem(ALL_CONCEPTS)
+        self.concept.setEnabled(False)
+        self.concept.currentTextChanged.connect(self._concept)
+        row = len(FILTERS) // FILTERS_PER_ROW + bool(len(FILTERS) % FILTERS_PER_ROW)
+        filters.addWidget(QLabel("Concept"), row, 0)
+        filters.addWidget(self.concept, row, 1, 1, FILTERS_PER_ROW - 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.search)
@@ -157,6 +178,45 @@ class BrowserPanel(QWidget):
                 self.proxy.set_text(self.proxy.text)
         self._hidden_note = self._hide_empty_columns(rows)
         self._update_count()
+        session = self.bench.session
+        self.bench.jobs.start(
+            "concepts", "Reading concept groups", lambda p, c: session.concepts(), self._groups
+        )
+
+    def _groups(self, concepts) -> None:
+        """Fill the Concept filter (keeping the chosen concept when it still has a group)."""
+        chosen = self.concept.currentText()
+        self.groups = dict(concepts.concepts)
+        self.concept.blockSignals(True)
+        self.concept.clear()
+        self.concept.addItems([ALL_CONCEPTS, *self.groups])
+        self.concept.setEnabled(bool(self.groups))
+        self.concept.setToolTip(CONCEPT_TIP if self.groups else NO_GROUPS)
+        self.concept.blockSignals(False)
+        self.concept.setCurrentText(chosen if chosen in self.groups else ALL_CONCEPTS)
+        self._concept(self.concept.currentText())
+
+    def _concept(self, name: str) -> None:
+        group = self.groups.get(name)
+        if group is None and not self.proxy.concept_active:
+            return
+        with self._keep_selection():
+            if group is not None and self._sort_before_concept is None:
+                header = self.table.horizontalHeader()
+                self._sort_before_concept = (
+                    header.sortIndicatorSection(),
+                    header.sortIndicatorOrder(),
+                )
+            self.proxy.set_concept(group.features if group is not None else None)
+            if group is not None:
+                self.table.sortByColumn(1, Qt.AscendingOrder)  # the sort role is group order
+            elif self._sort_before_concept is not None:
+                self.table.sortByColumn(*self._sort_before_concept)
+                self._sort_before_concept = None
+        for box in self.checks.values():
+            box.setEnabled(group is None)
+        self.table.scrollToTop()
+        self._update_count()
 
     def _hide_empty_columns(self, rows: list) -> str:
         """Hide CLAP / Steer while no feature has a value (room for the rest); say why."""
@@ -208,9 +268,11 @@ class BrowserPanel(QWidget):
         self._update_count()
 
     def _update_count(self) -> None:
-        self.count.setText(
-            f"{self.proxy.rowCount()} of {self.model.rowCount()} features{self._hidden_note}"
-        )
+        concept = self.concept.currentText() if self.proxy.concept_active else ""
+        shown = f"{self.proxy.rowCount()} of {self.model.rowCount()} features"
+        if concept:
+            shown += f" · the {concept} group, in group order"
+        self.count.setText(shown + self._hidden_note)
 
     def row_at(self, proxy_row: int):
         return self.proxy.index(proxy_row, 0).data(Qt.UserRole)

@@ -23,6 +23,7 @@ from musae_core.workstation import (
     Settings,
     default_envelope,
 )
+from musae_core.workstation.concepts import with_group
 from musae_core.workstation.details import feature_details, load_clip_audio
 from musae_core.workstation.takes import TakeRecord
 
@@ -234,6 +235,11 @@ class Workbench(QObject):
         """Add a channel; without a label (a drop, a typed id) the DB's best label is used."""
         label = label or self._labels.get(int(feature), "")
         self.session.history.apply(self.mixer.add(int(feature), label), f"add #{feature}")
+
+    def add_group(self, features: list[int], name: str, labels: dict | None = None) -> None:
+        """Add every member of a concept group as a strip (one undo step)."""
+        labels = {**self._labels, **(labels or {})}
+        self.session.history.apply(with_group(self.mixer, features, labels), f"add {name}")
 
     def _remember_labels(self, rows: list) -> None:
         self._labels = {int(row.id): row.best_label or "" for row in rows}

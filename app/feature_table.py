@@ -3,6 +3,7 @@
 What a search matches and how well is the engine's rule (``musae_core.features.search``): the
 proxy applies it to the shown labels at once, then the DB's ranked hits over every label and
 description (from a worker) replace that guess; the Match column shows and sorts by them.
+A chosen concept (``FeatureFilterProxy.set_concept``) shows exactly its group, in group order.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ HEADER_TIPS = {
 NUMBER_FORMAT = "{:.2f}"
 SHORT_QUALITY = {4: "exact", 3: "prefix", 2: "words", 1: "desc."}
 OPTIONAL_COLUMNS = ("clap_score", "steer_effect")  # hidden while no feature has a value
+CONCEPT_RANK_ROLE = Qt.UserRole + 1  # a row's place in the chosen concept's group
 HANDLED_ROLES = frozenset(
-    {Qt.DisplayRole, Qt.EditRole, Qt.ToolTipRole, Qt.CheckStateRole, Qt.UserRole}
-)
+    {Qt.DisplayRole, Qt.EditRole, Qt.ToolTipRole, Qt.CheckStateRole, Qt.UserRole,
+     CONCEPT_RANK_ROLE}
+)  # fmt: skip
 ROW_FLAGS = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled  # built once: enum
 FAV_FLAGS = ROW_FLAGS | Qt.ItemIsUserCheckable  # arithmetic is slow in PySide6 per cell
 FILTERS = (
@@ -80,6 +83,7 @@ class FeatureTableModel(QAbstractTableModel):
         self.rows: list = []
         self.position: dict[int, int] = {}
         self.hits: dict[int, SearchHit] = {}  # the current search's hits (Match column)
+        self.concept_rank: dict[int, int] | None = None  # the chosen concept's members
 
     def set_rows(self, rows: list) -> None:
         self.beginResetModel()
@@ -127,6 +131,8 @@ class FeatureTableModel(QAbstractTableModel):
         key = COLUMNS[index.column()][0]
         if role == Qt.UserRole:
             return row
+        if role == CONCEPT_RANK_ROLE:  # every column sorts in group order while one is chosen
+            return (self.concept_rank or {}).get(row.id, 1 << 30)
         if key == "fav":
             if role == Qt.CheckStateRole:
                 return Qt.Checked if row.favourite else Qt.Unchecked
@@ -175,7 +181,7 @@ class FeatureTableModel(QAbstractTableModel):
 
 
 class FeatureFilterProxy(QSortFilterProxyModel):
-    """Search (the engine's match rule) and the flag filters over the source rows."""
+    """Search (the engine's match rule), the flag filters and the concept filter."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -216,11 +222,25 @@ class FeatureFilterProxy(QSortFilterProxyModel):
         self.only_ids = None if ids is None else frozenset(int(i) for i in ids)
         self.invalidateFilter()
 
+    def set_concept(self, members: list[int] | None) -> None:
+        """Show exactly ``members`` (a concept's group), sorted in group order; None: all.
+        The flag filters step aside meanwhile: a dead member is still part of the group."""
+        ranks = None if members is None else {int(j): i for i, j in enumerate(members)}
+        self.sourceModel().concept_rank = ranks
+        self.setSortRole(Qt.EditRole if ranks is None else CONCEPT_RANK_ROLE)
+        self.invalidate()
+
+    @property
+    def concept_active(self) -> bool:
+        return self.sourceModel().concept_rank is not None
+
     def filterAcceptsRow(self, source_row: int, parent) -> bool:
         model = self.sourceModel()
         row = model.rows[source_row]
         if self.only_ids is not None and row.id not in self.only_ids:
             return False
+        if model.concept_rank is not None:
+            return row.id in model.concept_rank and (not self.text or row.id in model.hits)
         if not all(test(row) for name, _, test in FILTERS if name in self.active):
             return False
         return not self.text or row.id in model.hits

@@ -2,6 +2,7 @@
 click away), activation histogram, similar features (click to jump) and the top clips, each
 playable with its own playhead over its spectrogram and the feature's activation timeline.
 
+The "Concepts" box (``app.concept_box``) lists the concept groups the feature belongs to.
 A click shows the DB part at once; each clip's spectrogram and audio arrive as the worker
 decodes them (``Workbench.clipAudioReady``).
 """
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.clip_row import ClipRow
+from app.concept_box import ConceptBox
 from app.theme import ACCENT
 
 LABEL_COLUMNS = (
@@ -92,6 +94,7 @@ class InspectorPanel(QWidget):
         self.neighbours.itemClicked.connect(
             lambda item: bench.select_feature(item.data(Qt.UserRole))
         )
+        self.concepts = ConceptBox(bench)
         self.clips_box = QVBoxLayout()
         self.clips_box.setSpacing(2)
         self._rows: list[ClipRow] = []  # a pool: rows beyond this feature's clips are hidden
@@ -158,6 +161,7 @@ class InspectorPanel(QWidget):
         top.addLayout(raw_row)
         top.addWidget(self.raw)
         top.addLayout(plots)
+        top.addWidget(self.concepts)
         clips = QWidget()
         bottom = QVBoxLayout(clips)
         bottom.setContentsMargins(0, 0, 0, 0)
@@ -213,6 +217,7 @@ class InspectorPanel(QWidget):
             item.setData(Qt.UserRole, fid)
             item.setToolTip(NEIGHBOURS_TIP)
             self.neighbours.addItem(item)
+        self.concepts.show_concepts(rec.id, details.concepts)
         self._fill_clips(details)
         self._resources()
 

@@ -1,9 +1,10 @@
 """Everything the inspector shows for one feature, gathered off the UI thread.
 
 Two steps, so a click answers fast: ``feature_details(..., with_audio=False)`` reads the
-record, labels (with their evidence sentences), top clips and neighbours from the DB (a few
-ms); ``load_clip_audio`` then decodes each cached snippet (Opus: ~30 ms per 10 s clip) and its
-spectrogram, one clip at a time and from an LRU cache when the clip was shown before.
+record, labels (with their evidence sentences), top clips, neighbours and concept groups from
+the DB (a few ms); ``load_clip_audio`` then decodes each cached snippet (Opus: ~30 ms per
+10 s clip) and its spectrogram, one clip at a time and from an LRU cache when the clip was
+shown before.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from musae_core.features.evidence import evidence_sentence
 from musae_core.workstation.analysis import Spectrogram, spectrogram
+from musae_core.workstation.concepts import FeatureConcepts, feature_concepts
 
 log = logging.getLogger(__name__)
 CLIP_CACHE_SIZE = 32  # decoded snippets kept (10 s at 32 kHz: 1.3 MB each)
@@ -51,6 +53,7 @@ class FeatureDetails:
     clips: list[ClipView] = field(default_factory=list)
     neighbours: list[tuple[int, float, str]] = field(default_factory=list)  # id, cos, label
     sentences: list[str] = field(default_factory=list)  # one evidence sentence per label
+    concepts: FeatureConcepts = field(default_factory=FeatureConcepts)  # its concept groups
 
     @property
     def has_clap(self) -> bool:
@@ -99,6 +102,7 @@ def feature_details(
     ids = [(int(n), float(c)) for n, c in db.neighbours(feature)]
     names = {row.id: row.best_label or "" for row in db.query(ids=[n for n, _ in ids])}
     details.neighbours = [(n, c, names.get(n, "")) for n, c in ids]
+    details.concepts = feature_concepts(db, feature)
     if with_audio:
         load_clip_audio(details.clips)
     return details

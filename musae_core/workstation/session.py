@@ -172,6 +172,12 @@ class Session:
         if self.db_warning:
             log.warning("%s", self.db_warning)
 
+    def concepts(self, feature: int | None = None):
+        """Concepts with groups, and ``feature``'s groups (``workstation.concepts``)."""
+        from musae_core.workstation.concepts import feature_concepts
+
+        return feature_concepts(self.db, feature)
+
     def close(self) -> None:
         if self.db is not None and hasattr(self.db, "close"):
             self.db.close()
