@@ -9,7 +9,8 @@ from musae_core import __version__
 from musae_core.errors import MusaeError
 from musae_core.models.base import hook_name, layer_from_hook_name
 
-ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu")
+ARCHITECTURES = ("topk", "batchtopk", "matryoshka_batchtopk", "jumprelu", "relu")
+K_SPARSE = ("topk", "batchtopk", "matryoshka_batchtopk")  # architectures that need k
 
 
 @dataclass
@@ -32,7 +33,7 @@ class SAEConfig:
                 f"Unknown SAE architecture {self.architecture!r}.",
                 f"use one of {', '.join(ARCHITECTURES)}.",
             )
-        if self.architecture in ("topk", "batchtopk") and not self.k:
+        if self.architecture in K_SPARSE and not self.k:
             raise MusaeError(f"A {self.architecture} SAE needs k.", "pass --k, e.g. 32.")
 
     @property
@@ -41,7 +42,8 @@ class SAEConfig:
 
     def to_saelens(self) -> dict:
         """cfg.json keys SAELens understands, plus a ``musae`` block with the rest."""
-        arch = {"topk": "topk", "batchtopk": "topk", "jumprelu": "jumprelu", "relu": "standard"}
+        arch = {"topk": "topk", "batchtopk": "topk", "matryoshka_batchtopk": "topk",
+                "jumprelu": "jumprelu", "relu": "standard"}  # fmt: skip
         cfg = {
             "architecture": arch[self.architecture],
             "d_in": self.d_in,
@@ -70,6 +72,8 @@ class SAEConfig:
         }
         if self.k:
             cfg["k"] = self.k
+        if "matryoshka_widths" in self.extra:
+            cfg["matryoshka_widths"] = self.extra["matryoshka_widths"]
         return cfg
 
     @classmethod
