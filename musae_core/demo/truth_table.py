@@ -128,28 +128,17 @@ def corpus_concept_truth(
     )
 
 
-def store_rows(store) -> tuple[np.ndarray, np.ndarray]:
-    """(source_id, frame from the source's start) of every row of ``store``, in store order."""
-    sources, frames = [], []
-    for name in store.shard_names():
-        index = store.read_index(name)
-        sources.append(index["source_id"].astype(np.int64))
-        frames.append(np.round(index["time"] * store.frame_rate).astype(np.int64))
-    if not sources:
-        raise MusaeError(f"Activation store {store.path} has no rows.", "harvest the corpus first.")
-    return np.concatenate(sources), np.concatenate(frames)
-
-
 def write_store_truth(
     corpus: str | Path, store_path: str | Path, out: str | Path, clips: int = 100
 ) -> ConceptTruth:
     """Truth for the first ``clips`` held-out clips of the store and as many training clips
     (the calibration rows of ``score_concepts``), saved to ``out``."""
     from musae_core.harvest.store import ActivationStore
+    from musae_core.sae.sweep_data import store_row_keys
 
     store = ActivationStore.open(store_path)
     numbers = store_clip_numbers(store.sources())
-    source_ids, frames = store_rows(store)
+    source_ids, frames = store_row_keys(store)
     present = sorted(set(source_ids.tolist()))
     held = [s for s in present if is_heldout(numbers[s])][:clips]
     train = [s for s in present if not is_heldout(numbers[s])][: len(held)]
