@@ -104,3 +104,16 @@ def test_a_bad_grid_names_the_flag(store, tmp_path):
     with pytest.raises(MusaeError, match="Layer 3"):
         run_sweep(store, tmp_path / "s", SweepSpec(layers=[3]))
     assert ActivationStore.open(store).layers == [1, 2]
+
+
+def test_best_cell_says_when_no_cell_met_the_fvu_bound():
+    from musae_core.sae.sweep import best_cell
+
+    def cell(name, fvu, split, tracking):
+        return {"name": name, "fvu": fvu,
+                "concepts": {"n_split_k_le_5": split, "tracking_features": tracking}}  # fmt: skip
+
+    cells = [cell("a", 0.1, 1, 0), cell("b", 0.5, 3, 0), cell("c", 0.2, 1, 2)]
+    assert best_cell(cells, 0.25)[0] == "c"  # b has more concepts but misses the bound
+    name, rule = best_cell([cell("a", 0.4, 1, 0), cell("b", 0.5, 2, 0)], 0.25)
+    assert name == "b" and "no cell met the FVU bound" in rule

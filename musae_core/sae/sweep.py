@@ -204,13 +204,14 @@ def best_cell(results: list[dict], fvu_bound: float) -> tuple[str | None, str]:
     if not results:
         return None, "no finished cells"
     if all("concepts" in r for r in results):
-        within = [r for r in results if r["fvu"] <= fvu_bound] or results
+        met = [r for r in results if r["fvu"] <= fvu_bound]
+        within = met or results
         best = max(within, key=_concept_rank)
         rule = (
             f"held-out FVU <= {fvu_bound:g}, then most carried concepts reaching 90 % of the "
             "full probe with k <= 5 latents, then most tracking features, then lowest FVU"
         )
-        if len(within) < len(results) and best["fvu"] > fvu_bound:
+        if not met:
             rule += " (no cell met the FVU bound: all cells compared)"
         return best["name"], rule
     if all("delta_loss" in r for r in results):
