@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "musae_core.features.map_cli",
     "musae_core.labeling.cli",
     "musae_core.demo.cli",
+    "musae_core.sae.sweep_cli",
 )
 """Modules that add subcommands: each has ``register(subparsers)`` and lives with its concept."""
 

@@ -27,6 +27,29 @@ def cmd_build_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_derive_truth(args: argparse.Namespace) -> int:
+    from musae_core.cli import _progress_bar
+    from musae_core.demo.truth import derive_corpus_truth
+    from musae_core.jobs import CancelToken
+
+    update, bar = _progress_bar("deriving truth", unit="clip")
+    try:
+        written = derive_corpus_truth(args.corpus, args.overwrite, update, CancelToken())
+    finally:
+        bar.close()
+    print(f"per-frame truth written for {written} clips of {args.corpus} (no audio rendered)")
+    return 0
+
+
+def cmd_truth_table(args: argparse.Namespace) -> int:
+    from musae_core.demo.truth_table import write_store_truth
+
+    truth = write_store_truth(args.corpus, args.store, args.out, args.clips)
+    print(f"{len(truth.names)} concepts x {len(truth.frames)} frames "
+          f"({len(set(truth.clip_ids.tolist()))} clips) in {args.out}")  # fmt: skip
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from musae_core.demo.train import DemoTrainSpec, train_demo
     from musae_core.errors import Cancelled
@@ -203,6 +226,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--workers", type=int, default=2)
     build.add_argument("--soundfont", default=None, help="General MIDI .sf2 (default: FluidR3)")
     build.set_defaults(func=cmd_build_corpus)
+    derive = demo_sub.add_parser(
+        "derive-truth", help="write the per-frame truth of an old corpus from its seed (no audio)"
+    )
+    derive.add_argument("--corpus", required=True, help="folder from `musae demo build-corpus`")
+    derive.add_argument("--overwrite", action="store_true", help="rewrite existing truth files")
+    derive.set_defaults(func=cmd_derive_truth)
+    table = demo_sub.add_parser(
+        "truth", help="the corpus's per-frame concept truth aligned to a store's rows (.npz)"
+    )
+    table.add_argument("--corpus", required=True, help="the corpus the store was harvested from")
+    table.add_argument("--store", required=True, help="activation store over CORPUS/clips")
+    table.add_argument("--out", required=True, help="truth table .npz (for `musae sweep --truth`)")
+    table.add_argument(
+        "--clips", type=int, default=100, help="held-out clips (and as many training clips)"
+    )
+    table.set_defaults(func=cmd_truth_table)
     train = demo_sub.add_parser(
         "train", help="train the demo codec and music model from a corpus (resumable)"
     )

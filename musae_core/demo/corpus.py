@@ -1,4 +1,5 @@
-"""Build the demo corpus: seeded factor samples -> MIDI -> FluidSynth -> FLAC + factor records.
+"""Build the demo corpus: seeded factor samples -> MIDI -> FluidSynth -> FLAC + factor records
++ per-frame truth (truth.py).
 
 Clip ``i`` is a pure function of (seed, i), so the corpus is reproducible, a killed build resumes
 where it stopped, and workers can render clips in any order.
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import soundfile as sf
 
-from musae_core.demo.composer import compose
+from musae_core.demo.composer import compose_notes, notes_to_midi
 from musae_core.demo.factors import sample_factors
 from musae_core.demo.synth import find_fluidsynth, find_soundfont, render_midi
+from musae_core.demo.truth import clip_truth, derive_corpus_truth, save_clip_truth, truth_path
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
@@ -42,14 +44,18 @@ def clip_name(index: int) -> str:
 
 
 def render_clip(spec: CorpusSpec, index: int, soundfont: Path, folder: Path) -> dict:
-    """Render clip ``index`` into ``folder`` (audio then its factor record, both atomic)."""
-    rng = random.Random(f"{spec.seed}:{index}")
+    """Render clip ``index`` into ``folder``: audio, per-frame truth, then its factor record
+    (each atomic; the record comes last, so its presence means the clip is complete)."""
+    rng = random.Random(f"{spec.seed}:{index}")  # truth.derive_clip replays this stream
     factors = sample_factors(rng)
-    audio = render_midi(compose(factors, spec.clip_seconds, rng), soundfont, spec.sample_rate,
+    notes = compose_notes(factors, spec.clip_seconds, rng)
+    audio = render_midi(notes_to_midi(notes, factors), soundfont, spec.sample_rate,
                         spec.clip_seconds)  # fmt: skip
     record = {"clip": clip_name(index), "file": f"{clip_name(index)}.flac", **factors.to_dict()}
     with atomic_path(folder / record["file"]) as tmp:
         sf.write(str(tmp), audio, spec.sample_rate, format="FLAC", subtype="PCM_16")
+    save_clip_truth(truth_path(folder, clip_name(index)),
+                    clip_truth(notes, factors.bpm, spec.clip_seconds))  # fmt: skip
     write_json_atomic(folder / f"{clip_name(index)}.json", record)
     return record
 
@@ -104,6 +110,7 @@ def build_corpus(
         for future in pending:
             future.result()
     progress(spec.n_clips, spec.n_clips)
+    derive_corpus_truth(out, cancel=cancel)  # clips rendered before truth was recorded
     _write_manifests(out, spec)
     return out
 

@@ -1,4 +1,5 @@
-"""SAE architectures in a registry: TopK (the paper's), BatchTopK, JumpReLU and ReLU + L1.
+"""SAE architectures in a registry: TopK (the paper's), BatchTopK, Matryoshka BatchTopK, JumpReLU
+and ReLU + L1.
 
 All share encode/decode with a pre-encoder decoder-bias subtraction, unit-norm decoder rows
 (the feature directions used for steering) and activations in raw residual units.
@@ -53,6 +54,10 @@ class SparseAutoencoder(nn.Module):
 
     def sparsity_loss(self, f: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         """Extra loss term that buys sparsity (none for the k-sparse families)."""
+        return f.new_zeros(())
+
+    def extra_reconstruction_loss(self, x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """Reconstruction terms beyond the full one (Matryoshka's nested prefixes)."""
         return f.new_zeros(())
 
     def on_step_end(self, f: torch.Tensor) -> None:
@@ -146,6 +151,36 @@ class BatchTopKSAE(TopKSAE):
         self.threshold /= scale
 
 
+def matryoshka_widths(cfg: SAEConfig) -> list[int]:
+    """Nested prefix sizes, smallest first, ending at d_sae: ``cfg.extra["matryoshka_widths"]``
+    or d_sae / 16, / 8, / 4, / 2, / 1 (SAELens's key name)."""
+    widths = cfg.extra.get("matryoshka_widths") or [cfg.d_sae // d for d in (16, 8, 4, 2, 1)]
+    widths = sorted({int(w) for w in widths if 0 < int(w) <= cfg.d_sae} | {cfg.d_sae})
+    return widths
+
+
+class MatryoshkaBatchTopKSAE(BatchTopKSAE):
+    """BatchTopK whose every nested prefix of the dictionary (the first ``w`` latents for each
+    width ``w``) must reconstruct the input on its own (Bussmann et al. 2025; Nabeshima 2024), so
+    early latents learn general concepts and later ones refine them instead of absorbing them.
+    Inference is BatchTopK's (a global threshold), so codes read the same way."""
+
+    def __init__(self, cfg: SAEConfig) -> None:
+        super().__init__(cfg)
+        self.widths = matryoshka_widths(cfg)
+
+    def extra_reconstruction_loss(self, x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """Sum of the squared errors of every proper prefix (the full one is the trainer's)."""
+        loss = f.new_zeros(())
+        partial = self.b_dec.expand_as(x)
+        start = 0
+        for width in self.widths[:-1]:
+            partial = partial + f[:, start:width] @ self.W_dec[start:width]
+            loss = loss + (partial - x).pow(2).sum(-1).mean()
+            start = width
+        return loss
+
+
 class _JumpStep(torch.autograd.Function):
     """Heaviside step with a rectangle-kernel straight-through gradient for the threshold."""
 
@@ -221,6 +256,7 @@ class ReLUSAE(SparseAutoencoder):
 REGISTRY: dict[str, type[SparseAutoencoder]] = {
     "topk": TopKSAE,
     "batchtopk": BatchTopKSAE,
+    "matryoshka_batchtopk": MatryoshkaBatchTopKSAE,
     "jumprelu": JumpReLUSAE,
     "relu": ReLUSAE,
 }

@@ -16,8 +16,10 @@ from musae_core import __version__
 from musae_core.errors import MusaeError
 from musae_core.models.base import hook_name
 
-ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu")
-# SAELens architecture name -> musae's; anything else (gated, matryoshka_batchtopk, ...) is refused
+ARCHITECTURES = ("topk", "batchtopk", "matryoshka_batchtopk", "jumprelu", "relu")
+K_SPARSE = ("topk", "batchtopk", "matryoshka_batchtopk")  # architectures that need k
+# SAELens architecture name -> musae's; anything else (gated, ...) is refused. musae writes its
+# Matryoshka SAEs under their own name (they run as BatchTopK at inference).
 SAELENS_ARCHITECTURES = {
     "standard": "relu",
     "topk": "topk",
@@ -47,7 +49,7 @@ class SAEConfig:
                 f"Unknown SAE architecture {self.architecture!r}.",
                 f"use one of {', '.join(ARCHITECTURES)}.",
             )
-        if self.architecture in ("topk", "batchtopk") and not self.k:
+        if self.architecture in K_SPARSE and not self.k:
             raise MusaeError(f"A {self.architecture} SAE needs k.", "pass --k, e.g. 32.")
 
     @property
@@ -56,7 +58,8 @@ class SAEConfig:
 
     def to_saelens(self) -> dict:
         """cfg.json keys SAELens understands, plus a ``musae`` block with the rest."""
-        arch = {"topk": "topk", "batchtopk": "topk", "jumprelu": "jumprelu", "relu": "standard"}
+        arch = {"topk": "topk", "batchtopk": "topk", "matryoshka_batchtopk": "topk",
+                "jumprelu": "jumprelu", "relu": "standard"}  # fmt: skip
         cfg = {
             "architecture": arch[self.architecture],
             "d_in": self.d_in,
@@ -93,6 +96,8 @@ class SAEConfig:
         }
         if self.k:
             cfg["k"] = self.k
+        if "matryoshka_widths" in self.extra:
+            cfg["matryoshka_widths"] = self.extra["matryoshka_widths"]
         return cfg
 
     @classmethod

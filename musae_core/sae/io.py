@@ -43,7 +43,7 @@ def save_sae(
     with atomic_path(folder / WEIGHTS) as tmp:
         save_file(weights, str(tmp))
     stats = {"max_activation": sae.max_activation.detach().float().cpu().contiguous()}
-    if sae.cfg.architecture == "batchtopk":
+    if sae.cfg.architecture in ("batchtopk", "matryoshka_batchtopk"):
         stats["batch_threshold"] = sae.threshold.detach().float().cpu().reshape(1)
     with atomic_path(folder / STATS) as tmp:
         save_file(stats, str(tmp))
@@ -137,7 +137,7 @@ def _load_stats(sae: SparseAutoencoder, folder: Path) -> None:
         raise MusaeError(f"{path} is corrupt ({exc}).", "delete it; it is optional.") from exc
     if "max_activation" in stats and stats["max_activation"].shape == sae.max_activation.shape:
         sae.max_activation.copy_(stats["max_activation"])
-    if "batch_threshold" in stats and sae.cfg.architecture == "batchtopk":
+    if "batch_threshold" in stats and sae.cfg.architecture in ("batchtopk", "matryoshka_batchtopk"):
         sae.threshold.copy_(stats["batch_threshold"].reshape(()))
 
 

@@ -22,8 +22,13 @@ import torch.distributed as dist
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.fileio import atomic_path
 from musae_core.jobs import CancelToken, ProgressFn, no_progress
-from musae_core.sae.architectures import SparseAutoencoder, TopKSAE, build_sae
-from musae_core.sae.config import SAEConfig
+from musae_core.sae.architectures import (
+    SparseAutoencoder,
+    TopKSAE,
+    build_sae,
+    matryoshka_widths,
+)
+from musae_core.sae.config import K_SPARSE, SAEConfig
 from musae_core.sae.init import geometric_median
 from musae_core.sae.io import save_sae
 
@@ -225,8 +230,10 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
     progress = progress or no_progress
     device = torch.device(device)
     d_sae = d_in * settings.expansion
-    k = settings.k if settings.architecture in ("topk", "batchtopk") else None
+    k = settings.k if settings.architecture in K_SPARSE else None
     extra = {"l1_coefficient": settings.l1_coefficient, "l0_coefficient": settings.l0_coefficient}
+    if settings.architecture == "matryoshka_batchtopk":
+        extra["matryoshka_widths"] = matryoshka_widths(SAEConfig("relu", d_in, d_sae))
     cfg = SAEConfig(settings.architecture, d_in, d_sae, k=k, model_id=model_id, layer=layer,
                     normalization="unit mean squared norm per dimension", extra=extra)  # fmt: skip
     sae = build_sae(cfg).to(device)
@@ -271,6 +278,7 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
             loss = mse
             if codes.dense is not None:
                 loss = loss + sae.sparsity_loss(codes.dense, pre)
+                loss = loss + sae.extra_reconstruction_loss(x, codes.dense)
             if k is not None:
                 loss = loss + settings.aux_coefficient * _aux_loss(
                     sae, pre, x, x_hat, since_fired > dead_after, aux_k
