@@ -103,3 +103,24 @@ def test_cli_continue_punches_in_and_renders_again(tmp_path):
 def test_cli_from_without_continue_is_a_clear_error(tmp_path, capsys):
     assert _cli("--from", "0.5", "--out", str(tmp_path / "x.wav")) == 2
     assert "--continue" in capsys.readouterr().err
+
+
+def test_live_change_lands_at_a_chunk_boundary_and_renders_again(tiny_model):
+    from musae_core.punch.live import LiveStream
+
+    request = GenerationRequest(prompts=("calm",), duration=1.5, seed=4)
+    reference = list(LiveStream(tiny_model, request).chunks())[-1].take
+    live = LiveStream(tiny_model, request)
+    boundaries = []
+    for chunk in live.chunks():
+        if not boundaries:
+            live.change([_push()])  # the knob moves while the first chunk plays
+        boundaries.append(chunk.start_frame + chunk.n_frames)
+        final = chunk
+    (landing,) = live.landings
+    frame, lag = landing.segment.start_frame, max(tiny_model.delays)
+    assert landing.latency is not None and landing.boundary_at >= landing.requested_at
+    assert np.array_equal(final.take.codes[..., : frame - lag], reference.codes[..., : frame - lag])
+    assert (final.take.codes[..., frame:] != reference.codes[..., frame:]).mean() > 0.05
+    again = render_recipe(tiny_model, live.recipe())
+    assert np.array_equal(again.codes, final.take.codes)

@@ -39,12 +39,14 @@ class Segment:
     start_frame: int
     interventions: list = field(default_factory=list)
     requested_at: float | None = None  # perf_counter of a live knob change, for latency
+    mixer: dict | None = None  # the app's mixer state behind ``interventions``, for the sidecar
 
     def to_dict(self, frame_rate: float) -> dict:
         return {
             "from_frame": self.start_frame,
             "from_seconds": round(self.start_frame / frame_rate, 6),
             "steering": [iv.to_dict() for iv in self.interventions],
+            **({"mixer": self.mixer} if self.mixer is not None else {}),
         }
 
 
@@ -77,11 +79,11 @@ class SteeringSchedule:
             validated_direction(iv.direction, self.model.d_model)
 
     # --- live changes (any thread) ------------------------------------------------------------
-    def request_change(self, interventions: Sequence) -> None:
+    def request_change(self, interventions: Sequence, mixer: dict | None = None) -> None:
         """Steer with ``interventions`` from the next chunk boundary on (last call wins)."""
         self._check(interventions)
         with self._lock:
-            self._pending = Segment(-1, list(interventions), time.perf_counter())
+            self._pending = Segment(-1, list(interventions), time.perf_counter(), mixer)
 
     def take_pending(self, frame: int) -> Segment | None:
         """Start the pending change (if any) at ``frame``; called by the decoding thread."""
