@@ -124,7 +124,8 @@ class SteeringSchedule:
 
             return fn
 
-        with residual_hooks(self.model, {layer: [make(layer)] for layer in sorted(layers)}):
+        fns = {layer: [make(layer)] for layer in sorted(layers)}
+        with residual_hooks(self.model, fns, prepend=True):  # steer before any capture
             yield
 
 
