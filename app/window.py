@@ -113,6 +113,9 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         add(edit, "Find feature", self.browser.search.setFocus, QKeySequence.Find)
         add(edit, "Settings…", self.settings_dialog)
+        edit.addSeparator()  # punch-in (app/arrangement.py): marker at the playhead, re-render
+        add(edit, "Set punch-in marker at playhead", self.arrangement.mark_punch_at_playhead, "P")
+        add(edit, "Punch in from marker", self.arrangement.punch_in, "Shift+P")
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
