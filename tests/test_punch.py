@@ -124,3 +124,20 @@ def test_live_change_lands_at_a_chunk_boundary_and_renders_again(tiny_model):
     assert (final.take.codes[..., frame:] != reference.codes[..., frame:]).mean() > 0.05
     again = render_recipe(tiny_model, live.recipe())
     assert np.array_equal(again.codes, final.take.codes)
+
+
+def test_cli_punch_in_on_the_shipped_demo(tmp_path):
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo"
+    if not (demo / "model" / "model.safetensors").is_file():
+        pytest.skip("resources/demo is not built")
+    base, punched = tmp_path / "demo.wav", tmp_path / "punched.wav"
+    assert _cli("--model", "demo", "--prompt", "medium loud major piano melody",
+                "--duration", "2", "--seed", "1", "--out", str(base)) == 0  # fmt: skip
+    assert _cli("--continue", str(base.with_suffix(".json")), "--from", "1",
+                "--sae", str(demo / "sae"), "--steer", "1641=-1.5",
+                "--out", str(punched)) == 0  # fmt: skip
+    (a, rate), (b, _) = sf.read(base, dtype="int16"), sf.read(punched, dtype="int16")
+    assert np.array_equal(a[:rate], b[:rate])
+    assert np.abs(a[rate + 500 :].astype(float) - b[rate + 500 :]).mean() > 50  # audible change
