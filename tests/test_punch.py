@@ -134,10 +134,21 @@ def test_cli_punch_in_on_the_shipped_demo(tmp_path):
         pytest.skip("resources/demo is not built")
     base, punched = tmp_path / "demo.wav", tmp_path / "punched.wav"
     assert _cli("--model", "demo", "--prompt", "medium loud major piano melody",
-                "--duration", "2", "--seed", "1", "--out", str(base)) == 0  # fmt: skip
-    assert _cli("--continue", str(base.with_suffix(".json")), "--from", "1",
+                "--duration", "1", "--seed", "1", "--out", str(base)) == 0  # fmt: skip
+    assert _cli("--continue", str(base.with_suffix(".json")), "--from", "0.5",
                 "--sae", str(demo / "sae"), "--steer", "1641=-1.5",
                 "--out", str(punched)) == 0  # fmt: skip
     (a, rate), (b, _) = sf.read(base, dtype="int16"), sf.read(punched, dtype="int16")
-    assert np.array_equal(a[:rate], b[:rate])
-    assert np.abs(a[rate + 500 :].astype(float) - b[rate + 500 :]).mean() > 50  # audible change
+    cut = rate // 2
+    assert np.array_equal(a[:cut], b[:cut])
+    assert np.abs(a[cut + 500 :].astype(float) - b[cut + 500 :]).mean() > 50  # audible change
+    again = tmp_path / "again.wav"  # the SAE-feature steering is rebuilt from the sidecar
+    assert _cli("--continue", str(punched.with_suffix(".json")), "--out", str(again)) == 0
+    assert np.array_equal(sf.read(again, dtype="int16")[0], b)
+
+
+def test_cli_continue_names_a_missing_sidecar(tmp_path, capsys):
+    missing = tmp_path / "nope.json"
+    assert _cli("--continue", str(missing), "--from", "1", "--out", str(tmp_path / "x.wav")) == 2
+    err = capsys.readouterr().err
+    assert "nope.json" in err and "Traceback" not in err
