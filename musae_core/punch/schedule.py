@@ -147,7 +147,7 @@ def decode_segments(
     prefix: torch.Tensor | None = None,
     cancel: CancelToken | None = None,
 ) -> Iterator:
-    """``model.decode_steps`` with per-segment steering and seeds, and ``prefix`` codes
+    """``model.decode_steps`` with per-segment steering, and ``prefix`` codes
     (B, K, P) teacher-forced: every cell whose frame is < P keeps the prefix's token."""
     n_frames = model.n_frames_for(request.duration)
     forced = mask = None
