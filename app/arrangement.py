@@ -1,5 +1,6 @@
 """Arrangement view of the current take: waveform, log-frequency spectrogram with a colour bar
-and one activation lane per mixer feature, on one linked time axis with one playhead.
+and one activation lane per mixer feature, on one linked time axis with one playhead, and a
+punch-in marker (P sets it at the playhead; a punch take shows where it was punched).
 
 Heavy arrays (spectrogram, peaks) are computed on a worker; this widget only draws them.
 """
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.envelope import EnvelopeEditor, LaneViewBox
 from app.theme import ACCENT, LANE_COLOURS
 from musae_core.workstation.analysis import spectrogram, waveform_peaks
+
+PUNCH_COLOUR = "#e8554e"  # the punch-in marker
 
 
 def take_views(take, which: str) -> dict:
@@ -68,6 +71,20 @@ class ArrangementView(QWidget):
             plot.addItem(line)
             self.playheads.append(line)
         self.playheads[0].sigDragged.connect(lambda line: transport.seek(line.value()))
+        self.punch_seconds: float | None = None
+        self.punch_lines = []
+        for plot in (self.wave, self.spec, self.lanes):
+            line = pg.InfiniteLine(0, pen=pg.mkPen(PUNCH_COLOUR, width=2, style=Qt.DashLine))
+            line.setZValue(20)
+            line.hide()
+            plot.addItem(line)
+            self.punch_lines.append(line)
+        menu = self.wave.getViewBox().menu
+        menu.addSeparator()
+        self.punch_mark_action = menu.addAction("Set punch-in marker at playhead (P)")
+        self.punch_mark_action.triggered.connect(self.mark_punch_at_playhead)
+        self.punch_action = menu.addAction("Punch in from marker (Shift+P)")
+        self.punch_action.triggered.connect(self.punch_in)
         self.legend = pg.LegendItem()  # beside the lanes (under the colour bar), never over them
         self.plots.addItem(self.legend, row=2, col=1)
         grid = self.plots.ci.layout
@@ -122,6 +139,8 @@ class ArrangementView(QWidget):
         ticks = [(i + 0.5, _hz(spec.freqs[i])) for i in range(0, len(spec.freqs), step)]
         self.spec.getAxis("left").setTicks([ticks])
         self._draw_lanes(take, views["which"])
+        if take.punch_seconds is not None:
+            self.set_punch_marker(take.punch_seconds)
         self.envelopes.redraw()
         self.wave.setXRange(0, views["duration"], padding=0.01)
         if self.transport.loop_region is None:
@@ -179,6 +198,24 @@ class ArrangementView(QWidget):
         label = next((c.label for c in self.bench.mixer.channels if c.feature == feature), "")
         short = f" {label[:16]}{'…' if len(label) > 16 else ''}" if label else ""
         return f"#{feature}{short}<br>peak {peak:.2f}"
+
+    def set_punch_marker(self, seconds: float | None) -> None:
+        """Show the punch-in marker at ``seconds`` (None hides it)."""
+        self.punch_seconds = None if seconds is None else max(0.0, float(seconds))
+        for line in self.punch_lines:
+            line.setVisible(seconds is not None)
+            if seconds is not None:
+                line.setValue(self.punch_seconds)
+
+    def mark_punch_at_playhead(self) -> None:
+        self.set_punch_marker(self.transport.playhead)
+
+    def punch_in(self) -> None:
+        """Re-render the current take from the marker with the current mixer."""
+        if self.punch_seconds is None:
+            self.bench.error.emit("No punch-in marker is set.", "place the playhead, press P.")
+            return
+        self.bench.punch_in(self.punch_seconds)
 
     def set_playhead(self, seconds: float) -> None:
         for line in self.playheads:

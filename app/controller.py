@@ -256,7 +256,20 @@ class Workbench(QObject):
 
     def commit_gesture(self, label: str = "turn knob") -> None:
         self.session.history.commit(label)
+        if self._change_live():
+            return
         self._auto_render()
+
+    def _change_live(self) -> bool:
+        from app.punch_actions import change_live_take
+
+        return change_live_take(self)
+
+    def punch_in(self, seconds: float):
+        """Re-render the current take from ``seconds`` with the current mixer (a new take)."""
+        from app.punch_actions import start_punch
+
+        return start_punch(self, seconds)
 
     def _auto_render(self) -> None:
         if self.auto_render and self.can_render() and self.steering_unavailable() is None:

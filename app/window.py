@@ -132,6 +132,9 @@ class MainWindow(QMainWindow):
         add(edit, "Find feature", self.browser.search.setFocus, QKeySequence.Find)
         add(edit, "Settings…", self.settings_dialog)
         add(edit, "MIDI…", lambda: self.midi.settings_dialog(self) and self._save_settings())
+        edit.addSeparator()  # punch-in (app/arrangement.py): marker at the playhead, re-render
+        add(edit, "Set punch-in marker at playhead", self.arrangement.mark_punch_at_playhead, "P")
+        add(edit, "Punch in from marker", self.arrangement.punch_in, "Shift+P")
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())

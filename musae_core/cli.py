@@ -186,6 +186,10 @@ def _checked_feature_db(path: str, sae, sae_arg: str):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.continue_from or args.punch_from is not None:  # punch-in (musae_core.punch)
+        from musae_core.punch.cli import continue_take
+
+        return continue_take(args)
     from musae_core.audio.io import write_take_files
     from musae_core.jobs import CancelToken
     from musae_core.models.base import GenerationRequest
@@ -294,6 +298,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--out", required=True, help="output .wav (a .json sidecar is written beside it)"
+    )
+    gen.add_argument(
+        "--continue",
+        dest="continue_from",
+        metavar="TAKE.json",
+        help="punch-in: continue this take (its sidecar) instead of a new one",
+    )
+    gen.add_argument(
+        "--from",
+        dest="punch_from",
+        type=float,
+        metavar="SECONDS",
+        help="with --continue: keep the take before SECONDS, steer from there on",
     )
     gen.set_defaults(func=cmd_generate)
 

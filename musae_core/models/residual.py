@@ -19,8 +19,11 @@ ResidualFn = Callable[[torch.Tensor, ForwardContext], torch.Tensor | None]
 
 
 @contextlib.contextmanager
-def residual_hooks(model: MusicModel, fns: Mapping[int, list[ResidualFn]]) -> Iterator[None]:
-    """Install ``fns[layer]`` on the residual stream after each block, for the ``with`` body."""
+def residual_hooks(
+    model: MusicModel, fns: Mapping[int, list[ResidualFn]], prepend: bool = False
+) -> Iterator[None]:
+    """Install ``fns[layer]`` on the residual stream after each block, for the ``with`` body;
+    ``prepend`` runs them before hooks installed earlier (steering before a capture)."""
     handles = []
 
     def make_hook(layer_fns: list[ResidualFn]):
@@ -43,7 +46,8 @@ def residual_hooks(model: MusicModel, fns: Mapping[int, list[ResidualFn]]) -> It
     try:
         for layer, layer_fns in fns.items():
             module = model.residual_module(layer)
-            handles.append(module.register_forward_hook(make_hook(list(layer_fns))))
+            hook = make_hook(list(layer_fns))
+            handles.append(module.register_forward_hook(hook, prepend=prepend))
         yield
     finally:
         for handle in handles:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,8 +100,14 @@ def stream_take(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     options: StreamOptions | None = None,
+    steps: Iterator | None = None,
+    on_boundary: Callable[[int], object] | None = None,
 ) -> Iterator[AudioChunk]:
     """Generate ``request`` and yield audio chunks as frames complete (see module docstring).
+
+    ``steps`` replaces ``model.decode_steps(request, cancel)`` (e.g. the punch-in loop with
+    per-segment steering); ``on_boundary(step)`` runs after each chunk is handed out, before
+    the next decoder step (where a live knob change may start a new steering segment).
 
     ``model`` is a ``TransformersMusicGen`` (anything with ``decode_steps``, ``decode`` and
     ``_take``); any other ``MusicModel`` (e.g. the audiocraft backend) falls back to one final
@@ -120,12 +126,14 @@ def stream_take(
         return
     chunks = _ChunkDecoder(model, options)
     state = None
-    for state in model.decode_steps(request, cancel):
+    for state in steps if steps is not None else model.decode_steps(request, cancel):
         progress(state.step, state.steps)
         if state.step < state.steps and chunks.ready(state.frames_done):
             with torch.inference_mode():
                 audio, first, n = chunks.decode(state.codes(), final=False)
             yield _chunk(model, audio, first, n, started)
+            if on_boundary is not None:
+                on_boundary(state.step)
     check(cancel)
     with torch.inference_mode():
         codes = state.codes()

@@ -55,6 +55,7 @@ class _Rendered:
     audio: np.ndarray  # (channels, samples)
     residual: torch.Tensor | None  # (frames, d_model) at the SAE layer
     take: object  # musae_core Take
+    recipe: object = None  # musae_core.punch.Recipe of a live-steered stream
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Session:
         self._unsteered: tuple[object, _Rendered] | None = None
         self._next_id = max((t.take_id for t in self.project.takes), default=0) + 1
         self.db_warning: str | None = None  # a legacy feature DB accepted without SAE identity
+        self.live = None  # musae_core.punch.live.LiveStream of the steered pass streaming now
 
     # --- state --------------------------------------------------------------------------------
     @property
@@ -213,7 +215,9 @@ class Session:
         model = self.model
         return round(model.n_frames_for(master.duration) * model.sample_rate / model.frame_rate)
 
-    def _generate(self, request, interventions, progress, cancel, on_chunk=None) -> _Rendered:
+    def _generate(
+        self, request, interventions, progress, cancel, on_chunk=None, live=False
+    ) -> _Rendered:
         from musae_core.models.residual import capture_residual
         from musae_core.render import explain_breakdown
         from musae_core.steering import steer
@@ -222,20 +226,28 @@ class Session:
         n_frames = model.n_frames_for(request.duration)
         steerable = self.sae is not None and not self.steering_unavailable()
         layers = [self.sae.cfg.layer] if steerable else []
+        live_stream = None
+        if live and on_chunk is not None:  # knob changes land mid-take (musae_core.punch.live)
+            from musae_core.punch.live import LiveStream
+
+            live_stream = LiveStream(model, request, interventions)
+        steering = contextlib.nullcontext() if live_stream else steer(model, interventions)
         with (
             explain_breakdown(interventions),
-            steer(model, interventions),
+            steering,
             capture_residual(model, layers) as rec,
         ):
             if on_chunk is None:
                 take = model.generate(request, progress=progress, cancel=cancel)
             else:
-                take = self._stream(request, n_frames, progress, cancel, on_chunk)
-        take.steering = [iv.to_dict() for iv in interventions]
+                take = self._stream(request, n_frames, progress, cancel, on_chunk, live_stream)
+        if live_stream is None:
+            take.steering = [iv.to_dict() for iv in interventions]
         residual = rec.activations(layers[0], n_frames)[0] if layers else None
-        return _Rendered(np.ascontiguousarray(take.audio[0], np.float32), residual, take)
+        recipe = live_stream.recipe() if live_stream is not None else None
+        return _Rendered(np.ascontiguousarray(take.audio[0], np.float32), residual, take, recipe)
 
-    def _stream(self, request, n_frames: int, progress, cancel, on_chunk: ChunkFn):
+    def _stream(self, request, n_frames: int, progress, cancel, on_chunk: ChunkFn, live=None):
         """Run the engine's chunked decode inside the caller's hooks; returns the full take.
 
         The final chunk carries the same take ``generate`` returns (same codes and audio), so
@@ -246,20 +258,27 @@ class Session:
         model = self.model
         total = round(n_frames * model.sample_rate / model.frame_rate)
         take = None
-        with contextlib.closing(stream_take(model, request, progress, cancel)) as chunks:
-            for chunk in chunks:
-                on_chunk(
-                    StreamChunk(
-                        audio=chunk.audio[0],
-                        start_sample=chunk.start_sample,
-                        total_samples=total,
-                        sample_rate=chunk.sample_rate,
-                        final=chunk.final,
-                        elapsed=chunk.elapsed,
+        if live is not None:
+            self.live, stream = live, live.chunks(progress, cancel)
+        else:
+            stream = stream_take(model, request, progress, cancel)
+        try:
+            with contextlib.closing(stream) as chunks:
+                for chunk in chunks:
+                    on_chunk(
+                        StreamChunk(
+                            audio=chunk.audio[0],
+                            start_sample=chunk.start_sample,
+                            total_samples=total,
+                            sample_rate=chunk.sample_rate,
+                            final=chunk.final,
+                            elapsed=chunk.elapsed,
+                        )
                     )
-                )
-                if chunk.final:
-                    take = chunk.take
+                    if chunk.final:
+                        take = chunk.take
+        finally:
+            self.live = None
         check(cancel)
         if take is None:
             raise MusaeError("The stream ended without a take.", "render again.")
@@ -318,7 +337,7 @@ class Session:
             if not steering:
                 plain = steered = plain_pass(on_chunk)
             elif on_chunk is not None:  # the audible pass first: it is the one being streamed
-                steered = self._generate(request, interventions, report, cancel, on_chunk)
+                steered = self._generate(request, interventions, report, cancel, on_chunk, True)
                 done_phases[0] += 1
                 plain = plain_pass(None)
             else:
@@ -340,6 +359,9 @@ class Session:
             from musae_core.render import take_metadata
 
             take.metadata = take_metadata(self.model, steered.take)
+            from musae_core.workstation.punch import attach_recipe
+
+            attach_recipe(take, steered, request, interventions, mixer)
             take.render_seconds = time.perf_counter() - started
             self._next_id += 1
         self.project.takes.append(take)

@@ -57,6 +57,10 @@ class TakeRecord:
     metadata: dict = field(default_factory=dict)
     render_seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)  # SIDES -> wav, LANES -> npz path
+    parent_id: int | None = None  # a punch-in take: the take it was punched into
+    punch_seconds: float | None = None  # where its steering changes (punch-in or live knob)
+    codes: np.ndarray | None = field(default=None, repr=False)  # in memory only, for punch-in
+    recipe: object = field(default=None, repr=False)  # musae_core.punch.Recipe, in memory only
 
     @property
     def duration(self) -> float:
@@ -76,7 +80,12 @@ class TakeRecord:
 
     def name(self) -> str:
         active = [f"#{c.feature}={c.strength:+.2f}" for c in self.mixer.audible() if c.strength]
-        return f"Take {self.take_id}: seed {self.master.seed} " + (" ".join(active) or "(flat)")
+        name = f"Take {self.take_id}: seed {self.master.seed} " + (" ".join(active) or "(flat)")
+        if self.parent_id is not None:
+            name += f" (punched into take {self.parent_id} at {self.punch_seconds:.2f} s)"
+        elif self.punch_seconds is not None:
+            name += f" (live change at {self.punch_seconds:.2f} s)"
+        return name
 
     def to_entry(self) -> dict:
         """The project-file form: recipe and file paths, not audio."""
@@ -89,6 +98,8 @@ class TakeRecord:
             "gains": list(self.gains),
             "render_seconds": self.render_seconds,
             "files": dict(self.files),
+            "parent_id": self.parent_id,
+            "punch_seconds": self.punch_seconds,
         }
 
     @classmethod
@@ -102,6 +113,8 @@ class TakeRecord:
             gains=tuple(data.get("gains", (1.0, 1.0))),
             render_seconds=float(data.get("render_seconds", 0.0)),
             files=dict(data.get("files", {})),
+            parent_id=data.get("parent_id"),
+            punch_seconds=data.get("punch_seconds"),
         )
 
     def load_audio(self, base: Path | None = None) -> None:
