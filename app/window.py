@@ -344,6 +344,16 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        self._sized_on_show = state is not None  # no saved layout: size the docks once shown
+
+    def showEvent(self, event) -> None:
+        """Dock sizes set before the first show are laid out against a window that is not on
+        screen yet (Qt keeps the docks' size hints instead), so the default layout is applied
+        again once the window is shown at its real size."""
+        super().showEvent(event)
+        if not self._sized_on_show:
+            self._sized_on_show = True
+            QTimer.singleShot(0, self._dock_sizes)
 
     def _save_settings(self) -> None:
         try:

@@ -45,6 +45,7 @@ class Walk:
         self.dialog_seen = False
         self.shot = 0
         self.win = None
+        self.started = time.monotonic()
 
     # --- plumbing ----------------------------------------------------------------------------
     def pump(self, seconds: float) -> None:
@@ -138,13 +139,19 @@ class Walk:
 
     # --- the walk ----------------------------------------------------------------------------
     def run(self) -> None:
+        from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QMainWindow
 
+        wins = [w for w in self.app.topLevelWidgets() if isinstance(w, QMainWindow)]
+        if not wins:  # the start-up card pumps events before the window exists: look again
+            if time.monotonic() - self.started > STEP_TIMEOUT:
+                self.problems.append("the app opened no main window")
+                self.app.exit(1)
+            else:
+                QTimer.singleShot(200, self.run)
+            return
         self._app_hook = sys.excepthook
         sys.excepthook = self.excepthook
-        wins = [w for w in self.app.topLevelWidgets() if isinstance(w, QMainWindow)]
-        if not wins:
-            raise WalkFailed("the app opened no main window")
         self.win = win = wins[0]
         try:
             for step in (self.first_launch, self.search_inspect, self.play_clip,
