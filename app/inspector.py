@@ -81,6 +81,7 @@ class InspectorPanel(QWidget):
         self.raw.setMaximumHeight(140)
         self.raw.hide()
         self.clap_note = QLabel("CLAP column empty: no CLAP validation yet (hover for how)")
+        self.clap_note.setWordWrap(True)  # wraps rather than widen the inspector dock
         self.clap_note.setToolTip(NO_CLAP)
         self.clap_note.hide()
         self.histogram = pg.PlotWidget()

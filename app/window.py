@@ -225,12 +225,13 @@ class MainWindow(QMainWindow):
         self._dock_sizes()
 
     def _dock_sizes(self) -> None:
-        """The browser as wide as its columns need, the arrangement at least ~46 % of the
-        window, the inspector what is left (its own minimum at the least)."""
+        """The browser as wide as its columns need, the arrangement ~40 % of the window (the
+        widest panel: the DAW's centre), the inspector the rest (its own minimum at the least;
+        narrower than ~330 px its labels table and plots are too cramped to read)."""
         width = self.width()
         side = [self.docks["browser"], self.docks["inspector"]]
         browser = max(self.browser.sizeHint().width(), int(width * 0.22))
-        inspector = max(side[1].minimumSizeHint().width(), width - browser - int(width * 0.46))
+        inspector = max(side[1].minimumSizeHint().width(), width - browser - int(width * 0.40))
         self.resizeDocks(side, [browser, inspector], Qt.Horizontal)
         bottom = [self.docks["mixer"], self.docks["master"]]
         self.resizeDocks(bottom, [int(width * 0.6), int(width * 0.4)], Qt.Horizontal)

@@ -93,7 +93,8 @@ def test_the_arrangement_gets_the_room_and_nothing_covers_its_lanes(loaded, qtbo
     qtbot.wait(50)
     centre = win.arrangement.width()
     assert centre > win.docks["browser"].width() and centre > win.docks["inspector"].width()
-    assert centre >= 0.45 * win.width()
+    assert centre >= 0.38 * win.width()  # ~40 %: the inspector keeps a readable width
+    assert win.docks["inspector"].width() >= 300
     bench.auto_render = False
     bench.add_feature(5)
     bench.update_channel(5, strength=2.0)
