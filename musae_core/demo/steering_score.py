@@ -135,19 +135,14 @@ class ConceptSteering:
 
 
 @dataclass
-class ConceptSteeringReport:
-    features: list[ConceptSteering] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)  # feature -> why it was not steered
-    settings: dict = field(default_factory=dict)
+class ConceptSteeringReport(SteeringReport):
+    """``SteeringReport`` over concepts (``features`` holds ``ConceptSteering``), plus the
+    features that were not steered and why."""
 
-    @property
-    def fraction(self) -> float:
-        return sum(f.steers for f in self.features) / len(self.features) if self.features else 0.0
+    skipped: dict[str, str] = field(default_factory=dict)  # feature -> why it was not steered
 
     def to_dict(self) -> dict:
-        return {"fraction_steering": self.fraction, "evaluated": len(self.features),
-                "features": [asdict(f) for f in self.features], "skipped": self.skipped,
-                "settings": self.settings}  # fmt: skip
+        return {**super().to_dict(), "skipped": self.skipped}
 
 
 def steering_targets(concepts) -> tuple[dict[int, str], dict[int, float], str]:
