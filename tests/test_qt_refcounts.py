@@ -16,10 +16,9 @@ CALLS = 2000
 
 
 def test_single_shot_callables_keep_none_alive(qapp):
-    before = sys.getrefcount(None)
-    for _ in range(CALLS):
+    before = sys.getrefcount(None)  # 6.12.0 drops the reference when the call is made;
+    for _ in range(CALLS):  # no event processing here, so nothing else changes the count
         QTimer.singleShot(0, lambda: None)
-    qapp.processEvents()
     assert sys.getrefcount(None) - before > -CALLS // 10
 
 

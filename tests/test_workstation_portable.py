@@ -42,7 +42,8 @@ def test_save_as_moves_takes_in_and_a_moved_folder_reopens(rendered, tmp_path):
     shutil.move(tmp_path / "mine", tmp_path / "moved")
     reopened = Session.from_project_file(tmp_path / "moved" / "copy.musae.json")
     reopened.project.model_id = None  # audio and lanes need no model
-    assert reopened.open_resources() == []
+    warnings = reopened.open_resources()  # the fixture DB predates SAE identities: only that
+    assert [w for w in warnings if "records no SAE identity" not in w] == []  # is noted
     again = reopened.takes[0]
     np.testing.assert_allclose(again.steered, take.steered, atol=1e-4)
     assert set(again.activations) == {4} and again.activations[4].max() > 0
@@ -66,7 +67,8 @@ def test_save_as_can_copy_the_sae_and_database_in(rendered, tmp_path, feature_db
     shutil.move(tmp_path / "mine", tmp_path / "zipped-and-back")
     reopened = Session.from_project_file(tmp_path / "zipped-and-back" / "song.musae.json")
     reopened.project.model_id = None
-    assert reopened.open_resources() == []
+    warnings = reopened.open_resources()  # the fixture DB predates SAE identities: only that
+    assert [w for w in warnings if "records no SAE identity" not in w] == []  # is noted
     assert reopened.sae is not None and reopened.db.feature_count() == 48
     assert (
         tmp_path / "zipped-and-back" / "song_resources" / "features.snippets" / "4-0.flac"

@@ -62,8 +62,17 @@ def intervention_from_dict(data: dict, sae_cache: dict | None = None):
         )
         mode = "clamp" if kind == "SaeFeatureClamp" else "add"
         strength = params.get("value", 0.0) if mode == "clamp" else params.get("alpha", 0.0)
-        iv = feature_intervention(sae, int(source["feature"]), strength, params.get("beta"),
-                                  mode, common["branch"], envelope, path)  # fmt: skip
+        iv = feature_intervention(
+            sae, int(source["feature"]), strength, mode=mode, branch=common["branch"],
+            envelope=envelope, sae_path=path,
+        )  # fmt: skip
+        recorded = params.get("beta")  # beta is decided by feature_beta: it must agree
+        if recorded is not None and abs(getattr(iv, "beta", recorded) - recorded) > 1e-6:
+            raise MusaeError(
+                f"Feature {source['feature']}'s beta is {iv.beta:g} now but the take was "
+                f"steered with {recorded:g}.",
+                "re-render with the SAE (and feature database) the take used.",
+            )
     else:
         raise MusaeError(f"Cannot rebuild steering {kind} from the sidecar (source {source}).",
                          "re-render takes steered from vector files or SAE features.")  # fmt: skip
