@@ -29,23 +29,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from musae_core import threads  # noqa: E402  (cheap: no torch; the children import torch)
+
 DEMO = ROOT / "resources" / "demo"
 CONFIGS = ("auto", "fixed1", "fixed2", "legacy")
-CLEARED = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OMP_WAIT_POLICY",
-    "KMP_BLOCKTIME",
-    "MUSAE_THREADS",
-)
+CLEARED = threads.THREAD_ENV  # the variables a clean child process must not inherit
 
 
 def child(config: str, duration: float, feature: int, strength: float) -> None:
     """One measurement in this fresh process; prints one JSON line."""
-    sys.path.insert(0, str(ROOT))
     if config != "legacy":
-        from musae_core import threads
-
         threads.prepare()
     import torch
 

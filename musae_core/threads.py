@@ -24,6 +24,14 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 ENV_OVERRIDE = "MUSAE_THREADS"
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "KMP_BLOCKTIME",
+    ENV_OVERRIDE,
+)
+"""Every environment variable that decides a process's CPU threading (a clean child clears them)."""
 SMALL_MODEL_PARAMS = 50_000_000
 """Below this many parameters an op is too short to split wider than two threads (the 5 M
 parameter demo model renders no faster on 2 threads than on 1 on an idle box)."""

@@ -14,13 +14,7 @@ import pytest
 from musae_core import threads
 
 ROOT = Path(__file__).resolve().parents[1]
-CLEARED = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OMP_WAIT_POLICY",
-    "KMP_BLOCKTIME",
-    "MUSAE_THREADS",
-)
+CLEARED = threads.THREAD_ENV  # the variables a clean child process must not inherit
 
 
 def _env(**extra: str) -> dict[str, str]:
