@@ -7,9 +7,9 @@ import pytest
 from test_labeling_support import SR, click_track, harmonic_tone
 
 from musae_core.errors import MusaeError
+from musae_core.labeling.contrast_stats import auroc, compare, compare_proportions
 from musae_core.labeling.descriptor_labeler import descriptor_labels
 from musae_core.labeling.descriptors import describe, estimate_key
-from musae_core.labeling.stats import auroc, compare, compare_proportions
 
 
 @pytest.fixture(scope="module")

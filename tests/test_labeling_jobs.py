@@ -9,8 +9,8 @@ from test_labeling_support import MemoryFeatureDB, TopClip, clips_from_audio, ha
 from musae_core.jobs import CancelToken
 from musae_core.labeling.clap import load_clap
 from musae_core.labeling.clap_tagger import ClapTagger, TaggerSettings
-from musae_core.labeling.clips import baseline_for, sample_baseline
-from musae_core.labeling.jobs import parse_feature_list, run_label_job
+from musae_core.labeling.clip_audio import baseline_for, sample_baseline
+from musae_core.labeling.label_job import parse_feature_list, run_label_job
 from musae_core.labeling.methods import ClapMethod, ClapValidator, DescriptorMethod, EmbeddingCache
 from musae_core.labeling.vocabulary import Vocabulary
 

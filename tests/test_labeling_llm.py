@@ -16,7 +16,7 @@ import soundfile as sf
 from test_labeling_support import SR, MemoryFeatureDB, clips_from_audio, harmonic_tone
 
 from musae_core.errors import MusaeError
-from musae_core.labeling.jobs import run_label_job
+from musae_core.labeling.label_job import run_label_job
 from musae_core.labeling.llm_client import (
     ChatClient,
     LLMBudgetExceeded,

@@ -157,7 +157,7 @@ def label_fine_concepts(db_path: Path, feature_ids: list[int], progress=None,
     """Fine-concept DSP labels (``labeling.fine_concepts``) for ``feature_ids``; resumes."""
     from musae_core.features.db import FeatureDB
     from musae_core.labeling.fine_concepts import FineConceptMethod
-    from musae_core.labeling.jobs import run_label_job
+    from musae_core.labeling.label_job import run_label_job
 
     db = FeatureDB.open(db_path)
     try:

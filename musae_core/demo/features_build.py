@@ -135,7 +135,7 @@ def label_features(
     from musae_core.demo.factor_tagger import FactorTagger
     from musae_core.features.db import FeatureDB
     from musae_core.labeling.descriptor_labeler import DescriptorThresholds
-    from musae_core.labeling.jobs import run_label_job
+    from musae_core.labeling.label_job import run_label_job
     from musae_core.labeling.methods import DescriptorMethod, TaggerMethod
 
     db = FeatureDB.open(db_path)

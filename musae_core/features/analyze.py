@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from musae_core.errors import Cancelled, MusaeError
+from musae_core.features.activation_stats import FeatureAccumulator, Thresholds
 from musae_core.features.cliptable import ClipTable
 from musae_core.features.codes import sparse_codes
 from musae_core.features.db import FeatureDB, snippet_dir_for
 from musae_core.features.neighbours import decoder_neighbours
 from musae_core.features.resume import Pass1Checkpoint, run_key
 from musae_core.features.snippets import SNIPPET_FORMATS, SnippetRequest, write_snippets
-from musae_core.features.stats import FeatureAccumulator, Thresholds
 from musae_core.features.timelines import (
     ClipContext,
     TopEntries,

@@ -20,7 +20,7 @@ from typing import Any
 from musae_core import __version__
 from musae_core.errors import MusaeError
 from musae_core.features import schema
-from musae_core.features.clips import ClipsMixin
+from musae_core.features.db_clips import ClipsMixin
 from musae_core.features.guard import dump_json
 from musae_core.features.labels import LabelsMixin
 from musae_core.features.query import ROW_COLUMNS, build_query, candidate_labels

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from musae_core.features.stats import FeatureAccumulator
+from musae_core.features.activation_stats import FeatureAccumulator
 from musae_core.features.topclips import TopSelector
 from musae_core.fileio import atomic_path
 from musae_core.sae.architectures import SparseAutoencoder

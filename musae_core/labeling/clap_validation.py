@@ -15,7 +15,7 @@ import numpy as np
 
 from musae_core.errors import MusaeError
 from musae_core.labeling.clap import ClapEmbedder
-from musae_core.labeling.stats import compare
+from musae_core.labeling.contrast_stats import compare
 
 
 @dataclass(frozen=True)

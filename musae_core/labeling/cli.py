@@ -156,7 +156,7 @@ def _build_method(args, embedder_cache):
 
 def cmd_label(args: argparse.Namespace) -> int:
     from musae_core.cli import _progress_bar
-    from musae_core.labeling.jobs import all_feature_ids, parse_feature_list, run_label_job
+    from musae_core.labeling.label_job import all_feature_ids, parse_feature_list, run_label_job
 
     db = open_feature_db(args.db)
     ids = all_feature_ids(db) if args.all else parse_feature_list(args.features)

@@ -14,9 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musae_core.labeling.contrast_stats import (
+    bonferroni,
+    compare,
+    compare_proportions,
+    finite_values,
+)
 from musae_core.labeling.descriptors import NUMERIC_DESCRIPTORS
 from musae_core.labeling.results import LabelResult
-from musae_core.labeling.stats import bonferroni, compare, compare_proportions, finite_values
 
 SOURCE = "descriptor"
 

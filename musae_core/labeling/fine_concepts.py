@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from musae_core.jobs import CancelToken, check
-from musae_core.labeling.clips import field, read_clip
+from musae_core.labeling.clip_audio import field, read_clip
 from musae_core.labeling.results import LabelResult
 
 SOURCE = "fine-dsp"

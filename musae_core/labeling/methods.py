@@ -19,7 +19,7 @@ from musae_core.jobs import CancelToken, check
 from musae_core.labeling.clap import ClapEmbedder
 from musae_core.labeling.clap_tagger import ClapTagger, TaggerSettings
 from musae_core.labeling.clap_validation import ClapAlignment, validate_texts
-from musae_core.labeling.clips import BaselineClip, ClipKey, clip_key, field, read_clip
+from musae_core.labeling.clip_audio import BaselineClip, ClipKey, clip_key, field, read_clip
 from musae_core.labeling.descriptor_labeler import DescriptorThresholds, descriptor_labels
 from musae_core.labeling.descriptors import DESCRIPTOR_RATE, describe
 from musae_core.labeling.llm_labeler import LLMLabeller

@@ -1,7 +1,7 @@
 """What every labeller returns: label text, a score and the evidence behind it.
 
 Labellers stay pure (clips in, ``LabelResult`` out) so they can be tested without a feature
-database; the job layer (``musae_core.labeling.jobs``) is the only code that stores them.
+database; the job layer (``musae_core.labeling.label_job``) is the only code that stores them.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from scipy import stats
 from musae_core.errors import Cancelled
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.labeling.clap import ClapEmbedder
-from musae_core.labeling.clips import field as row_field
+from musae_core.labeling.clip_audio import field as row_field
 from musae_core.labeling.descriptors import NUMERIC_DESCRIPTORS, describe
 
 JOB = "eval-steering"

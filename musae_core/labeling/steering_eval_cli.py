@@ -35,7 +35,7 @@ def cmd_eval_steering(args: argparse.Namespace) -> int:
     from musae_core.cli import _progress_bar
     from musae_core.jobs import CancelToken
     from musae_core.labeling.cli import ctrl_c_cancels, open_feature_db
-    from musae_core.labeling.jobs import all_feature_ids, parse_feature_list
+    from musae_core.labeling.label_job import all_feature_ids, parse_feature_list
     from musae_core.labeling.steering_eval import (
         NEUTRAL_PROMPTS,
         SteeringSettings,

@@ -24,8 +24,8 @@ import numpy as np
 import soxr
 
 from musae_core.errors import MusaeError
+from musae_core.labeling.contrast_stats import compare
 from musae_core.labeling.results import LabelResult
-from musae_core.labeling.stats import compare
 
 SOURCE = "essentia"
 ESSENTIA_RATE = 16_000

@@ -18,13 +18,13 @@ from typing import Any
 
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check
-from musae_core.labeling.clips import (
+from musae_core.labeling.clip_audio import (
     BaselineClip,
     baseline_evidence,
     baseline_for,
     sample_baseline,
 )
-from musae_core.labeling.clips import field as row_field
+from musae_core.labeling.clip_audio import field as row_field
 from musae_core.labeling.llm_client import LLMJobStopped
 from musae_core.labeling.methods import ClapValidator, FeatureMethod
 
