@@ -10,6 +10,7 @@ from musae_core.features.records import (
     SteeringRecord,
     TopClip,
 )
+from musae_core.features.store import FeatureStore
 
 __all__ = [
     "FeatureDB",
@@ -17,6 +18,7 @@ __all__ = [
     "FeatureRecord",
     "FeatureRow",
     "FeatureStats",
+    "FeatureStore",
     "Label",
     "SteeringRecord",
     "TopClip",

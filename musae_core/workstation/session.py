@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,11 @@ from musae_core.workstation.project import Project
 from musae_core.workstation.session_files import ProjectFiles
 from musae_core.workstation.settings import Settings
 from musae_core.workstation.takes import TakeRecord, matched_gains
+
+if TYPE_CHECKING:  # loaded on demand (load_model, open_sae, open_feature_db), not on import
+    from musae_core.features.db import FeatureDB
+    from musae_core.models.base import MusicModel
+    from musae_core.sae.architectures import SparseAutoencoder
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +71,9 @@ class Session(ProjectFiles):
 
     project: Project = field(default_factory=Project)
     settings: Settings = field(default_factory=Settings)
-    model: object | None = None
-    sae: object | None = None
-    db: object | None = None
+    model: MusicModel | None = None
+    sae: SparseAutoencoder | None = None
+    db: FeatureDB | None = None  # opened read-only; the GUI reads its whole API through it
 
     def __post_init__(self) -> None:
         self.history: History[MixerState] = History(self.project.mixer)
@@ -112,7 +118,9 @@ class Session(ProjectFiles):
         return None
 
     # --- loading (worker threads) -------------------------------------------------------------
-    def load_model(self, model_id: str | None = None, cancel: CancelToken | None = None):
+    def load_model(
+        self, model_id: str | None = None, cancel: CancelToken | None = None
+    ) -> MusicModel:
         """Load the project's model (slow: call on a worker)."""
         from musae_core.models.loading import load_model
 
@@ -128,7 +136,7 @@ class Session(ProjectFiles):
         self.project.model_id = model_id
         return model
 
-    def load_sae(self, path: str | os.PathLike[str]):
+    def load_sae(self, path: str | os.PathLike[str]) -> SparseAutoencoder:
         """Load an SAE; refused (``SaeMismatch``) when the open feature DB describes another."""
         from musae_core.sae import load_sae
 
@@ -140,7 +148,7 @@ class Session(ProjectFiles):
         self.project.sae_path = str(Path(path).resolve())
         return sae
 
-    def open_feature_db(self, path: str | os.PathLike[str]):
+    def open_feature_db(self, path: str | os.PathLike[str]) -> FeatureDB:
         """Open a feature DB; refused (``SaeMismatch``) when it describes another SAE than the
         loaded one, so the browser never shows one SAE's features for another's knobs."""
         from musae_core.features import FeatureDB
@@ -164,7 +172,9 @@ class Session(ProjectFiles):
         log.info("opened feature database %s in %.2f s", path, time.perf_counter() - started)
         return db
 
-    def _check_pair(self, sae, db, sae_label: str) -> None:
+    def _check_pair(
+        self, sae: SparseAutoencoder | None, db: FeatureDB | None, sae_label: str
+    ) -> None:
         """Raise when ``db`` was analysed from another SAE; keep a legacy DB's warning."""
         self.db_warning = None
         if sae is None or db is None:
@@ -182,7 +192,7 @@ class Session(ProjectFiles):
         return feature_concepts(self.db, feature)
 
     def close(self) -> None:
-        if self.db is not None and hasattr(self.db, "close"):
+        if self.db is not None:
             self.db.close()
         self.db = None
 
