@@ -18,3 +18,30 @@ def tiny_model():
     from musae_core.models.loading import load_model
 
     return load_model("tiny", device="cpu", dtype="fp32")
+
+
+@pytest.fixture
+def labelling_db(tmp_path):
+    """Factory of real feature databases for the labelling tests: ``labelling_db({feature_id:
+    [TopClip, ...]})`` writes a FeatureDB in ``tmp_path`` whose features all fired and have
+    those top clips (an empty list: fired, but its clips are missing); closed after the test."""
+    from musae_core.features import FeatureDB, FeatureStats
+
+    opened = []
+
+    def make(clips):
+        db = FeatureDB.create(tmp_path / f"labelling-{len(opened)}.db",
+                              {"model_id": "tiny", "layer": 2, "sample_rate": 32000})  # fmt: skip
+        opened.append(db)
+        db.write_features(
+            FeatureStats(id=f, frequency=0.1, clip_rate=0.1, mean_activation=0.5, quantiles={},
+                         max_activation=max((c.peak_activation for c in top), default=1.0),
+                         histogram=([0.0, 1.0], [1]))
+            for f, top in clips.items()
+        )  # fmt: skip
+        db.write_many_top_clips([(f, "mean", list(top)) for f, top in clips.items() if top])
+        return db
+
+    yield make
+    for db in opened:
+        db.close()

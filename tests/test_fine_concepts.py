@@ -13,6 +13,7 @@ from musae_core.demo.factors import sample_factors
 from musae_core.demo.frame_truth import clip_concepts
 from musae_core.errors import MusaeError
 from musae_core.features.concepts import ConceptTruth
+from musae_core.features.records import TopClip
 from musae_core.labeling.fine_concepts import (
     FineConceptMethod,
     concept_of_label,
@@ -60,8 +61,9 @@ def test_labeller_names_the_note_where_the_feature_fires(tmp_path):
         audio[lo * RATE : hi * RATE] = tone(61, hi - lo)
         timeline[int(lo * FPS) + 2 : int(hi * FPS) - 2] = 1.0
     sf.write(tmp_path / "clip.wav", audio, RATE)
-    clip = {"source_path": str(tmp_path / "clip.wav"), "clip_start": 0.0, "clip_seconds": 10.0,
-            "timeline": list(timeline), "frame_rate": FPS}  # fmt: skip
+    clip = TopClip(rank=1, source_path=str(tmp_path / "clip.wav"), clip_start=0.0,
+                   clip_seconds=10.0, mean_activation=0.4, peak_activation=1.0,
+                   timeline=list(timeline), frame_rate=FPS)  # fmt: skip
     labels = FineConceptMethod().label(7, [clip], [], None)
     concepts = [lab.evidence["concept"] for lab in labels]
     assert concepts and concepts[0] in ("pitch=61", "pitch_class=C#")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_labeling_support import MemoryFeatureDB, TopClip, clips_from_audio, harmonic_tone
+from test_labeling_support import all_labels, clips_from_audio, harmonic_tone
 
+from musae_core.features import FeatureDB, FeatureStore, TopClip
 from musae_core.jobs import CancelToken
 from musae_core.labeling.clap import load_clap
 from musae_core.labeling.clap_tagger import ClapTagger, TaggerSettings
@@ -32,10 +33,11 @@ def clip_folder(tmp_path_factory):
     return features
 
 
-def make_db(clip_folder, extra=None) -> MemoryFeatureDB:
+def make_db(labelling_db, clip_folder, extra=None) -> FeatureDB:
+    """A real feature database holding the folder's features (and ``extra`` ones)."""
     clips = {f: list(c) for f, c in clip_folder.items()}
     clips.update(extra or {})
-    return MemoryFeatureDB(clips)
+    return labelling_db(clips)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,14 @@ def clap():
     return load_clap("tiny", device="cpu")
 
 
-def test_baseline_pool_is_seeded_round_robin_and_excludes_the_feature(clip_folder):
-    db = make_db(clip_folder)
+def test_feature_db_is_the_store_the_jobs_are_written_against(clip_folder, labelling_db):
+    db = make_db(labelling_db, clip_folder)
+    assert isinstance(db, FeatureStore)
+    assert [c.source_path for c in db.top_clips(HIGH)] == [c.source_path for c in clip_folder[HIGH]]
+
+
+def test_baseline_pool_is_seeded_round_robin_and_excludes_the_feature(clip_folder, labelling_db):
+    db = make_db(labelling_db, clip_folder)
     pool = sample_baseline(db, list(clip_folder), size=10, seed=3)
     again = sample_baseline(db, list(clip_folder), size=10, seed=3)
     assert [b.key for b in pool] == [b.key for b in again] and len(pool) == 10
@@ -59,8 +67,8 @@ def test_baseline_pool_is_seeded_round_robin_and_excludes_the_feature(clip_folde
     assert all(b.feature_id != HIGH for b in mine) and len(mine) < len(pool)
 
 
-def test_descriptor_job_labels_known_features_and_resumes(clip_folder, descriptors):
-    db = make_db(clip_folder)
+def test_descriptor_job_labels_known_features_and_resumes(clip_folder, descriptors, labelling_db):
+    db = make_db(labelling_db, clip_folder)
     summary = run_label_job(db, descriptors, [HIGH, LOW], baseline_size=40)
     assert (summary.done, summary.failed) == (2, 0)
     texts = {f: {r.text for r in db.labels(f)} for f in (HIGH, LOW)}
@@ -69,25 +77,28 @@ def test_descriptor_job_labels_known_features_and_resumes(clip_folder, descripto
     label = next(r for r in db.labels(HIGH) if r.text == "high register")
     assert label.source == "descriptor" and label.evidence["p_adjusted"] < 0.01
     assert label.evidence["baseline"]["used"] >= 30 and label.evidence["job"] == "label:descriptors"
-    count = len(db.label_rows)
-    db.top_clip_calls.clear()
+    count = len(all_labels(db))
     again = run_label_job(db, descriptors, [HIGH, LOW], baseline_size=40)
-    assert (again.done, again.skipped) == (0, 2) and len(db.label_rows) == count
+    assert (again.done, again.skipped) == (0, 2) and len(all_labels(db)) == count
 
 
-def test_failing_feature_is_recorded_and_the_job_goes_on(clip_folder, descriptors, tmp_path):
-    broken = {9: [TopClip(1, str(tmp_path / "gone.wav"), 0.0, 1.0)], 10: []}
-    db = make_db(clip_folder, broken)
+def test_failing_feature_is_recorded_and_the_job_goes_on(
+    clip_folder, descriptors, tmp_path, labelling_db
+):
+    gone = TopClip(1, str(tmp_path / "gone.wav"), 0.0, 1.0, mean_activation=1.0,
+                   peak_activation=1.0)  # fmt: skip
+    db = make_db(labelling_db, clip_folder, {9: [gone], 10: []})
     summary = run_label_job(db, descriptors, [9, 10, HIGH], baseline_size=30)
     assert (summary.done, summary.failed) == (1, 2)
-    assert [e[0] for e in db.errors] == [9, 10]
-    assert "Cannot read top clip audio" in db.errors[0][2]
-    assert "no top clips" in db.errors[1][2]
+    errors = db.errors("label:descriptors")
+    assert [e.feature_id for e in errors] == [9, 10]
+    assert "Cannot read top clip audio" in errors[0].message
+    assert "no top clips" in errors[1].message
     assert db.done(HIGH, "label:descriptors") and not db.done(9, "label:descriptors")
 
 
-def test_cancel_stops_between_features_and_a_rerun_finishes(clip_folder, descriptors):
-    db = make_db(clip_folder)
+def test_cancel_stops_between_features_and_a_rerun_finishes(clip_folder, descriptors, labelling_db):
+    db = make_db(labelling_db, clip_folder)
     cancel = CancelToken()
     seen = []
 
@@ -102,29 +113,29 @@ def test_cancel_stops_between_features_and_a_rerun_finishes(clip_folder, descrip
     assert (second.done, second.skipped) == (2, 1)
 
 
-def test_limit_counts_only_missing_features(clip_folder, descriptors):
-    db = make_db(clip_folder)
+def test_limit_counts_only_missing_features(clip_folder, descriptors, labelling_db):
+    db = make_db(labelling_db, clip_folder)
     run_label_job(db, descriptors, [2], baseline_size=20)
     summary = run_label_job(db, descriptors, [2, 3, 4, 5], baseline_size=20, limit=2)
     assert (summary.skipped, summary.done) == (1, 2) and "limit" in summary.stopped
 
 
-def test_validate_job_scores_every_label_once(clip_folder, descriptors, clap):
-    db = make_db(clip_folder)
+def test_validate_job_scores_every_label_once(clip_folder, descriptors, clap, labelling_db):
+    db = make_db(labelling_db, clip_folder)
     run_label_job(db, descriptors, [HIGH, LOW], baseline_size=30)
-    n_labels = len(db.label_rows)
+    n_labels = len(all_labels(db))
     assert n_labels >= 2
     validator = ClapValidator(EmbeddingCache(clap))
     summary = run_label_job(db, None, [HIGH, LOW], validator, baseline_size=30)
     assert summary.validated == n_labels
-    for row in db.label_rows:
+    for row in all_labels(db):
         assert row.clap_score is not None and 0.0 <= row.auroc <= 1.0
     again = run_label_job(db, None, [HIGH, LOW], validator, baseline_size=30)
     assert again.validated == 0
 
 
-def test_clap_job_tags_and_validates(clip_folder, clap):
-    db = make_db(clip_folder)
+def test_clap_job_tags_and_validates(clip_folder, clap, labelling_db):
+    db = make_db(labelling_db, clip_folder)
     vocabulary = Vocabulary.from_terms({"instruments": ["piano", "flute"], "moods": ["calm"]})
     cache = EmbeddingCache(clap)
     method = ClapMethod(ClapTagger(clap, vocabulary), cache, TaggerSettings(min_score=-1.0))
@@ -138,21 +149,19 @@ def test_parse_feature_list():
     assert parse_feature_list("1,2, 5,3-4,2") == [1, 2, 5, 3, 4]
 
 
-def test_musae_label_cli(clip_folder, monkeypatch, tmp_path, capsys):
+def test_musae_label_cli(clip_folder, tmp_path, capsys, labelling_db):
     from musae_core.cli import main
-    from musae_core.labeling import cli as label_cli
 
-    db = make_db(clip_folder)
-    path = tmp_path / "features.db"
-    path.write_bytes(b"")
-    monkeypatch.setattr(label_cli, "open_feature_db", lambda p: db)
+    db = make_db(labelling_db, clip_folder)
+    path = db.path
     code = main(["label", "--db", str(path), "--method", "descriptors", "--features", "0,1",
                  "--baseline-size", "30"])  # fmt: skip
     assert code == 0
     assert "2 features labelled" in capsys.readouterr().out
     code = main(["label", "--db", str(path), "--method", "validate", "--all",
                  "--clap-model", "tiny", "--baseline-size", "30", "--device", "cpu"])  # fmt: skip
-    assert code == 0 and all(row.clap_score is not None for row in db.label_rows)
+    labels = all_labels(db)
+    assert code == 0 and labels and all(row.clap_score is not None for row in labels)
     assert main(["label", "--db", str(tmp_path / "nope.db"), "--method", "clap", "--all"]) == 2
 
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 import soundfile as sf
-from test_labeling_support import SR, MemoryFeatureDB, clips_from_audio, harmonic_tone
+from test_labeling_support import SR, all_labels, clips_from_audio, harmonic_tone, stored_text
 
 from musae_core.errors import MusaeError
 from musae_core.labeling.label_job import run_label_job
@@ -241,8 +241,8 @@ def test_settings_from_env_and_key_is_hidden():
     assert KEY not in repr(settings)
 
 
-def test_llm_job_records_errors_hides_the_key_and_resumes(serve, tmp_path, caplog):
-    db = MemoryFeatureDB({
+def test_llm_job_records_errors_hides_the_key_and_resumes(serve, tmp_path, caplog, labelling_db):
+    db = labelling_db({
         f: clips_from_audio(tmp_path, f"f{f}", [harmonic_tone(50 + f + i, 1.0) for i in range(3)])
         for f in range(4)
     })  # fmt: skip
@@ -260,18 +260,18 @@ def test_llm_job_records_errors_hides_the_key_and_resumes(serve, tmp_path, caplo
     method = LLMMethod(LLMLabeller(client_for(server)))
     first = run_label_job(db, method, [0, 1, 2, 3])
     assert (first.done, first.failed) == (3, 1)
-    assert [e[0] for e in db.errors] == [1] and db.errors[0][1] == method.job
-    assert {row.feature_id for row in db.label_rows} == {0, 2, 3}
+    assert [(e.feature_id, e.job) for e in db.errors()] == [(1, method.job)]
+    assert {row.feature_id for row in all_labels(db)} == {0, 2, 3}
     requests_before = len(server.requests)
 
     second = run_label_job(db, LLMMethod(LLMLabeller(client_for(server))), [0, 1, 2, 3])
     assert (second.done, second.skipped, second.failed) == (1, 3, 0)
     assert len(server.requests) == requests_before + 1  # only the missing feature
-    assert {row.feature_id for row in db.label_rows} == {0, 1, 2, 3}
-    assert len(db.label_rows) == 8  # two concepts per feature, none duplicated
-    assert KEY not in db.dump()
+    assert {row.feature_id for row in all_labels(db)} == {0, 1, 2, 3}
+    assert len(all_labels(db)) == 8  # two concepts per feature, none duplicated
+    assert KEY not in stored_text(db)
     assert KEY not in caplog.text
-    evidence = db.label_rows[0].evidence
+    evidence = all_labels(db)[0].evidence
     assert evidence["llm_model"] == "audio-model" and evidence["job"] == method.job
     assert np.isclose(evidence["audio_seconds"], 4.0, atol=0.01)
 
@@ -286,11 +286,13 @@ def dead_url(userinfo: str = "") -> str:
     return f"http://{userinfo}127.0.0.1:{port}/v1"
 
 
-def test_dead_endpoint_stops_the_job_after_consecutive_connection_failures(tmp_path, caplog):
+def test_dead_endpoint_stops_the_job_after_consecutive_connection_failures(
+    tmp_path, caplog, labelling_db
+):
     """Nothing listening: the job stops after 3 refused connections with one message naming
     the endpoint and how to resume, rather than 5 tries per feature until the budget is spent;
     no feature is blamed for it, and the URL's password never shows."""
-    db = MemoryFeatureDB({
+    db = labelling_db({
         f: clips_from_audio(tmp_path, f"f{f}", [harmonic_tone(50 + f, 1.0)]) for f in range(4)
     })  # fmt: skip
     url = dead_url("alice:hunter2-pw@")
@@ -299,7 +301,7 @@ def test_dead_endpoint_stops_the_job_after_consecutive_connection_failures(tmp_p
     caplog.set_level(logging.DEBUG)
     summary = run_label_job(db, LLMMethod(LLMLabeller(client)), [0, 1, 2, 3])
     assert client.requests_made == 3 and (summary.done, summary.failed) == (0, 0)
-    assert db.errors == [] and "Could not connect to the LLM endpoint" in summary.stopped
+    assert db.errors() == [] and "Could not connect to the LLM endpoint" in summary.stopped
     assert url.replace("alice:hunter2-pw@", "") in summary.stopped
     assert "ConnectionRefusedError" in summary.stopped and "--llm-url" in summary.stopped
     assert "hunter2-pw" not in summary.stopped + caplog.text + repr(settings)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_labeling_support import SR, SteeringDB, TopClip, harmonic_tone
+from test_labeling_support import SR, harmonic_tone
 
+from musae_core.features import TopClip
 from musae_core.labeling.clap import load_clap
 from musae_core.labeling.steering_eval import (
     SteeringSettings,
@@ -35,10 +36,13 @@ def test_paired_shift_reports_direction_and_significance():
     assert paired_shift([1.0] * 4, [1.0] * 4)["p_value"] == 1.0
 
 
-def test_run_steering_eval_on_the_tiny_model(tiny_model):
-    db = SteeringDB({
-        f: [TopClip(1, "unused.wav", 0.0, 1.0, peak_activation=2.0)] for f in range(3)
-    })  # fmt: skip
+def unused_clip(peak: float) -> TopClip:
+    """A top clip whose audio the steering evaluation never reads."""
+    return TopClip(1, "unused.wav", 0.0, 1.0, mean_activation=1.0, peak_activation=peak)
+
+
+def test_run_steering_eval_on_the_tiny_model(tiny_model, labelling_db):
+    db = labelling_db({f: [unused_clip(2.0)] for f in range(3)})
     db.add_label(0, "descriptor", "high register", 0.9, HIGH)
     db.add_label(1, "llm", "bright piano", 0.7, {})
     direction = np.random.default_rng(0).normal(size=tiny_model.d_model).astype(np.float32)
@@ -53,18 +57,19 @@ def test_run_steering_eval_on_the_tiny_model(tiny_model):
     summary = run_steering_eval(db, tiny_model, [0, 1, 2], make, clap, settings)
     assert (summary.evaluated, summary.unlabelled, summary.failed) == (2, 1, 0)
     assert built == [(0, 1.0), (1, 1.0)]
-    steers, _effect, evidence = db.steering[0]
+    record = db.steering(0)
+    steers, evidence = record.steers, record.evidence
     assert evidence["beta"] == 2.0  # the verdict records the beta it was measured with
     assert isinstance(steers, bool) and evidence["measure"] == "descriptor"
     assert evidence["clap_shift"]["n"] == 3 and "descriptor_shift" in evidence
-    assert db.steering[1][2]["measure"] == "clap"
+    assert db.steering(1).evidence["measure"] == "clap" and db.steering(2) is None
     assert 0.0 <= summary.fraction <= 1.0
     again = run_steering_eval(db, tiny_model, [0, 1, 2], make, clap, settings)
     assert again.skipped == 2 and again.evaluated == 0
 
 
-def test_zero_strength_never_steers(tiny_model):
-    db = SteeringDB({0: [TopClip(1, "unused.wav", 0.0, 1.0, peak_activation=1.0)]})
+def test_zero_strength_never_steers(tiny_model, labelling_db):
+    db = labelling_db({0: [unused_clip(1.0)]})
     db.add_label(0, "clap", "calm", 0.1, {})
     direction = np.ones(tiny_model.d_model, np.float32)
 
@@ -73,6 +78,7 @@ def test_zero_strength_never_steers(tiny_model):
 
     settings = SteeringSettings(n=2, duration=0.5, cfg_scale=1.0)
     summary = run_steering_eval(db, tiny_model, [0], make, load_clap("tiny"), settings)
-    steers, _effect, evidence = db.steering[0]
+    record = db.steering(0)
+    steers, evidence = record.steers, record.evidence
     assert summary.steered == 0 and steers is False
     assert evidence["clap_shift"]["mean_shift"] == pytest.approx(0.0, abs=1e-6)

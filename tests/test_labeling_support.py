@@ -1,17 +1,17 @@
-"""Helpers for the labelling tests: synthetic audio and an in-memory stand-in for FeatureDB.
-
-``MemoryFeatureDB`` implements the slice of ``musae_core.features.db.FeatureDB`` the labelling
-jobs use, storing evidence through a JSON round trip like a real database would.
+"""Helpers for the labelling tests: synthetic audio, top clips over it, and readers of a real
+``FeatureDB`` (the ``labelling_db`` fixture in conftest.py builds one per test).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from musae_core.features import FeatureDB, Label, TopClip
 
 SR = 32_000
 
@@ -37,89 +37,15 @@ def click_track(bpm: float, seconds: float = 4.0, sr: int = SR, seed: int = 0) -
     return audio
 
 
-@dataclass
-class TopClip:
-    rank: int
-    source_path: str
-    clip_start: float
-    clip_seconds: float
-    mean_activation: float = 1.0
-    peak_activation: float = 1.0
-    timeline: list = field(default_factory=list)
-    best_window: tuple = (0.0, 1.0)
-    snippet_path: Path | None = None
+def all_labels(db: FeatureDB) -> list[Label]:
+    """Every label stored in ``db``, feature by feature, oldest first."""
+    return [label for row in db.query() for label in db.labels(row.id)]
 
 
-@dataclass
-class Label:
-    id: int
-    feature_id: int
-    source: str
-    text: str
-    score: float
-    evidence: dict
-    description: str = ""
-    clap_score: float | None = None
-    auroc: float | None = None
-
-
-@dataclass
-class Row:
-    id: int
-
-
-class MemoryFeatureDB:
-    """Features -> top clips in memory; labels, errors and done marks recorded like a DB."""
-
-    def __init__(self, clips: dict[int, list[TopClip]]) -> None:
-        self.clips = clips
-        self.label_rows: list[Label] = []
-        self.errors: list[tuple[int, str, str]] = []
-        self.done_marks: set[tuple[int, str]] = set()
-        self.top_clip_calls: list[int] = []
-
-    def meta(self) -> dict:
-        return {"model_id": "tiny", "layer": 2, "sample_rate": SR}
-
-    def feature_count(self) -> int:
-        return len(self.clips)
-
-    def query(self, **_filters) -> list[Row]:
-        return [Row(i) for i in sorted(self.clips)]
-
-    def top_clips(self, feature_id: int, by: str = "mean") -> list[TopClip]:
-        self.top_clip_calls.append(feature_id)
-        return list(self.clips[feature_id])
-
-    def add_label(self, feature_id, source, text, score, evidence, description="",
-                  clap_score=None) -> int:  # fmt: skip
-        evidence = json.loads(json.dumps(evidence, allow_nan=False))
-        label = Label(len(self.label_rows) + 1, feature_id, source, text, float(score),
-                      evidence, description, clap_score)  # fmt: skip
-        self.label_rows.append(label)
-        return label.id
-
-    def labels(self, feature_id: int) -> list[Label]:
-        return [row for row in self.label_rows if row.feature_id == feature_id]
-
-    def set_label_validation(self, label_id: int, clap_score, auroc) -> None:
-        row = self.label_rows[label_id - 1]
-        row.clap_score, row.auroc = clap_score, auroc
-
-    def record_error(self, feature_id: int, job: str, message: str) -> None:
-        self.errors.append((feature_id, job, message))
-
-    def done(self, feature_id: int, job: str) -> bool:
-        return (feature_id, job) in self.done_marks
-
-    def mark_done(self, feature_id: int, job: str) -> None:
-        self.done_marks.add((feature_id, job))
-
-    def dump(self) -> str:
-        """Everything stored, as text (to search for secrets)."""
-        return json.dumps(
-            [vars(r) for r in self.label_rows] + [list(e) for e in self.errors], default=str
-        )
+def stored_text(db: FeatureDB) -> str:
+    """The whole database file as SQL text (to search it for secrets)."""
+    with contextlib.closing(sqlite3.connect(db.path)) as conn:
+        return "\n".join(conn.iterdump())
 
 
 def write_wav(path: Path, audio: np.ndarray, sr: int = SR) -> str:
@@ -132,17 +58,6 @@ def clips_from_audio(folder: Path, name: str, audios: list[np.ndarray]) -> list[
     clips = []
     for rank, audio in enumerate(audios, start=1):
         path = write_wav(folder / f"{name}_{rank}.wav", audio)
-        clips.append(TopClip(rank, path, 0.0, len(audio) / SR))
+        clips.append(TopClip(rank, path, 0.0, len(audio) / SR, mean_activation=1.0,
+                             peak_activation=1.0))  # fmt: skip
     return clips
-
-
-class SteeringDB(MemoryFeatureDB):
-    """Adds the steering record of FeatureDB."""
-
-    def __init__(self, clips) -> None:
-        super().__init__(clips)
-        self.steering: dict[int, tuple] = {}
-
-    def set_steering(self, feature_id, steers, effect, evidence) -> None:
-        json.dumps(evidence, allow_nan=False)
-        self.steering[feature_id] = (steers, effect, evidence)

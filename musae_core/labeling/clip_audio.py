@@ -23,28 +23,15 @@ import soundfile as sf
 import soxr
 
 from musae_core.errors import MusaeError
+from musae_core.features.records import TopClip
+from musae_core.features.store import FeatureStore
 
 ClipKey = tuple[str, float]
 
 
-def field(row: Any, name: str, default: Any = None) -> Any:
-    """Read ``name`` from a dataclass-like row or a mapping (the DB may return either)."""
-    if isinstance(row, dict):
-        return row.get(name, default)
-    return getattr(row, name, default)
-
-
-def source_path(clip: Any) -> str:
-    for name in ("source_path", "source", "path"):
-        value = field(clip, name)
-        if value:
-            return str(value)
-    return ""
-
-
-def clip_key(clip: Any) -> ClipKey:
+def clip_key(clip: TopClip) -> ClipKey:
     """Identity of a clip across features: its source and start time."""
-    return source_path(clip), round(float(field(clip, "clip_start", 0.0) or 0.0), 3)
+    return clip.source_path, round(float(clip.clip_start), 3)
 
 
 def _read_segment(path: Path, start: float, seconds: float | None) -> tuple[np.ndarray, int]:
@@ -62,18 +49,16 @@ def _read_segment(path: Path, start: float, seconds: float | None) -> tuple[np.n
     return data.mean(axis=1), rate
 
 
-def read_clip(clip: Any, sample_rate: int, prefer_snippet: bool = False) -> np.ndarray:
+def read_clip(clip: TopClip, sample_rate: int, prefer_snippet: bool = False) -> np.ndarray:
     """Mono float32 audio of a top clip at ``sample_rate``.
 
     Reads ``clip_seconds`` from the source at ``clip_start``; the stored snippet is used when
     asked for (shorter, made for listening) or when the source cannot be read (e.g. a generated
     take that only exists as a snippet).
     """
-    snippet = field(clip, "snippet_path")
-    snippet = Path(snippet) if snippet else None
-    source = Path(source_path(clip)) if source_path(clip) else None
-    start = float(field(clip, "clip_start", 0.0) or 0.0)
-    seconds = field(clip, "clip_seconds")
+    snippet = Path(clip.snippet_path) if clip.snippet_path else None
+    source = Path(clip.source_path) if clip.source_path else None
+    start, seconds = float(clip.clip_start), clip.clip_seconds
     candidates: list[tuple[Path, float, float | None]] = []
     if snippet is not None and prefer_snippet:
         candidates.append((snippet, 0.0, None))
@@ -94,7 +79,7 @@ def read_clip(clip: Any, sample_rate: int, prefer_snippet: bool = False) -> np.n
         if rate != sample_rate:
             audio = soxr.resample(audio, rate, sample_rate).astype(np.float32)
         return np.ascontiguousarray(audio, dtype=np.float32)
-    where = "; ".join(errors) or f"source {source_path(clip) or '?'} and no snippet"
+    where = "; ".join(errors) or f"source {clip.source_path or '?'} and no snippet"
     raise MusaeError(
         f"Cannot read top clip audio ({where}).",
         "keep the audio collection where it was harvested, or export snippets with the "
@@ -107,7 +92,7 @@ class BaselineClip:
     """A baseline clip and the feature it was drawn from."""
 
     feature_id: int
-    clip: Any
+    clip: TopClip
 
     @property
     def key(self) -> ClipKey:
@@ -115,7 +100,7 @@ class BaselineClip:
 
 
 def sample_baseline(
-    db: Any, feature_ids: Sequence[int], size: int = 64, seed: int = 0
+    db: FeatureStore, feature_ids: Sequence[int], size: int = 64, seed: int = 0
 ) -> list[BaselineClip]:
     """Draw the job's baseline pool (see the module docstring)."""
     if size < 1:
@@ -124,7 +109,7 @@ def sample_baseline(
     order = list(dict.fromkeys(int(f) for f in feature_ids))
     rng.shuffle(order)
     chosen = order[: max(size, 1) * 2]
-    per_feature: list[tuple[int, list[Any]]] = []
+    per_feature: list[tuple[int, list[TopClip]]] = []
     for feature_id in chosen:
         clips = list(db.top_clips(feature_id))
         rng.shuffle(clips)
@@ -145,7 +130,7 @@ def sample_baseline(
 
 
 def baseline_for(
-    pool: Sequence[BaselineClip], feature_id: int, top_clips: Sequence[Any]
+    pool: Sequence[BaselineClip], feature_id: int, top_clips: Sequence[TopClip]
 ) -> list[BaselineClip]:
     """The pool minus clips of this feature and clips shared with its top clips."""
     top_keys = {clip_key(c) for c in top_clips}

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musae_core.features.records import TopClip
 from musae_core.jobs import CancelToken, check
-from musae_core.labeling.clip_audio import field, read_clip
+from musae_core.labeling.clip_audio import BaselineClip, ClipKey, clip_key, read_clip
 from musae_core.labeling.results import LabelResult
 
 SOURCE = "fine-dsp"
@@ -187,20 +188,25 @@ class FineConceptMethod:
 
     def __init__(self, settings: FineSettings | None = None) -> None:
         self.settings = settings or FineSettings()
-        self._cache: dict[tuple, dict[str, np.ndarray]] = {}
+        self._cache: dict[ClipKey, dict[str, np.ndarray]] = {}
 
-    def _concepts(self, clip) -> dict[str, np.ndarray]:
-        timeline = field(clip, "timeline") or []
-        key = (str(field(clip, "source_path")), float(field(clip, "clip_start", 0.0) or 0.0))
+    def _concepts(self, clip: TopClip) -> dict[str, np.ndarray]:
+        key = clip_key(clip)
         if key not in self._cache:
             audio = read_clip(clip, RATE, prefer_snippet=True)
-            rate = float(field(clip, "frame_rate", 50.0) or 50.0)
-            self._cache[key] = detect(audio, RATE, rate, len(timeline)).concepts()
+            rate = float(clip.frame_rate or 50.0)
+            self._cache[key] = detect(audio, RATE, rate, len(clip.timeline)).concepts()
         return self._cache[key]
 
-    def label(self, feature_id, top_clips: Sequence, baseline, cancel: CancelToken | None):
+    def label(
+        self,
+        feature_id: int,
+        top_clips: Sequence[TopClip],
+        baseline: Sequence[BaselineClip],
+        cancel: CancelToken | None,
+    ) -> list[LabelResult]:
         s = self.settings
-        timelines = [np.asarray(field(c, "timeline") or [], dtype=np.float32) for c in top_clips]
+        timelines = [np.asarray(c.timeline, dtype=np.float32) for c in top_clips]
         peak = max((float(t.max()) for t in timelines if len(t)), default=0.0)
         if peak <= 0:
             return []

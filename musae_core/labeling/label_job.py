@@ -14,9 +14,9 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from musae_core.errors import Cancelled, MusaeError
+from musae_core.features.store import FeatureStore
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.labeling.clip_audio import (
     BaselineClip,
@@ -24,7 +24,6 @@ from musae_core.labeling.clip_audio import (
     baseline_for,
     sample_baseline,
 )
-from musae_core.labeling.clip_audio import field as row_field
 from musae_core.labeling.llm_client import LLMJobStopped
 from musae_core.labeling.methods import ClapValidator, FeatureMethod
 
@@ -53,9 +52,9 @@ class _NeverFired(Exception):
     """A dead feature: it has no top clips because it never fired, not because of an error."""
 
 
-def all_feature_ids(db: Any) -> list[int]:
+def all_feature_ids(db: FeatureStore) -> list[int]:
     """Every feature id in the database, in its own order."""
-    return [int(row_field(row, "id")) for row in db.query()]
+    return [row.id for row in db.query()]
 
 
 def parse_feature_list(text: str) -> list[int]:
@@ -80,12 +79,12 @@ def _safe_message(exc: BaseException, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _num(value: float) -> float | None:
+def _num(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
 def run_label_job(
-    db: Any,
+    db: FeatureStore,
     method: FeatureMethod | None,
     feature_ids: Sequence[int],
     validator: ClapValidator | None = None,
@@ -150,7 +149,7 @@ def run_label_job(
 
 
 def _one_feature(
-    db: Any,
+    db: FeatureStore,
     method: FeatureMethod | None,
     validator: ClapValidator | None,
     feature_id: int,
@@ -167,7 +166,7 @@ def _one_feature(
     added = 0
     if method is not None:
         results = method.label(feature_id, top, baseline if method.needs_baseline else [], cancel)
-        existing = {(row_field(r, "source"), row_field(r, "text")) for r in db.labels(feature_id)}
+        existing = {(r.source, r.text) for r in db.labels(feature_id)}
         for result in results:
             if (result.source, result.text) in existing:
                 continue
@@ -182,14 +181,12 @@ def _one_feature(
             added += 1
     validated = 0
     if validator is not None:
-        pending = [r for r in db.labels(feature_id) if row_field(r, "clap_score") is None]
+        pending = [r for r in db.labels(feature_id) if r.clap_score is None]
         if pending and baseline:
-            texts = [str(row_field(r, "text")) for r in pending]
-            for row, result in zip(pending, validator.validate(texts, top, baseline, cancel),
-                                   strict=True):  # fmt: skip
-                db.set_label_validation(
-                    row_field(row, "id"), _num(result.clap_score), _num(result.auroc)
-                )
+            texts = [r.text for r in pending]
+            checks = validator.validate(texts, top, baseline, cancel)
+            for row, alignment in zip(pending, checks, strict=True):
+                db.set_label_validation(row.id, _num(alignment.clap_score), _num(alignment.auroc))
                 validated += 1
         elif pending:
             raise MusaeError(
@@ -199,10 +196,10 @@ def _one_feature(
     return added, validated
 
 
-def _explain_missing_top_clips(db: Any, feature_id: int) -> None:
+def _explain_missing_top_clips(db: FeatureStore, feature_id: int) -> None:
     """Why a feature has no top clips: it never fired (skip it) or its clips are missing."""
-    record = db.feature(feature_id) if hasattr(db, "feature") else None
-    if record is not None and not (record.max_activation > 0 or record.frequency > 0):
+    record = db.feature(feature_id)
+    if not (record.max_activation > 0 or record.frequency > 0):
         raise _NeverFired(feature_id)
     raise MusaeError(
         f"Feature {feature_id} fired but has no top clips in the database.",

@@ -15,11 +15,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from musae_core.errors import MusaeError
+from musae_core.features.records import TopClip
 from musae_core.jobs import CancelToken, check
 from musae_core.labeling.clap import ClapEmbedder
 from musae_core.labeling.clap_tagger import ClapTagger, TaggerSettings
 from musae_core.labeling.clap_validation import ClapAlignment, validate_texts
-from musae_core.labeling.clip_audio import BaselineClip, ClipKey, clip_key, field, read_clip
+from musae_core.labeling.clip_audio import BaselineClip, ClipKey, clip_key, read_clip
 from musae_core.labeling.descriptor_labeler import DescriptorThresholds, descriptor_labels
 from musae_core.labeling.descriptors import DESCRIPTOR_RATE, describe
 from musae_core.labeling.llm_labeler import LLMLabeller
@@ -38,7 +39,7 @@ class FeatureMethod(Protocol):
     def label(
         self,
         feature_id: int,
-        top_clips: Sequence[Any],
+        top_clips: Sequence[TopClip],
         baseline: Sequence[BaselineClip],
         cancel: CancelToken | None,
     ) -> list[LabelResult]: ...
@@ -75,14 +76,14 @@ class ClipCache:
         return values
 
 
-def clip_info(clips: Sequence[Any]) -> list[dict[str, Any]]:
+def clip_info(clips: Sequence[TopClip]) -> list[dict[str, Any]]:
     """Which clips a label was computed from (for the evidence)."""
     return [
         {
-            "rank": field(c, "rank"),
+            "rank": c.rank,
             "source": clip_key(c)[0],
             "clip_start": clip_key(c)[1],
-            "mean_activation": field(c, "mean_activation"),
+            "mean_activation": c.mean_activation,
         }
         for c in clips
     ]

@@ -20,9 +20,10 @@ import numpy as np
 from scipy import stats
 
 from musae_core.errors import Cancelled
+from musae_core.features.records import Label
+from musae_core.features.store import FeatureStore
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.labeling.clap import ClapEmbedder
-from musae_core.labeling.clip_audio import field as row_field
 from musae_core.labeling.descriptors import NUMERIC_DESCRIPTORS, describe
 
 JOB = "eval-steering"
@@ -126,14 +127,14 @@ def measure_steering(
     return SteeringOutcome(steers, shift["d_z"], evidence)
 
 
-def pick_label(labels: Sequence[Any]) -> Any | None:
+def pick_label(labels: Sequence[Label]) -> Label | None:
     """The label to test: best CLAP-validated one, else the highest-scoring one."""
     if not labels:
         return None
-    validated = [r for r in labels if row_field(r, "clap_score") is not None]
+    validated = [r for r in labels if r.clap_score is not None]
     if validated:
-        return max(validated, key=lambda r: row_field(r, "clap_score"))
-    return max(labels, key=lambda r: row_field(r, "score") or 0.0)
+        return max(validated, key=lambda r: r.clap_score or 0.0)
+    return max(labels, key=lambda r: r.score or 0.0)
 
 
 def mono_takes(take) -> list[np.ndarray]:
@@ -148,7 +149,7 @@ def _beta_record(intervention: Any) -> dict[str, Any]:
 
 
 def run_steering_eval(
-    db: Any,
+    db: FeatureStore,
     model: Any,
     feature_ids: Sequence[int],
     make_intervention: Callable[[int, float], Any],
@@ -187,10 +188,10 @@ def run_steering_eval(
             intervention = make_intervention(feature_id, settings.alpha)
             steered = mono_takes(render(model, request, [intervention], cancel=cancel))
             outcome = measure_steering(
-                str(row_field(label, "text")), row_field(label, "evidence") or {}, baseline,
+                label.text, label.evidence or {}, baseline,
                 steered, model.sample_rate, embedder, settings.p_threshold,
             )  # fmt: skip
-            evidence = {**outcome.evidence, "label_id": row_field(label, "id"),
+            evidence = {**outcome.evidence, "label_id": label.id,
                         "alpha": settings.alpha, "prompts": list(settings.prompts),
                         "seed": settings.seed, "duration": settings.duration,
                         **_beta_record(intervention)}  # fmt: skip
