@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from musae_core.features.db import FeatureDB
 from musae_core.features.evidence import evidence_sentence
+from musae_core.features.records import FeatureRecord, Label, TopClip
 from musae_core.workstation.analysis import Spectrogram, spectrogram
 from musae_core.workstation.concepts import FeatureConcepts, feature_concepts
 
@@ -31,7 +33,7 @@ SPECTROGRAM = {"n_fft": 1024, "hop": 512, "n_bins": 64}  # a clip row is ~100 px
 class ClipView:
     """A top clip with its cached snippet audio and spectrogram (None when not cached)."""
 
-    clip: object  # musae_core.features.TopClip
+    clip: TopClip
     audio: np.ndarray | None = None  # (samples,) mono
     sample_rate: int = 32000
     spectrogram: Spectrogram | None = None
@@ -43,13 +45,13 @@ class ClipView:
 
     @property
     def has_snippet(self) -> bool:
-        return getattr(self.clip, "snippet_path", None) is not None
+        return self.clip.snippet_path is not None
 
 
 @dataclass
 class FeatureDetails:
-    record: object  # musae_core.features.FeatureRecord
-    labels: list = field(default_factory=list)
+    record: FeatureRecord
+    labels: list[Label] = field(default_factory=list)
     clips: list[ClipView] = field(default_factory=list)
     neighbours: list[tuple[int, float, str]] = field(default_factory=list)  # id, cos, label
     sentences: list[str] = field(default_factory=list)  # one evidence sentence per label
@@ -86,7 +88,11 @@ CLIP_CACHE = _ClipCache(CLIP_CACHE_SIZE)
 
 
 def feature_details(
-    db, feature: int, max_clips: int = 10, sample_rate: int | None = None, with_audio: bool = True
+    db: FeatureDB,
+    feature: int,
+    max_clips: int = 10,
+    sample_rate: int | None = None,
+    with_audio: bool = True,
 ) -> FeatureDetails:
     """Read a feature's record, labels, top clips and neighbours (+ snippet audio and
     spectrograms unless ``with_audio`` is False: then call ``load_clip_audio``)."""
@@ -121,7 +127,7 @@ def load_clip_audio(
     for i, view in enumerate(views):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        path = getattr(view.clip, "snippet_path", None)
+        path = view.clip.snippet_path
         if path is None:
             continue
         key = (str(Path(path)), view.sample_rate)
