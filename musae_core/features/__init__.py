@@ -1,6 +1,7 @@
 """Per-feature statistics, top clips, neighbours and labels in one SQLite feature database."""
 
 from musae_core.features.db import FeatureDB
+from musae_core.features.feature_store import FeatureStore
 from musae_core.features.records import (
     FeatureError,
     FeatureRecord,
@@ -10,7 +11,6 @@ from musae_core.features.records import (
     SteeringRecord,
     TopClip,
 )
-from musae_core.features.store import FeatureStore
 
 __all__ = [
     "FeatureDB",

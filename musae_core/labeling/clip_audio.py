@@ -23,8 +23,8 @@ import soundfile as sf
 import soxr
 
 from musae_core.errors import MusaeError
+from musae_core.features.feature_store import FeatureStore
 from musae_core.features.records import TopClip
-from musae_core.features.store import FeatureStore
 
 ClipKey = tuple[str, float]
 

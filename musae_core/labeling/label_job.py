@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from musae_core.errors import Cancelled, MusaeError
-from musae_core.features.store import FeatureStore
+from musae_core.features.feature_store import FeatureStore
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.labeling.clip_audio import (
     BaselineClip,

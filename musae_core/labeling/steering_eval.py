@@ -20,8 +20,8 @@ import numpy as np
 from scipy import stats
 
 from musae_core.errors import Cancelled
+from musae_core.features.feature_store import FeatureStore
 from musae_core.features.records import Label
-from musae_core.features.store import FeatureStore
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.labeling.clap import ClapEmbedder
 from musae_core.labeling.descriptors import NUMERIC_DESCRIPTORS, describe
