@@ -27,12 +27,12 @@ COMMAND_MODULES = (
     "musae_core.harvest.cli",
     "musae_core.sae.cli",
     "musae_core.features.cli",
-    "musae_core.features.pages.cli",
+    "musae_core.workstation.pages.cli",
     "musae_core.features.stamp_cli",
     "musae_core.features.map_cli",
     "musae_core.labeling.cli",
     "musae_core.demo.cli",
-    "musae_core.sae.sweep_cli",
+    "musae_core.features.sweep_cli",
 )
 """Modules that add subcommands: each has ``register(subparsers)`` and lives with its concept."""
 

@@ -11,9 +11,9 @@ from test_workstation_fixtures import _clip_wav, write_test_db
 from musae_core.cli import main
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.features.db import FeatureDB
-from musae_core.features.pages import export_feature_pages, select_features
-from musae_core.features.pages.select import parse_ids
 from musae_core.jobs import CancelToken
+from musae_core.workstation.pages import export_feature_pages, select_features
+from musae_core.workstation.pages.select import parse_ids
 
 DEMO_DB = Path(__file__).resolve().parents[1] / "resources" / "demo" / "features.db"
 DEMO_FEATURE = 1641  # labelled "dark", strong low-register evidence

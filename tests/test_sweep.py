@@ -12,9 +12,9 @@ import soundfile as sf
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.features.concepts import ConceptTruth
 from musae_core.features.dsp_truth import write_dsp_truth
+from musae_core.features.sweep import SweepSpec, run_sweep
 from musae_core.harvest import ActivationStore, HarvestConfig, harvest_audio
 from musae_core.jobs import CancelToken
-from musae_core.sae.sweep import SweepSpec, run_sweep
 
 SR = 32_000
 N_FILES = 20
@@ -107,7 +107,7 @@ def test_a_bad_grid_names_the_flag(store, tmp_path):
 
 
 def test_best_cell_says_when_no_cell_met_the_fvu_bound():
-    from musae_core.sae.sweep import best_cell
+    from musae_core.features.sweep import best_cell
 
     def cell(name, fvu, split, tracking):
         return {"name": name, "fvu": fvu,
