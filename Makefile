@@ -19,6 +19,7 @@ lint:
 	scripts/bootstrap.sh gui,dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports  # the layer contracts in pyproject.toml (docs/architecture.md)
 
 screenshots:  ## drive the app and save docs/screenshots/*.png
 	scripts/bootstrap.sh gui,dev
