@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_workstation_fixtures import _clip_wav, write_test_db
+from fixture_data import clip_wav, write_test_db
 
 from musae_core.cli import main
 from musae_core.errors import Cancelled, MusaeError
@@ -26,7 +26,7 @@ def local_links(html: str, attribute: str) -> list[str]:
 @pytest.fixture(scope="module")
 def small_db(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("pages-db")
-    clips = [_clip_wav(folder, i) for i in range(3)]
+    clips = [clip_wav(folder, i) for i in range(3)]
     path = write_test_db(folder / "features.db", "sae", clips)
     with FeatureDB.open(path) as db:
         db.set_steering(3, True, 0.91, {"label": "strings 3", "n_pairs": 8})
