@@ -213,6 +213,7 @@ def test_master_settings_and_errors_keep_the_app_running(window, qtbot):
     assert window.isVisible()
 
 
+@pytest.mark.slow
 def test_no_arguments_opens_the_shipped_demo(window, qtbot, tmp_path, monkeypatch):
     """`musae-app` alone: the user's copy of resources/demo opens with the demo model, its SAE
     and its labelled features; a top clip (Opus, shipped) plays."""

@@ -49,6 +49,7 @@ def truth(store, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_dsp_truth_reads_loudness_and_onsets_from_the_signal(truth):
     table = ConceptTruth.load(truth)
     column = {n: table.frames[:, i] for i, n in enumerate(table.names)}
@@ -64,6 +65,7 @@ def test_dsp_truth_reads_loudness_and_onsets_from_the_signal(truth):
         assert np.abs(onsets - click).min() == 0, onsets  # on the click's own frame
 
 
+@pytest.mark.slow
 def test_sweep_trains_scores_names_the_best_and_resumes(store, truth, tmp_path):
     spec = SweepSpec(layers=[1], expansions=[2], ks=[4], tokens=40 * 128, batch_size=128,
                      architectures=["topk", "matryoshka_batchtopk"], eval_rows=2000)  # fmt: skip
