@@ -189,7 +189,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.continue_from or args.punch_from is not None:  # punch-in (musae_core.punch)
         from musae_core.punch.cli import continue_take
 
-        return continue_take(args)
+        return continue_take(args, _interventions)
     from musae_core.audio.io import write_take_files
     from musae_core.jobs import CancelToken
     from musae_core.models.base import GenerationRequest
