@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export HF_HUB_OFFLINE := 1
 PY := .venv/bin/python
 
-.PHONY: run test lint bench take screenshots demo walk
+.PHONY: run test test-fast lint bench take screenshots demo walk
 run:  ## the desktop workstation on its embedded demo project (resources/demo)
 	scripts/bootstrap.sh gui,dev
 	$(PY) -m app.main
@@ -15,10 +15,15 @@ take:  ## headless: generate a take with the embedded tiny model -> take.wav
 test: lint  ## lint, then the test suite (Qt on the offscreen platform)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
+test-fast:  ## the edit loop: the suite without the tests marked slow (no lint)
+	scripts/bootstrap.sh gui,dev
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow and not xwindow"
+
 lint:
 	scripts/bootstrap.sh gui,dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports  # the layer contracts in pyproject.toml (docs/architecture.md)
 
 screenshots:  ## drive the app and save docs/screenshots/*.png
 	scripts/bootstrap.sh gui,dev

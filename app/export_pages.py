@@ -28,7 +28,7 @@ def visible_features(window) -> list[int]:
 
 def export_pages(window, features: list[int], out: str | Path, open_when_done: bool = True):
     """Start the export job; returns it (None when there is nothing to export)."""
-    from musae_core.features.pages import export_feature_pages
+    from musae_core.workstation.pages import export_feature_pages
 
     bench = window.bench
     db = bench.session.db

@@ -27,12 +27,12 @@ COMMAND_MODULES = (
     "musae_core.harvest.cli",
     "musae_core.sae.cli",
     "musae_core.features.cli",
-    "musae_core.features.pages.cli",
+    "musae_core.workstation.pages.cli",
     "musae_core.features.stamp_cli",
     "musae_core.features.map_cli",
     "musae_core.labeling.cli",
     "musae_core.demo.cli",
-    "musae_core.sae.sweep_cli",
+    "musae_core.features.sweep_cli",
 )
 """Modules that add subcommands: each has ``register(subparsers)`` and lives with its concept."""
 
@@ -189,7 +189,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.continue_from or args.punch_from is not None:  # punch-in (musae_core.punch)
         from musae_core.punch.cli import continue_take
 
-        return continue_take(args)
+        return continue_take(args, _interventions)
     from musae_core.audio.io import write_take_files
     from musae_core.jobs import CancelToken
     from musae_core.models.base import GenerationRequest

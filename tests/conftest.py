@@ -13,6 +13,27 @@ import torch
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+# --- the shared SAE and feature database (builders in fixture_data.py) ---
+
+
+@pytest.fixture(scope="session")
+def tiny_sae_dir(tmp_path_factory, tiny_model):
+    """A TopK SAE with random unit-norm directions that reads the tiny model's layer 2."""
+    from fixture_data import write_test_sae
+
+    return write_test_sae(tmp_path_factory.mktemp("sae"), tiny_model.d_model)
+
+
+@pytest.fixture(scope="session")
+def feature_db_path(tmp_path_factory, tiny_sae_dir):
+    """A feature DB for the SAE above, written with the real FeatureDB writer API."""
+    from fixture_data import clip_wav, write_test_db
+
+    folder = tmp_path_factory.mktemp("featuredb")
+    clips = [clip_wav(folder, i) for i in range(3)]
+    return write_test_db(folder / "features.db", str(tiny_sae_dir), clips)
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     from musae_core.models.loading import load_model

@@ -13,7 +13,6 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt
 from test_app_flow import TIMEOUT, wait_job, window  # noqa: F401
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.features import FeatureDB
 from musae_core.features.concept_groups import ConceptGroup, write_concept_groups
@@ -27,7 +26,7 @@ GROUPS = [
 
 
 @pytest.fixture
-def grouped_db(tmp_path, feature_db_path):  # noqa: F811
+def grouped_db(tmp_path, feature_db_path):
     """The test SAE's feature DB with two written groups (7 is in both; 0 is dead)."""
     path = tmp_path / "grouped.db"
     shutil.copy(feature_db_path, path)
@@ -122,7 +121,7 @@ def test_add_group_adds_every_member_in_one_undo_step(
     window,  # noqa: F811
     qtbot,
     tiny_model,
-    tiny_sae_dir,  # noqa: F811
+    tiny_sae_dir,
     grouped_db,
 ):
     bench = window.bench

@@ -14,7 +14,6 @@ import soundfile as sf
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from test_app_flow import TIMEOUT, loaded, wait_job, window  # noqa: F401
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 
 def render(win, qtbot):

@@ -10,11 +10,11 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from fixture_data import N_FEATURES
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QMouseEvent
 from PySide6.QtWidgets import QApplication
 from test_app_flow import TIMEOUT, wait_job, window  # noqa: F401
-from test_workstation_fixtures import N_FEATURES, feature_db_path, tiny_sae_dir  # noqa: F401
 
 from app.feature_map import GREYED, points_in_polygon
 from musae_core.features import FeatureDB
@@ -136,8 +136,8 @@ def test_compute_map_caches_the_layout_of_the_loaded_sae(
     qtbot,
     tmp_path,
     monkeypatch,
-    feature_db_path,  # noqa: F811
-    tiny_sae_dir,  # noqa: F811
+    feature_db_path,
+    tiny_sae_dir,
 ):
     import app.feature_map as feature_map
     from musae_core.features.layout import decoder_hash, decoder_rows, load_layout

@@ -14,11 +14,10 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from test_app_flow import TIMEOUT, loaded, wait_job, window  # noqa: F401
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 
 @pytest.fixture
-def project_file(tmp_path, tiny_sae_dir, feature_db_path):  # noqa: F811
+def project_file(tmp_path, tiny_sae_dir, feature_db_path):
     from musae_core.workstation import Project
 
     project = Project(model_id="tiny", sae_path=str(tiny_sae_dir),

@@ -12,7 +12,6 @@ pytest.importorskip("pytestqt")
 
 import soundfile as sf
 from PySide6.QtCore import QPointF, QSettings, Qt
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.workstation import MasterSettings, Settings
 
@@ -51,7 +50,7 @@ def wait_job(qtbot, bench, kind: str) -> None:
 
 
 @pytest.fixture
-def loaded(window, qtbot, tiny_model, tiny_sae_dir, feature_db_path):  # noqa: F811
+def loaded(window, qtbot, tiny_model, tiny_sae_dir, feature_db_path):
     """A window with the tiny model, the test SAE and the feature DB, short renders."""
     bench = window.bench
     bench.session.model = tiny_model  # the session-scoped model: avoids a 3 s reload per test
@@ -185,7 +184,7 @@ def test_save_and_reopen_project(loaded, qtbot, tmp_path, tiny_model):
     assert bench.steering_unavailable() is None
 
 
-def test_offline_feature_db(window, qtbot, feature_db_path):  # noqa: F811
+def test_offline_feature_db(window, qtbot, feature_db_path):
     from app.main import build_parser, open_from_args
 
     open_from_args(window, build_parser().parse_args(["--feature-db", str(feature_db_path)]))
@@ -214,6 +213,7 @@ def test_master_settings_and_errors_keep_the_app_running(window, qtbot):
     assert window.isVisible()
 
 
+@pytest.mark.slow
 def test_no_arguments_opens_the_shipped_demo(window, qtbot, tmp_path, monkeypatch):
     """`musae-app` alone: the user's copy of resources/demo opens with the demo model, its SAE
     and its labelled features; a top clip (Opus, shipped) plays."""

@@ -11,7 +11,6 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from test_app_flow import TIMEOUT, loaded, window  # noqa: F401
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 
 def _action(win, text: str):

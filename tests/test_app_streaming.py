@@ -14,7 +14,6 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QTimer
 from test_app_flow import TIMEOUT, loaded, window  # noqa: F401
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.workstation import Project, Session
 

@@ -1,7 +1,8 @@
 """The scripted newcomer walk (scripts/walk.py) on the real app in a real X window.
 
-Slow (minutes) and deselected by default: ``pytest -m slow tests/test_app_walk.py`` or
-``make walk``. ``MUSAE_WALK_MAX_RENDER`` relaxes the render target on a shared, loaded box.
+Needs an X window and minutes, so deselected by default: ``pytest -m xwindow
+tests/test_app_walk.py`` or ``make walk``. ``MUSAE_WALK_MAX_RENDER`` relaxes the render target
+on a shared, loaded box.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+@pytest.mark.xwindow
 def test_newcomer_walk(tmp_path):
     if not (os.environ.get("DISPLAY") or shutil.which("xvfb-run")):
         pytest.skip("needs an X display or xvfb-run (apt-get install xvfb xauth)")

@@ -63,6 +63,7 @@ def test_codec_api_matches_encodec_shapes():
     assert audio.shape == (3, 1, 51 * 320)
 
 
+@pytest.mark.slow
 def test_codec_training_keeps_pitch_and_resumes(corpus, tmp_path):
     """k-means codebooks reconstruct the notes (chroma) far better than random codebooks, and
     a run stopped after its first stage resumes with the second."""
@@ -92,6 +93,7 @@ def test_codec_training_keeps_pitch_and_resumes(corpus, tmp_path):
     assert after["mel_l1"] < before["mel_l1"]
 
 
+@pytest.mark.slow
 def test_train_resume_load_generate_steer_capture(corpus, tmp_path):
     out = tmp_path / "run"
     logs = []
@@ -149,6 +151,7 @@ def test_train_refuses_unfinished_corpus(tmp_path):
         train_demo(tmp_path, tmp_path / "out", _spec(1, 1))
 
 
+@pytest.mark.slow
 def test_factor_classifier_learns_and_round_trips(corpus, tmp_path):
     from musae_core.demo.corpus import load_factors
     from musae_core.demo.factor_classifier import (
@@ -173,6 +176,7 @@ def test_factor_classifier_learns_and_round_trips(corpus, tmp_path):
         loaded.predict(audio[:1], 16_000)
 
 
+@pytest.mark.slow
 def test_classifier_corpus_must_be_another_seed(corpus):
     from musae_core.demo.classifier_train import heldout_audio
 
@@ -182,6 +186,7 @@ def test_classifier_corpus_must_be_another_seed(corpus):
     assert [r["clip"] for r in records] == ["000009"] and len(audio) == 1
 
 
+@pytest.mark.slow
 def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     """`musae demo features` then `musae demo score` on a tiny model: a database whose snippets
     are whole clips in Opus, classifier and descriptor labels, and every scorecard section."""
@@ -265,6 +270,7 @@ def test_flip_mode_swaps_every_mode_word():
     assert flip_mode("no mode word here") == "no mode word here"
 
 
+@pytest.mark.slow
 def test_mode_contrast_makes_the_lm_read_the_mode_word(tmp_path):
     """Codes whose token set depends on the mode word: the contrast term makes the flipped
     caption cost more than plain likelihood training does in the same number of steps."""

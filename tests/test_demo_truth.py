@@ -105,6 +105,7 @@ def test_fluidsynth_starts_a_note_on_its_midi_time():
         assert 0 <= first - start < 0.010
 
 
+@pytest.mark.slow
 def test_drum_hits_and_onsets_match_energy_rises_in_the_audio(corpus):
     """Truth row t is audio frame t: in clips with drums, the rises of a 20 ms centred RMS
     (frame t centred on t / 50 s, as the codec frames audio) line up with the truth's onsets

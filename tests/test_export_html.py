@@ -6,14 +6,14 @@ import re
 from pathlib import Path
 
 import pytest
-from test_workstation_fixtures import _clip_wav, write_test_db
+from fixture_data import clip_wav, write_test_db
 
 from musae_core.cli import main
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.features.db import FeatureDB
-from musae_core.features.pages import export_feature_pages, select_features
-from musae_core.features.pages.select import parse_ids
 from musae_core.jobs import CancelToken
+from musae_core.workstation.pages import export_feature_pages, select_features
+from musae_core.workstation.pages.select import parse_ids
 
 DEMO_DB = Path(__file__).resolve().parents[1] / "resources" / "demo" / "features.db"
 DEMO_FEATURE = 1641  # labelled "dark", strong low-register evidence
@@ -26,7 +26,7 @@ def local_links(html: str, attribute: str) -> list[str]:
 @pytest.fixture(scope="module")
 def small_db(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("pages-db")
-    clips = [_clip_wav(folder, i) for i in range(3)]
+    clips = [clip_wav(folder, i) for i in range(3)]
     path = write_test_db(folder / "features.db", "sae", clips)
     with FeatureDB.open(path) as db:
         db.set_steering(3, True, 0.91, {"label": "strings 3", "n_pairs": 8})

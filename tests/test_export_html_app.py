@@ -9,7 +9,6 @@ pytest.importorskip("pytestqt")
 
 from test_app_flow import TIMEOUT, window  # noqa: F401
 from test_export_html import DEMO_DB, DEMO_FEATURE
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 
 def test_file_menu_exports_the_visible_features(window, qtbot, feature_db_path, tmp_path,  # noqa: F811

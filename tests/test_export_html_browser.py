@@ -13,7 +13,7 @@ import pytest
 from test_export_html import DEMO_DB, DEMO_FEATURE
 
 from musae_core.features.db import FeatureDB
-from musae_core.features.pages import export_feature_pages
+from musae_core.workstation.pages import export_feature_pages
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")

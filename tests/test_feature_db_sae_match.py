@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 from test_features_support import make_sae, make_store
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.cli import main
 from musae_core.errors import MusaeError
@@ -69,7 +68,7 @@ def test_analyze_records_the_sae_identity_and_a_reload_matches_it(analysed):
 
 
 def test_generate_refuses_a_database_of_another_sae(
-    tiny_sae_dir, feature_db_path, tmp_path, capsys  # noqa: F811
+    tiny_sae_dir, feature_db_path, tmp_path, capsys
 ):  # fmt: skip
     _, other = _other_sae(tiny_sae_dir, tmp_path, d_sae=96)
     wrong = _retag(feature_db_path, tmp_path, sae_identity=sae_identity(other), d_sae=96)
@@ -83,7 +82,7 @@ def test_generate_refuses_a_database_of_another_sae(
 
 
 def test_legacy_database_of_another_model_is_refused_and_a_matching_one_warns(
-    tiny_sae_dir, feature_db_path, tmp_path, capsys  # noqa: F811
+    tiny_sae_dir, feature_db_path, tmp_path, capsys
 ):  # fmt: skip
     wrong = _retag(feature_db_path, tmp_path, model_id="demo", d_sae=3072)
     args = [*GENERATE, "--sae", str(tiny_sae_dir), "--steer", "5=1"]
@@ -94,7 +93,7 @@ def test_legacy_database_of_another_model_is_refused_and_a_matching_one_warns(
 
 
 def test_eval_steering_refuses_a_database_of_another_sae(
-    tiny_sae_dir, feature_db_path, tmp_path, capsys  # noqa: F811
+    tiny_sae_dir, feature_db_path, tmp_path, capsys
 ):  # fmt: skip
     _, other = _other_sae(tiny_sae_dir, tmp_path)
     wrong = _retag(feature_db_path, tmp_path, sae_identity=sae_identity(other))
@@ -108,7 +107,7 @@ def test_eval_steering_refuses_a_database_of_another_sae(
 
 
 def test_session_refuses_the_mismatch_and_keeps_running(
-    tiny_model, tiny_sae_dir, feature_db_path, tmp_path  # noqa: F811
+    tiny_model, tiny_sae_dir, feature_db_path, tmp_path
 ):  # fmt: skip
     _, other = _other_sae(tiny_sae_dir, tmp_path)
     wrong = _retag(feature_db_path, tmp_path, sae_identity=sae_identity(other))

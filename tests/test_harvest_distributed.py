@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -39,6 +40,7 @@ def test_split_by_rank_covers_everything_once():
     assert sorted(x for part in parts for x in part) == items and parts[1] == [1, 4, 7, 10]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one(tiny_model, tmp_path):
     audio = _collection(tmp_path / "audio")
     single = tmp_path / "single"

@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 BLOCKER = """
@@ -22,6 +24,7 @@ print('ok', len(sys.modules))
 """
 
 
+@pytest.mark.slow
 def test_every_engine_module_imports_without_qt():
     result = subprocess.run(
         [sys.executable, "-c", BLOCKER], capture_output=True, text=True, cwd=ROOT, timeout=300

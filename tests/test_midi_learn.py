@@ -14,7 +14,6 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication
 from test_app_flow import loaded, wait_job, window  # noqa: F401
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.workstation.midi_input import input_ports
 

@@ -82,6 +82,7 @@ def _cli(*args):
     return main(["generate", "--device", "cpu", *args])
 
 
+@pytest.mark.slow
 def test_cli_continue_punches_in_and_renders_again(tmp_path):
     vector = tmp_path / "v.npy"
     np.save(vector, np.random.default_rng(0).normal(size=64).astype(np.float32))
@@ -126,6 +127,7 @@ def test_live_change_lands_at_a_chunk_boundary_and_renders_again(tiny_model):
     assert np.array_equal(again.codes, final.take.codes)
 
 
+@pytest.mark.slow
 def test_cli_punch_in_on_the_shipped_demo(tmp_path):
     from pathlib import Path
 

@@ -129,6 +129,7 @@ def test_training_resumes_after_a_kill(trained, tmp_path, monkeypatch):
     assert load_sae(out).cfg.training_tokens == 20 * 64
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_one_sae(trained, tmp_path):
     """torchrun with 2 CPU ranks: batches split by rank, gradients averaged, rank 0 saves."""
     import os

@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core import render as render_module
 from musae_core.cli import main
@@ -38,13 +37,13 @@ def _spy_render(monkeypatch, captured: list) -> None:
 
 
 @pytest.fixture
-def db_copy(feature_db_path, tmp_path):  # noqa: F811
+def db_copy(feature_db_path, tmp_path):
     """The shared fixture DB, copied: eval-steering writes its verdicts into it."""
     return shutil.copy(feature_db_path, tmp_path / "features.db")
 
 
 def test_same_knob_value_gives_the_same_residual_shift_in_app_cli_and_eval_steering(
-    tiny_model, tiny_sae_dir, db_copy, tmp_path, monkeypatch  # noqa: F811
+    tiny_model, tiny_sae_dir, db_copy, tmp_path, monkeypatch
 ):  # fmt: skip
     # the fixture DB disagrees on purpose: max_activation 1 + id, top-clip peaks 2.0, while the
     # SAE's feature_stats say 1 + 7 * id / 47; before one beta, each path took another of them
@@ -77,7 +76,7 @@ def test_same_knob_value_gives_the_same_residual_shift_in_app_cli_and_eval_steer
     assert verdict.evidence["beta_source"] == BETA_FROM_SAE  # what the browser's verdict used
 
 
-def test_app_take_sidecar_records_beta_and_its_source(tiny_model, tiny_sae_dir):  # noqa: F811
+def test_app_take_sidecar_records_beta_and_its_source(tiny_model, tiny_sae_dir):
     session = Session(model=tiny_model, sae=load_sae(tiny_sae_dir))
     mixer = MixerState().add(FEATURE, strength=ALPHA)
     take = session.render(MasterSettings(duration=0.3, cfg_scale=1.0), mixer)
@@ -86,7 +85,7 @@ def test_app_take_sidecar_records_beta_and_its_source(tiny_model, tiny_sae_dir):
     assert recipe["beta"] == pytest.approx(1 + 7 * FEATURE / 47, rel=1e-5)
 
 
-def test_beta_falls_back_to_the_database_then_to_one(tiny_sae_dir, feature_db_path):  # noqa: F811
+def test_beta_falls_back_to_the_database_then_to_one(tiny_sae_dir, feature_db_path):
     sae = load_sae(tiny_sae_dir)
     with torch.no_grad():
         sae.max_activation[FEATURE] = 0.0  # e.g. a SAELens SAE: no max activation recorded
@@ -97,7 +96,7 @@ def test_beta_falls_back_to_the_database_then_to_one(tiny_sae_dir, feature_db_pa
     assert feature_beta(sae, FEATURE + 1).source == BETA_FROM_SAE
 
 
-def test_huge_feature_strength_is_refused_up_front(tiny_sae_dir, tmp_path, capsys):  # noqa: F811
+def test_huge_feature_strength_is_refused_up_front(tiny_sae_dir, tmp_path, capsys):
     out = tmp_path / "take.wav"
     code = main([*GENERATE, "--sae", str(tiny_sae_dir), "--steer", "5=1e30", "--out", str(out)])
     err = capsys.readouterr().err
@@ -115,7 +114,7 @@ def test_blown_up_generation_names_the_steering_not_a_traceback(tmp_path, capsys
     assert not out.exists()
 
 
-def test_app_render_with_a_blown_up_beta_is_a_clear_error(tiny_model, tiny_sae_dir, tmp_path):  # noqa: F811
+def test_app_render_with_a_blown_up_beta_is_a_clear_error(tiny_model, tiny_sae_dir, tmp_path):
     sae = load_sae(tiny_sae_dir)
     with torch.no_grad():
         sae.max_activation[FEATURE] = 1e30  # a damaged feature_stats file

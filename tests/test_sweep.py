@@ -12,9 +12,9 @@ import soundfile as sf
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.features.concepts import ConceptTruth
 from musae_core.features.dsp_truth import write_dsp_truth
+from musae_core.features.sweep import SweepSpec, run_sweep
 from musae_core.harvest import ActivationStore, HarvestConfig, harvest_audio
 from musae_core.jobs import CancelToken
-from musae_core.sae.sweep import SweepSpec, run_sweep
 
 SR = 32_000
 N_FILES = 20
@@ -49,6 +49,7 @@ def truth(store, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_dsp_truth_reads_loudness_and_onsets_from_the_signal(truth):
     table = ConceptTruth.load(truth)
     column = {n: table.frames[:, i] for i, n in enumerate(table.names)}
@@ -64,6 +65,7 @@ def test_dsp_truth_reads_loudness_and_onsets_from_the_signal(truth):
         assert np.abs(onsets - click).min() == 0, onsets  # on the click's own frame
 
 
+@pytest.mark.slow
 def test_sweep_trains_scores_names_the_best_and_resumes(store, truth, tmp_path):
     spec = SweepSpec(layers=[1], expansions=[2], ks=[4], tokens=40 * 128, batch_size=128,
                      architectures=["topk", "matryoshka_batchtopk"], eval_rows=2000)  # fmt: skip
@@ -107,7 +109,7 @@ def test_a_bad_grid_names_the_flag(store, tmp_path):
 
 
 def test_best_cell_says_when_no_cell_met_the_fvu_bound():
-    from musae_core.sae.sweep import best_cell
+    from musae_core.features.sweep import best_cell
 
     def cell(name, fvu, split, tracking):
         return {"name": name, "fvu": fvu,

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.errors import Cancelled, MusaeError
 from musae_core.jobs import CancelToken
@@ -27,7 +26,7 @@ MASTER = MasterSettings(prompt="simple melody", duration=0.5, seed=3)
 
 
 @pytest.fixture
-def session(tiny_model, tiny_sae_dir):  # noqa: F811
+def session(tiny_model, tiny_sae_dir):
     s = Session(project=Project(model_id="tiny", master=MASTER))
     s.model = tiny_model
     s.load_sae(tiny_sae_dir)
@@ -91,7 +90,7 @@ def test_render_cancel_raises_cancelled(session):
         session.render(MASTER, MixerState(), cancel=token)
 
 
-def test_export_and_project_round_trip(session, tmp_path, tiny_sae_dir):  # noqa: F811
+def test_export_and_project_round_trip(session, tmp_path, tiny_sae_dir):
     session.history.apply(session.mixer.add(7).update(7, strength=1.5), "add")
     take = session.render(MASTER)
     wav, meta = session.export(take, tmp_path / "out.wav")
@@ -133,7 +132,7 @@ def test_settings_round_trip_never_stores_keys(tmp_path):
     assert Settings.load(path) == Settings()
 
 
-def test_feature_details_from_a_real_db(feature_db_path):  # noqa: F811
+def test_feature_details_from_a_real_db(feature_db_path):
     from musae_core.features import FeatureDB
     from musae_core.workstation import feature_details
 

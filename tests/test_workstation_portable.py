@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-from test_workstation_fixtures import feature_db_path, tiny_sae_dir  # noqa: F401
 
 from musae_core.errors import MusaeError
 from musae_core.workstation import MasterSettings, MixerState, Project, Session
@@ -17,7 +16,7 @@ MASTER = MasterSettings(prompt="simple melody", duration=0.5, seed=3)
 
 
 @pytest.fixture
-def rendered(tiny_model, tiny_sae_dir, tmp_path):  # noqa: F811
+def rendered(tiny_model, tiny_sae_dir, tmp_path):
     """A session with a private copy of the SAE (so a test may delete it) and one take."""
     sae = tmp_path / "shared" / "sae"
     shutil.copytree(tiny_sae_dir, sae)
@@ -52,7 +51,7 @@ def test_save_as_moves_takes_in_and_a_moved_folder_reopens(rendered, tmp_path):
     assert reopened.sae is not None  # the referenced SAE still resolves after the move
 
 
-def test_save_as_can_copy_the_sae_and_database_in(rendered, tmp_path, feature_db_path):  # noqa: F811
+def test_save_as_can_copy_the_sae_and_database_in(rendered, tmp_path, feature_db_path):
     db = tmp_path / "shared" / "features.db"
     shutil.copy2(feature_db_path, db)
     (tmp_path / "shared" / "features.snippets").mkdir()

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from test_workstation_fixtures import tiny_sae_dir  # noqa: F401
 from test_workstation_streaming import MASTER, MIXER, make_session
 
 from musae_core.punch import render_recipe
 from musae_core.workstation.punch import change_live, punch_take
 
 
-def test_punch_take_keeps_the_parent_before_the_point(tiny_model, tiny_sae_dir, tmp_path):  # noqa: F811
+def test_punch_take_keeps_the_parent_before_the_point(tiny_model, tiny_sae_dir, tmp_path):
     session = make_session(tiny_model, tiny_sae_dir)
     parent = session.render(MASTER, MIXER)
     louder = MIXER.update(4, strength=-6.0)
@@ -30,7 +29,7 @@ def test_punch_take_keeps_the_parent_before_the_point(tiny_model, tiny_sae_dir, 
     assert recipe["segments"][1]["mixer"]["channels"][0]["strength"] == -6.0
 
 
-def test_live_change_while_streaming_records_a_punch_point(tiny_model, tiny_sae_dir):  # noqa: F811
+def test_live_change_while_streaming_records_a_punch_point(tiny_model, tiny_sae_dir):
     session = make_session(tiny_model, tiny_sae_dir)
     changed = []
 

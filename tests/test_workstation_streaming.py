@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_workstation_fixtures import tiny_sae_dir  # noqa: F401
 
 from musae_core.errors import Cancelled
 from musae_core.jobs import CancelToken
@@ -27,7 +26,7 @@ def no_hooks(model) -> bool:
     return not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
 
 
-def test_streaming_render_matches_the_plain_render(tiny_model, tiny_sae_dir):  # noqa: F811
+def test_streaming_render_matches_the_plain_render(tiny_model, tiny_sae_dir):
     streaming = make_session(tiny_model, tiny_sae_dir)
     chunks: list[tuple[StreamChunk, int]] = []
     steps = [0, 0]
@@ -58,7 +57,7 @@ def test_streaming_render_matches_the_plain_render(tiny_model, tiny_sae_dir):  #
     assert no_hooks(tiny_model)
 
 
-def test_unsteered_stream_and_the_cache(tiny_model, tiny_sae_dir):  # noqa: F811
+def test_unsteered_stream_and_the_cache(tiny_model, tiny_sae_dir):
     session = make_session(tiny_model, tiny_sae_dir)
     chunks: list[StreamChunk] = []
     take = session.render(MASTER, MixerState(), on_chunk=chunks.append)
@@ -72,7 +71,7 @@ def test_unsteered_stream_and_the_cache(tiny_model, tiny_sae_dir):  # noqa: F811
     assert chunks and np.array_equal(steered.unsteered, take.unsteered)
 
 
-def test_cancel_mid_stream_leaves_nothing_behind(tiny_model, tiny_sae_dir):  # noqa: F811
+def test_cancel_mid_stream_leaves_nothing_behind(tiny_model, tiny_sae_dir):
     session = make_session(tiny_model, tiny_sae_dir)
     token = CancelToken()
     seen: list[StreamChunk] = []

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musae_core.demo.corpus import load_factors, load_spec
+from musae_core.demo.corpus import load_factors
+from musae_core.demo.corpus_spec import load_spec
 from musae_core.demo.data import load_corpus_audio, split_records
 from musae_core.demo.factor_classifier import (
     FactorClassifier,

@@ -137,7 +137,7 @@ def concept_truth(path: str | None, rows: ConceptRows, records: dict[int, dict],
                   frame_rate: float, lag: int = 0) -> tuple[ConceptTruth, str]:  # fmt: skip
     """The truth for the collected rows: the given file, or re-derived from the clip seeds;
     row frame ``f`` is matched with audio frame ``f - lag``."""
-    from musae_core.demo.corpus import load_spec
+    from musae_core.demo.corpus_spec import load_spec
     from musae_core.demo.frame_truth import corpus_truth
 
     if path:
@@ -170,7 +170,7 @@ def score_concept_labels(db, tracking: dict[int, str]) -> dict:
     """Of the tracking features: the share whose own labeller's top label names the tracked
     concept (fine concepts: the fine-DSP labeller; factor values: the shown label), and the
     share with any label naming it."""
-    from musae_core.demo.score import label_names_value
+    from musae_core.demo.factor_tagger import label_names_value
     from musae_core.labeling.fine_concepts import SOURCE, concept_of_label
 
     shown_rows = {int(r.id): r.best_label for r in db.query()}

@@ -10,37 +10,18 @@ from __future__ import annotations
 import json
 import random
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
 
 from musae_core.demo.composer import compose_notes, notes_to_midi
+from musae_core.demo.corpus_spec import CorpusSpec, clip_name
 from musae_core.demo.factors import sample_factors
 from musae_core.demo.synth import find_fluidsynth, find_soundfont, render_midi
 from musae_core.demo.truth import clip_truth, derive_corpus_truth, save_clip_truth, truth_path
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
-
-FORMAT = "musae-demo-corpus"
-
-
-@dataclass(frozen=True)
-class CorpusSpec:
-    """What determines a corpus; stored in corpus.json and checked when resuming."""
-
-    n_clips: int
-    seed: int = 0
-    clip_seconds: float = 10.0
-    sample_rate: int = 16_000
-
-    def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": 1, **self.__dict__}
-
-
-def clip_name(index: int) -> str:
-    return f"{index:06d}"
 
 
 def render_clip(spec: CorpusSpec, index: int, soundfont: Path, folder: Path) -> dict:
@@ -123,15 +104,6 @@ def _write_manifests(out: Path, spec: CorpusSpec) -> None:
     with atomic_path(out / "factors.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     write_json_atomic(out / "captions.json", {r["file"]: r["caption"] for r in records})
-
-
-def load_spec(corpus: str | Path) -> CorpusSpec:
-    """The spec a corpus was rendered with (its corpus.json)."""
-    path = Path(corpus) / "corpus.json"
-    if not path.exists():
-        raise MusaeError(f"{path} is missing.", "build the corpus with `musae demo build-corpus`.")
-    meta = json.loads(path.read_text())
-    return CorpusSpec(**{k: meta[k] for k in ("n_clips", "seed", "clip_seconds", "sample_rate")})
 
 
 def load_factors(corpus: str | Path) -> list[dict]:

@@ -18,6 +18,7 @@ import numpy as np
 from musae_core.demo.factor_classifier import FactorClassifier
 from musae_core.errors import MusaeError
 
+SYNONYMS = {"soft": ("quiet", "soft"), "drums": ("drums", "percussion")}
 SUFFIX = {"tempo_band": " tempo", "register": " register"}
 
 
@@ -26,6 +27,16 @@ def tag_name(factor: str, value: str) -> str:
     if factor == "drums":
         return "drums" if value == "true" else "no drums"
     return f"{value}{SUFFIX.get(factor, '')}"
+
+
+def label_names_value(text: str, value: str) -> bool:
+    """Whether label ``text`` names the factor value 'factor=value'."""
+    factor, _, wanted = value.partition("=")
+    expected = tag_name(factor, wanted)
+    text = text.strip().lower()
+    if factor == "mode":  # descriptor keys read "C minor"
+        return wanted in text.replace(",", " ").split()
+    return text == expected or text in SYNONYMS.get(expected, ())
 
 
 @dataclass(frozen=True)

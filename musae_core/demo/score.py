@@ -33,7 +33,7 @@ from musae_core.demo.concept_score import (
     score_concept_section,
 )
 from musae_core.demo.factor_classifier import FactorClassifier, factor_labels
-from musae_core.demo.factor_tagger import tag_name
+from musae_core.demo.factor_tagger import label_names_value
 from musae_core.demo.probes import ProbeWindows
 from musae_core.demo.recovery import score_recovery
 from musae_core.demo.steering_score import (
@@ -48,7 +48,6 @@ from musae_core.jobs import CancelToken, ProgressFn
 from musae_core.labeling.steering_eval import mono_takes
 
 ProgressFactory = Callable[[str], ProgressFn]
-SYNONYMS = {"soft": ("quiet", "soft"), "drums": ("drums", "percussion")}
 PAPER_STEERING = (0.15, 0.35)
 
 
@@ -74,16 +73,6 @@ class ScoreSpec:
     prompt_take_seconds: float = 6.0
     prompt_rounds: int = 2  # takes per instrument x mode pair
     seed: int = 0
-
-
-def label_names_value(text: str, value: str) -> bool:
-    """Whether label ``text`` names the factor value 'factor=value'."""
-    factor, _, wanted = value.partition("=")
-    expected = tag_name(factor, wanted)
-    text = text.strip().lower()
-    if factor == "mode":  # descriptor keys read "C minor"
-        return wanted in text.replace(",", " ").split()
-    return text == expected or text in SYNONYMS.get(expected, ())
 
 
 def score_labels(db, tracking: dict[int, str]) -> dict:

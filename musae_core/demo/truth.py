@@ -32,6 +32,7 @@ from musae_core.demo.composer import (
     Note,
     compose_notes,
 )
+from musae_core.demo.corpus_spec import clip_name, load_spec
 from musae_core.demo.factors import NOTE_NAMES, ClipFactors, sample_factors
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path
@@ -136,8 +137,6 @@ def derive_corpus_truth(
     cancel: CancelToken | None = None,
 ) -> int:
     """Write the truth of every clip of ``corpus`` that lacks it (no audio); returns how many."""
-    from musae_core.demo.corpus import clip_name, load_spec
-
     progress = progress or no_progress
     spec = load_spec(corpus)
     clips = Path(corpus) / "clips"

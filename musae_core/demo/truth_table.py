@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from musae_core.demo.corpus import clip_name, load_factors
+from musae_core.demo.corpus import load_factors
+from musae_core.demo.corpus_spec import clip_name
 from musae_core.demo.data import is_heldout
 from musae_core.demo.factors import (
     DYNAMICS,

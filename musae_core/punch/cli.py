@@ -8,14 +8,24 @@ take's WAV where one sits beside it), then re-rendered from that point with ``--
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musae_core.errors import MusaeError
 
+if TYPE_CHECKING:
+    from musae_core.models.base import MusicModel
+    from musae_core.steering import Intervention
 
-def continue_take(args: argparse.Namespace) -> int:
+InterventionsFromArgs = Callable[[argparse.Namespace, "MusicModel"], "list[Intervention]"]
+"""``musae generate``'s --steer parser (args, model) -> interventions, passed in by cli.py so
+this module, a layer below the top-level CLI, does not import it."""
+
+
+def continue_take(args: argparse.Namespace, interventions_from_args: InterventionsFromArgs) -> int:
     from musae_core.audio.io import write_take_files
-    from musae_core.cli import _check_output, _interventions, _progress_bar
+    from musae_core.cli import _check_output, _progress_bar
     from musae_core.jobs import CancelToken
     from musae_core.models.loading import load_model
     from musae_core.punch.sidecar import read_sidecar, recipe_from_sidecar
@@ -38,7 +48,7 @@ def continue_take(args: argparse.Namespace) -> int:
     try:
         take = render_recipe(model, recipe, update, cancel)
         if args.punch_from is not None:
-            interventions = _interventions(args, model)
+            interventions = interventions_from_args(args, model)
             bar.close()
             update, bar = _progress_bar(f"punching in at {args.punch_from:g} s")
             take, recipe = punch_in(model, take, recipe, args.punch_from, interventions,

@@ -18,9 +18,9 @@ def _ints(text: str) -> list[int]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from musae_core.demo.cli import _bars, _log_line
+    from musae_core.features.sweep import SweepSpec, run_sweep, table_markdown
     from musae_core.jobs import CancelToken
     from musae_core.labeling.cli import ctrl_c_cancels
-    from musae_core.sae.sweep import SweepSpec, run_sweep, table_markdown
 
     spec = SweepSpec(
         layers=_ints(args.layers), expansions=_ints(args.expansions), ks=_ints(args.ks),

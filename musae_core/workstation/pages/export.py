@@ -14,9 +14,9 @@ import jinja2
 
 from musae_core import __version__
 from musae_core.errors import MusaeError
-from musae_core.features.pages import pictures, templates, words
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.workstation.details import feature_details
+from musae_core.workstation.pages import pictures, templates, words
 
 PLAYS_IN_BROWSERS = {".opus", ".ogg", ".flac", ".wav", ".mp3"}
 """Snippet formats copied as-is: Chromium and Firefox play Ogg Opus and FLAC natively."""

@@ -1,36 +1,19 @@
-"""Shared fixtures for the workstation and app tests: a random SAE for the tiny model and a
-small feature database written with the real FeatureDB writer API (no mocks)."""
+"""Test data behind the shared fixtures in conftest.py (a random SAE for the tiny model, a small
+feature database written with the real FeatureDB writer API, no mocks), for tests that build
+their own copy."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 TINY_LAYER = 2
 N_FEATURES = 48
 
 
-@pytest.fixture(scope="session")
-def tiny_sae_dir(tmp_path_factory, tiny_model):
-    """A TopK SAE with random unit-norm directions that reads the tiny model's layer 2."""
-    from musae_core.sae import SAEConfig, build_sae, save_sae
-
-    cfg = SAEConfig("topk", d_in=tiny_model.d_model, d_sae=N_FEATURES, k=4, model_id="tiny",
-                    layer=TINY_LAYER)  # fmt: skip
-    sae = build_sae(cfg)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        sae.W_dec.copy_(torch.randn(N_FEATURES, cfg.d_in, generator=gen))
-        sae.normalize_decoder()
-        sae.W_enc.copy_(sae.W_dec.T)
-        sae.max_activation.copy_(torch.linspace(1.0, 8.0, N_FEATURES))
-    return save_sae(sae, tmp_path_factory.mktemp("sae") / "tiny-sae")
-
-
-def _clip_wav(folder, index: int, rate: int = 32000) -> str:
+def clip_wav(folder, index: int, rate: int = 32000) -> str:
     from musae_core.audio.io import write_wav
 
     t = np.arange(int(rate * 0.5)) / rate
@@ -81,9 +64,17 @@ def write_test_db(path, sae_dir: str, clip_paths: list[str], n: int = N_FEATURES
     return path
 
 
-@pytest.fixture(scope="session")
-def feature_db_path(tmp_path_factory, tiny_sae_dir):
-    """A feature DB for the SAE above, written with the real FeatureDB writer API."""
-    folder = tmp_path_factory.mktemp("featuredb")
-    clips = [_clip_wav(folder, i) for i in range(3)]
-    return write_test_db(folder / "features.db", str(tiny_sae_dir), clips)
+def write_test_sae(folder, d_in: int):
+    """A TopK SAE with random unit-norm directions that reads the tiny model's layer 2."""
+    from musae_core.sae import SAEConfig, build_sae, save_sae
+
+    cfg = SAEConfig("topk", d_in=d_in, d_sae=N_FEATURES, k=4, model_id="tiny",
+                    layer=TINY_LAYER)  # fmt: skip
+    sae = build_sae(cfg)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        sae.W_dec.copy_(torch.randn(N_FEATURES, cfg.d_in, generator=gen))
+        sae.normalize_decoder()
+        sae.W_enc.copy_(sae.W_dec.T)
+        sae.max_activation.copy_(torch.linspace(1.0, 8.0, N_FEATURES))
+    return save_sae(sae, folder / "tiny-sae")

@@ -4,7 +4,7 @@ One page per feature plus an index; audio snippets and pictures are copied or dr
 pages with relative links, so the folder opens from the file system and zips.
 """
 
-from musae_core.features.pages.export import ExportReport, export_feature_pages
-from musae_core.features.pages.select import select_features
+from musae_core.workstation.pages.export import ExportReport, export_feature_pages
+from musae_core.workstation.pages.select import select_features
 
 __all__ = ["ExportReport", "export_feature_pages", "select_features"]

@@ -11,9 +11,9 @@ from musae_core.errors import Cancelled
 def cmd_export_html(args: argparse.Namespace) -> int:
     from musae_core.cli import _progress_bar
     from musae_core.features.db import FeatureDB
-    from musae_core.features.pages import export_feature_pages, select_features
-    from musae_core.features.pages.select import parse_ids
     from musae_core.jobs import CancelToken
+    from musae_core.workstation.pages import export_feature_pages, select_features
+    from musae_core.workstation.pages.select import parse_ids
 
     cancel = CancelToken()
     with FeatureDB.open(args.db, readonly=True) as db:
