@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +25,9 @@ from musae_core.features.labels import LabelsMixin
 from musae_core.features.query import ROW_COLUMNS, build_query, candidate_labels
 from musae_core.features.records import FeatureRecord, FeatureRow, FeatureStats
 from musae_core.features.search import EXACT, SearchHit, rank_hits
+from musae_core.timeutil import now
 
 BUSY_TIMEOUT_S = 10.0
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def snippet_dir_for(path: Path) -> Path:
