@@ -1,28 +1,27 @@
 """The ``musae`` command: one subcommand per engine job, tqdm progress, Ctrl+C stops cleanly.
 
 Every user-facing problem is a ``MusaeError``: printed as one line, exit code 2, no partial files.
+The plumbing every subcommand shares (progress, Ctrl+C, the error exit) is ``cli_support``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
-import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from musae_core import threads
-from musae_core.errors import Cancelled, MusaeError
+from musae_core.cli_support import check_output, progress_bar, run_command
+from musae_core.errors import MusaeError
 
 log = logging.getLogger("musae")
 
-COMMAND_MODULES = (
+SUBCOMMAND_MODULES = (
     "musae_core.models.convert_cli",
     "musae_core.harvest.cli",
     "musae_core.sae.cli",
@@ -34,82 +33,11 @@ COMMAND_MODULES = (
     "musae_core.demo.cli",
     "musae_core.sae.sweep_cli",
 )
-"""Modules that add subcommands: each has ``register(subparsers)`` and lives with its concept."""
+"""The subcommand table: each module has ``register(subparsers)`` and lives with its concept.
 
-
-class PlainProgress:
-    """Progress as plain lines every ``interval`` seconds, for logs (stderr is not a terminal).
-
-    Quacks like the bits of a tqdm bar the commands use (``set_postfix``, ``close``).
-    """
-
-    def __init__(self, desc: str, unit: str, interval: float | None = None, stream=None) -> None:
-        env = os.environ.get("MUSAE_PROGRESS_SECONDS", "")
-        self.interval = interval if interval is not None else float(env or 30.0)
-        self.desc, self.unit, self.stream = desc, unit, stream or sys.stderr
-        self.started = time.monotonic()
-        self.last_line: float | None = None
-        self.postfix = ""
-        self.done, self.total = 0, 0
-
-    def update(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-        now = time.monotonic()
-        if self.last_line is None or now - self.last_line >= self.interval or done >= total:
-            self.last_line = now
-            self.write()
-
-    def write(self) -> None:
-        elapsed = time.monotonic() - self.started
-        share = self.done / self.total if self.total else 0.0
-        left = f", ~{_clock(elapsed * (1 - share) / share)} left" if 0 < share < 1 else ""
-        line = (
-            f"musae: {self.desc} {self.done}/{self.total} {self.unit}s ({share:.0%}), "
-            f"{_clock(elapsed)} elapsed{left}{self.postfix}"
-        )
-        print(line, file=self.stream, flush=True)
-
-    def set_postfix(self, refresh: bool = False, **values: object) -> None:
-        self.postfix = " [" + " ".join(f"{k}={v}" for k, v in values.items()) + "]"
-
-    def close(self) -> None:
-        if self.last_line is not None and self.done < self.total:
-            self.write()  # where it stopped
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
-
-
-def _progress_bar(desc: str, unit: str = "step"):
-    """A ProgressFn plus its bar (so the caller can close it): tqdm on a terminal, else
-    ``PlainProgress`` lines, so logs of long jobs say how far they are."""
-    from tqdm import tqdm
-
-    if not sys.stderr.isatty():
-        plain = PlainProgress(desc, unit)
-        return plain.update, plain
-    bar = tqdm(desc=desc, unit=unit, leave=False)
-
-    def update(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.reset(total=total)
-        bar.n = done
-        bar.refresh()
-
-    return update, bar
-
-
-def _check_output(path: Path, suffixes: tuple[str, ...]) -> None:
-    if path.suffix.lower() not in suffixes:
-        raise MusaeError(f"Output {path} must end in {' or '.join(suffixes)}.", "rename it.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise MusaeError(
-            f"Cannot write {path}: folder {parent} is missing or not writable.",
-            "create the folder or pick a writable output path.",
-        )
+All are part of musae (none is optional); ``musae_core.demo.cli`` is the one place the CLI
+registers the demo's subcommands (the engine below never imports the demo).
+"""
 
 
 def _parse_vector_steer(spec: str, mode: str, branch: str):
@@ -191,13 +119,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
         return continue_take(args)
     from musae_core.audio.io import write_take_files
-    from musae_core.jobs import CancelToken
     from musae_core.models.base import GenerationRequest
     from musae_core.models.loading import load_model
     from musae_core.render import render, take_metadata
 
     out = Path(args.out)
-    _check_output(out, (".wav", ".flac"))
+    check_output(out, (".wav", ".flac"))
     request = GenerationRequest(
         prompts=tuple(args.prompt),
         duration=args.duration,
@@ -211,8 +138,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     model.n_frames_for(request.duration)  # validates the duration before any work
     interventions = _interventions(args, model)
-    cancel = CancelToken()
-    update, bar = _progress_bar("generating")
+    cancel = args.cancel
+    update, bar = progress_bar("generating")
     try:
         take = render(model, request, interventions, progress=update, cancel=cancel)
     finally:
@@ -312,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --continue: keep the take before SECONDS, steer from there on",
     )
-    gen.set_defaults(func=cmd_generate)
+    gen.set_defaults(func=cmd_generate, kept="no take was written")
 
     dl = sub.add_parser("download", help="download a model's weights into the Hugging Face cache")
     dl.add_argument("model_id")
@@ -324,10 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a model's layers, width, rates and limits")
     model_args(info)
     info.set_defaults(func=cmd_info)
-    for module_name in COMMAND_MODULES:
-        package = module_name.rsplit(".", 1)[0]
-        if importlib.util.find_spec(package) and importlib.util.find_spec(module_name):
-            importlib.import_module(module_name).register(sub)
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
@@ -341,14 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return args.func(args)
-    except MusaeError as exc:
-        print(f"musae: error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except (KeyboardInterrupt, Cancelled):
-        print("musae: cancelled; no output was written.", file=sys.stderr)
-        return 130
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,11 @@ class FeatureDB(ClipsMixin, LabelsMixin):
                 f"Feature database {path} does not exist.",
                 "run `musae analyze --sae SAE --store STORE --out FILE` first.",
             )
+        if path.stat().st_size == 0:  # SQLite would happily turn it into an empty database
+            raise MusaeError(
+                f"Feature database {path} is empty (0 bytes): not a musae feature database.",
+                "point at the file `musae analyze` wrote, or re-run `musae analyze`.",
+            )
         try:
             conn = cls._connect(path, readonly)
             version = schema.schema_version(conn)
