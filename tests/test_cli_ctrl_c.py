@@ -253,3 +253,14 @@ def test_demo_build_corpus_stops_and_keeps_rendered_clips(tmp_path, ctrl_c_after
     line = stopped_line(capsys.readouterr().err)
     rendered = len(list((out / "clips").glob("*.json")))
     assert f"{rendered} rendered clip(s) are kept" in line and 2 <= rendered < 8
+
+
+def test_the_subcommand_table_registers_every_command():
+    """cli.py's SUBCOMMAND_MODULES is the one list (no module is optional, the demo's included)."""
+    from musae_core.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == [
+        "generate", "download", "info", "convert", "harvest", "train", "eval-sae", "analyze",
+        "export-html", "db", "map", "label", "eval-steering", "demo", "sweep", "truth",
+    ]  # fmt: skip

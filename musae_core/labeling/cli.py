@@ -12,14 +12,13 @@ from pathlib import Path
 from musae_core.cli_support import progress_bar, stopped_exit
 from musae_core.errors import MusaeError
 from musae_core.features.db import FeatureDB
-from musae_core.labeling.steering_eval_cli import register_eval_steering
 
 METHODS = ("descriptors", "clap", "llm", "essentia", "classifier", "validate")
 KEPT = "every label written so far is in the database; run the same command to finish the rest"
 
 
 def register(subparsers) -> None:
-    """Add ``musae label`` and ``musae eval-steering``."""
+    """Add ``musae label``."""
     p = subparsers.add_parser("label", help="label features: descriptors, CLAP tags, LLM, validate")
     p.add_argument("--db", required=True, help="feature database (FEATURES.db)")
     p.add_argument("--method", required=True, choices=METHODS)
@@ -52,7 +51,6 @@ def register(subparsers) -> None:
     p.add_argument("--llm-max-audio-seconds", type=float, default=120.0)
     p.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per request")
     p.set_defaults(func=cmd_label, kept=KEPT)
-    register_eval_steering(subparsers)
 
 
 def open_feature_db(path: str) -> FeatureDB:

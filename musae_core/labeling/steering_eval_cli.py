@@ -14,7 +14,7 @@ KEPT = (
 )
 
 
-def register_eval_steering(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval-steering", help="measure which labelled features steer generation toward their label"
     )

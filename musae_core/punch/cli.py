@@ -15,12 +15,12 @@ from musae_core.errors import MusaeError
 
 def continue_take(args: argparse.Namespace) -> int:
     from musae_core.audio.io import write_take_files
-    from musae_core.cli import _interventions
     from musae_core.cli_support import check_output, progress_bar
     from musae_core.models.loading import load_model
     from musae_core.punch.sidecar import read_sidecar, recipe_from_sidecar
     from musae_core.punch.takes import punch_in, render_recipe
     from musae_core.render import take_metadata
+    from musae_core.steer_specs import interventions_from_args
 
     if not args.continue_from:
         raise MusaeError("--from needs the take to continue.", "add --continue TAKE.json.")
@@ -38,7 +38,7 @@ def continue_take(args: argparse.Namespace) -> int:
     try:
         take = render_recipe(model, recipe, update, cancel)
         if args.punch_from is not None:
-            interventions = _interventions(args, model)
+            interventions = interventions_from_args(args, model)
             bar.close()
             update, bar = progress_bar(f"punching in at {args.punch_from:g} s")
             take, recipe = punch_in(model, take, recipe, args.punch_from, interventions,
