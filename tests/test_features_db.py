@@ -207,3 +207,13 @@ def test_search_skips_negated_labels_and_ranks_by_match(tmp_path):
     db._fts = False  # the LIKE fallback applies the same rules
     assert [h.feature_id for h in db.search("drums")] == [4, 7, 2, 6, 3]
     db.close()
+
+
+def test_a_zero_byte_file_is_refused_and_left_alone(tmp_path):
+    """Any opener (CLI or app) gets the clear error; SQLite never turns the file into a DB."""
+    empty = tmp_path / "features.db"
+    empty.write_bytes(b"")
+    for readonly in (False, True):
+        with pytest.raises(MusaeError, match=r"is empty \(0 bytes\)"):
+            FeatureDB.open(empty, readonly=readonly)
+    assert empty.stat().st_size == 0 and [p.name for p in tmp_path.iterdir()] == [empty.name]

@@ -6,35 +6,38 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from musae_core.cli_support import log_line, progress_bar, stage_bars
 from musae_core.demo.corpus import CorpusSpec, build_corpus
 
 
 def cmd_build_corpus(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
-    from musae_core.jobs import CancelToken
-
     n_clips = args.clips or max(1, round(args.hours * 3600 / args.clip_seconds))
     spec = CorpusSpec(
         n_clips=n_clips, seed=args.seed, clip_seconds=args.clip_seconds,
         sample_rate=args.sample_rate,
     )  # fmt: skip
-    update, bar = _progress_bar("rendering corpus", unit="clip")
+    update, bar = progress_bar("rendering corpus", unit="clip")
     try:
-        out = build_corpus(args.out, spec, args.soundfont, args.workers, update, CancelToken())
+        out = build_corpus(args.out, spec, args.soundfont, args.workers, update, args.cancel)
     finally:
         bar.close()
     print(f"corpus of {n_clips} clips ({n_clips * args.clip_seconds / 3600:.2f} h) in {out}")
     return 0
 
 
-def cmd_derive_truth(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
-    from musae_core.demo.truth import derive_corpus_truth
-    from musae_core.jobs import CancelToken
+def kept_clips(args: argparse.Namespace) -> str:
+    """What a stopped corpus build keeps: every clip rendered so far (a re-run skips them)."""
+    clips = Path(args.out) / "clips"
+    done = len(list(clips.glob("*.json"))) if clips.is_dir() else 0
+    return f"{done} rendered clip(s) are kept in {args.out}; run the same command to resume"
 
-    update, bar = _progress_bar("deriving truth", unit="clip")
+
+def cmd_derive_truth(args: argparse.Namespace) -> int:
+    from musae_core.demo.truth import derive_corpus_truth
+
+    update, bar = progress_bar("deriving truth", unit="clip")
     try:
-        written = derive_corpus_truth(args.corpus, args.overwrite, update, CancelToken())
+        written = derive_corpus_truth(args.corpus, args.overwrite, update, args.cancel)
     finally:
         bar.close()
     print(f"per-frame truth written for {written} clips of {args.corpus} (no audio rendered)")
@@ -52,9 +55,6 @@ def cmd_truth_table(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from musae_core.demo.train import DemoTrainSpec, train_demo
-    from musae_core.errors import Cancelled
-    from musae_core.jobs import CancelToken
-    from musae_core.labeling.cli import ctrl_c_cancels
 
     spec = DemoTrainSpec()
     spec.codec_train.iterations = args.codec_iterations
@@ -73,14 +73,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                              num_heads=max(1, args.lm_width // 32))  # fmt: skip
     if args.lm_layers is not None:
         spec.shape = replace(spec.shape, num_layers=args.lm_layers)
-    cancel = CancelToken()
-    progress, close = _bars()
-    try:
-        with ctrl_c_cancels(cancel):  # first Ctrl-C: checkpoint and stop
-            folder = train_demo(args.corpus, args.out, spec, progress, cancel, log=_log_line)
-    except Cancelled:
-        print(f"stopped; checkpoints are in {args.out}: rerun the same command to resume.")
-        return 130
+    progress, close = stage_bars()
+    try:  # Ctrl+C: checkpoint and stop
+        folder = train_demo(args.corpus, args.out, spec, progress, args.cancel, log=log_line)
     finally:
         close()
     print(f"demo model in {folder}")
@@ -111,47 +106,17 @@ def _device(name: str) -> str:
     return name
 
 
-def _bars():
-    """A progress factory for multi-stage jobs: one tqdm bar per stage, closed when the next
-    stage starts (and by the returned ``close``)."""
-    from musae_core.cli import _progress_bar
-
-    bars = []
-
-    def progress(name: str):
-        for bar in bars:
-            bar.close()
-        update, bar = _progress_bar(name, unit="step")
-        bars.append(bar)
-        return update
-
-    def close() -> None:
-        for bar in bars:
-            bar.close()
-
-    return progress, close
-
-
 def cmd_features(args: argparse.Namespace) -> int:
     from musae_core.demo.features_build import FeatureBuildSpec, build_demo_features
-    from musae_core.errors import Cancelled
-    from musae_core.jobs import CancelToken
 
     spec = FeatureBuildSpec(layer=args.layer, expansion=args.expansion, k=args.k,
                             epochs=args.epochs, seed=args.seed,
                             analysis_train_clips=args.analysis_train_clips,
                             classifier_corpus=args.classifier_corpus)  # fmt: skip
-    from musae_core.labeling.cli import ctrl_c_cancels
-
-    progress, close = _bars()
-    cancel = CancelToken()
-    try:
-        with ctrl_c_cancels(cancel):  # stages resume: rerun the command after a Ctrl-C
-            out = build_demo_features(args.model, args.corpus, args.out, spec, progress,
-                                      cancel, log=_log_line)  # fmt: skip
-    except Cancelled:
-        print(f"stopped; finished stages are in {args.out}: rerun the same command to resume.")
-        return 130
+    progress, close = stage_bars()
+    try:  # stages resume: rerun the command after a Ctrl+C
+        out = build_demo_features(args.model, args.corpus, args.out, spec, progress,
+                                  args.cancel, log=log_line)  # fmt: skip
     finally:
         close()
     print(f"features, SAE and labels in {out}")
@@ -161,7 +126,6 @@ def cmd_features(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from musae_core.demo.score import ScoreSpec, run_score, save_scorecard, scorecard_markdown
     from musae_core.demo.steering_score import SteeringScoreSettings
-    from musae_core.jobs import CancelToken
 
     steering = SteeringScoreSettings(alpha=args.alpha, max_features=args.max_features,
                                      duration=args.take_seconds, seed=args.seed)  # fmt: skip
@@ -174,13 +138,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                      window_probes=not args.skip_window_probes,
                      concept_frame_stride=args.frame_stride,
                      truth_lag=args.truth_lag)  # fmt: skip
-    from musae_core.labeling.cli import ctrl_c_cancels
-
-    progress, close = _bars()
-    cancel = CancelToken()
+    progress, close = stage_bars()
     try:
-        with ctrl_c_cancels(cancel):
-            report = run_score(args.model, args.features, args.corpus, spec, progress, cancel)
+        report = run_score(args.model, args.features, args.corpus, spec, progress, args.cancel)
     finally:
         close()
     json_path, md_path = save_scorecard(report, args.out)
@@ -203,12 +163,6 @@ def cmd_ship(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_line(text: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(text)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="the embedded demo model and its ground-truth corpus")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
@@ -225,13 +179,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--workers", type=int, default=2)
     build.add_argument("--soundfont", default=None, help="General MIDI .sf2 (default: FluidR3)")
-    build.set_defaults(func=cmd_build_corpus)
+    build.set_defaults(func=cmd_build_corpus, kept=kept_clips)
     derive = demo_sub.add_parser(
         "derive-truth", help="write the per-frame truth of an old corpus from its seed (no audio)"
     )
     derive.add_argument("--corpus", required=True, help="folder from `musae demo build-corpus`")
     derive.add_argument("--overwrite", action="store_true", help="rewrite existing truth files")
-    derive.set_defaults(func=cmd_derive_truth)
+    derive.set_defaults(
+        func=cmd_derive_truth,
+        kept="the truth files written so far are kept; run the same command to finish the rest",
+    )
     table = demo_sub.add_parser(
         "truth", help="the corpus's per-frame concept truth aligned to a store's rows (.npz)"
     )
@@ -276,7 +233,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where the LM trains (cuda: bf16 autocast); the shipped model is device-free",
     )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(
+        func=cmd_train,
+        kept=lambda a: f"checkpoints are in {a.out}; run the same command to resume",
+    )
     feats = demo_sub.add_parser(
         "features", help="harvest, SAE, feature database and labels of the demo model (resumable)"
     )
@@ -293,7 +253,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="a corpus built with another --seed: every clip of it joins the "
                             "held-out clips the factor classifier is fitted on")  # fmt: skip
     feats.add_argument("--seed", type=int, default=0)
-    feats.set_defaults(func=cmd_features)
+    feats.set_defaults(
+        func=cmd_features,
+        kept=lambda a: f"finished stages are in {a.out}; run the same command to resume",
+    )
     score = demo_sub.add_parser("score", help="the ground-truth scorecard of a features folder")
     score.add_argument("--model", required=True, help="demo model folder")
     score.add_argument("--features", required=True, help="folder from `musae demo features`")
@@ -339,7 +302,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="leave out the prompt-following section (saves generation time)",
     )
-    score.set_defaults(func=cmd_score)
+    score.set_defaults(func=cmd_score, kept="no scorecard was written")
     ship = demo_sub.add_parser("ship", help="copy a trained demo into resources/demo")
     ship.add_argument("--model", required=True, help="demo model folder")
     ship.add_argument("--features", required=True, help="folder from `musae demo features`")

@@ -7,40 +7,46 @@ is left untouched; the spilled codes stay, so the same command resumes (as after
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
 
-from musae_core.errors import Cancelled
+from musae_core.cli_support import progress_bar
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.features.analyze import analyze
     from musae_core.harvest.store import ActivationStore
-    from musae_core.jobs import CancelToken
     from musae_core.models.devices import select_device
     from musae_core.sae import load_sae
 
     store = ActivationStore.open(args.store)
     sae = load_sae(args.sae, device=select_device(args.device))
-    cancel = CancelToken()
-    update, bar = _progress_bar("analyzing", unit="step")
+    update, bar = progress_bar("analyzing", unit="step")
     try:
         report = analyze(
             sae, store, args.out, top_n=args.top_n, clip_threshold=args.threshold,
             relative_threshold=args.relative_threshold, rare=args.rare, generic=args.generic,
             snippet_seconds=args.snippet_seconds, snippet_format=args.snippet_format,
             chunk_rows=args.chunk_rows, layer=args.layer,
-            sae_path=args.sae, overwrite=args.overwrite, progress=update, cancel=cancel,
+            sae_path=args.sae, overwrite=args.overwrite, progress=update, cancel=args.cancel,
         )  # fmt: skip
-    except (KeyboardInterrupt, Cancelled):
-        cancel.cancel()
-        print("musae: analyze cancelled; no database was written. Re-run the same command to "
-              "resume after the shards already encoded.", file=sys.stderr)  # fmt: skip
-        return 130
     finally:
         bar.close()
     print(report.summary())
     return 0
+
+
+def kept_codes(args: argparse.Namespace) -> str:
+    """What a stopped analyze keeps: no database, but the codes of the shards it encoded."""
+    from musae_core.features.analyze import temp_paths
+
+    spill = temp_paths(Path(args.out))[2]
+    encoded = len(list(spill.glob("*.npz"))) if spill.is_dir() else 0
+    if not encoded:
+        return f"no database was written (nothing of {args.out} changed)"
+    return (
+        f"no database was written; the codes of {encoded} encoded shard(s) are kept in "
+        f"{spill}, so the same command resumes after them"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,4 +72,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-rows", type=int, default=8192, help="rows encoded at a time")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--device", default="cpu", help="device for encoding: cpu, cuda, auto...")
-    p.set_defaults(func=cmd_analyze)
+    p.set_defaults(func=cmd_analyze, kept=kept_codes)

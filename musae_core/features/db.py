@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +25,9 @@ from musae_core.features.labels import LabelsMixin
 from musae_core.features.query import ROW_COLUMNS, build_query, candidate_labels
 from musae_core.features.records import FeatureRecord, FeatureRow, FeatureStats
 from musae_core.features.search import EXACT, SearchHit, rank_hits
+from musae_core.timeutil import now
 
 BUSY_TIMEOUT_S = 10.0
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def snippet_dir_for(path: Path) -> Path:
@@ -120,6 +116,11 @@ class FeatureDB(ClipsMixin, LabelsMixin):
             raise MusaeError(
                 f"Feature database {path} does not exist.",
                 "run `musae analyze --sae SAE --store STORE --out FILE` first.",
+            )
+        if path.stat().st_size == 0:  # SQLite would happily turn it into an empty database
+            raise MusaeError(
+                f"Feature database {path} is empty (0 bytes): not a musae feature database.",
+                "point at the file `musae analyze` wrote, or re-run `musae analyze`.",
             )
         try:
             conn = cls._connect(path, readonly)

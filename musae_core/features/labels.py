@@ -13,6 +13,7 @@ from typing import Any
 from musae_core.errors import MusaeError
 from musae_core.features.guard import dump_json, redact, refuse_secret
 from musae_core.features.records import FeatureError, Label, SteeringRecord
+from musae_core.timeutil import now
 
 BEST_LABEL_ORDER = "clap_score IS NULL, clap_score DESC, score DESC, id ASC"
 
@@ -66,8 +67,6 @@ class LabelsMixin:
         clap_score: float | None = None,
     ) -> int:
         """Store a new label (never replacing another) and return its id."""
-        from musae_core.features.db import now
-
         feature_id = self._check_id(feature_id)
         score_value = _finite_or_none(score, "score")
         if score_value is None:
@@ -143,8 +142,6 @@ class LabelsMixin:
         self, feature_id: int, steers: bool, effect: float | None, evidence: dict
     ) -> None:
         """Store the outcome of the steering evaluation of one feature (replaces the last)."""
-        from musae_core.features.db import now
-
         feature_id = self._check_id(feature_id)
         payload = dump_json(evidence or {}, "steering evidence")
         with self._tx() as conn:
@@ -171,8 +168,6 @@ class LabelsMixin:
     def record_error(self, feature_id: int, job: str, message: str) -> None:
         """Remember why ``job`` failed on a feature (keys are redacted, never stored); one row
         per feature and job, the latest attempt's."""
-        from musae_core.features.db import now
-
         with self._tx() as conn:
             conn.execute(
                 "DELETE FROM job_errors WHERE feature_id = ? AND job = ?",
@@ -200,8 +195,6 @@ class LabelsMixin:
 
     def mark_done(self, feature_id: int, job: str) -> None:
         """Mark ``job`` finished for a feature; its earlier errors for that job are cleared."""
-        from musae_core.features.db import now
-
         with self._tx() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO job_done VALUES (?, ?, ?)",

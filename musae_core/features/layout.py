@@ -17,6 +17,7 @@ import numpy as np
 
 from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
+from musae_core.timeutil import now
 
 METHODS = ("auto", "umap", "pca")
 TABLE = "feature_layouts"
@@ -172,8 +173,6 @@ def create_layout_table(conn) -> None:
 
 def save_layout(db, layout: FeatureLayout) -> None:
     """Cache ``layout`` in ``db`` (opened read-write), replacing any layout of the same SAE."""
-    from musae_core.features.db import now
-
     count = db.feature_count()
     if count and count != layout.count:
         raise MusaeError(

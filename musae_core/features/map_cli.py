@@ -7,30 +7,22 @@ changes; Ctrl+C cancels and leaves the database as it was.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from musae_core.errors import Cancelled
+from musae_core.cli_support import progress_bar
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.features.db import FeatureDB
     from musae_core.features.layout import decoder_rows, layout_for_sae
-    from musae_core.jobs import CancelToken
     from musae_core.sae import load_sae
 
     sae = load_sae(args.sae, device="cpu")
-    cancel = CancelToken()
-    update, bar = _progress_bar("laying out features", unit="step")
+    update, bar = progress_bar("laying out features", unit="step")
     try:
         with FeatureDB.open(args.db) as db:
             layout, computed = layout_for_sae(
-                db, decoder_rows(sae), args.method, update, cancel, recompute=args.recompute
+                db, decoder_rows(sae), args.method, update, args.cancel, recompute=args.recompute
             )
-    except (KeyboardInterrupt, Cancelled):
-        cancel.cancel()
-        print("musae: map cancelled; the database is unchanged.", file=sys.stderr)
-        return 130
     finally:
         bar.close()
     state = "computed and cached" if computed else "already cached"
@@ -49,4 +41,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=METHODS, default="auto",
                    help="auto: UMAP if umap-learn is installed, else PCA")  # fmt: skip
     p.add_argument("--recompute", action="store_true", help="ignore a cached layout")
-    p.set_defaults(func=cmd_map)
+    p.set_defaults(func=cmd_map, kept="the database is unchanged")

@@ -4,8 +4,10 @@ any audio folder, aligned to a store's rows, for the sweep's concept scores)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from musae_core.errors import Cancelled, MusaeError
+from musae_core.cli_support import log_line, progress_bar, stage_bars
+from musae_core.errors import MusaeError
 
 
 def _ints(text: str) -> list[int]:
@@ -17,10 +19,7 @@ def _ints(text: str) -> list[int]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from musae_core.demo.cli import _bars, _log_line
     from musae_core.features.sweep import SweepSpec, run_sweep, table_markdown
-    from musae_core.jobs import CancelToken
-    from musae_core.labeling.cli import ctrl_c_cancels
 
     spec = SweepSpec(
         layers=_ints(args.layers), expansions=_ints(args.expansions), ks=_ints(args.ks),
@@ -30,15 +29,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         delta_clips=args.delta_clips,
     )  # fmt: skip
     spec.cells()  # refuse a bad grid before any data is read
-    progress, close = _bars()
-    cancel = CancelToken()
+    progress, close = stage_bars()
     try:
-        with ctrl_c_cancels(cancel):
-            table = run_sweep(args.store, args.out, spec, args.truth, args.model, progress,
-                              cancel, log=_log_line)  # fmt: skip
-    except Cancelled:
-        print(f"stopped; finished cells are in {args.out}: rerun the same command to resume.")
-        return 130
+        table = run_sweep(args.store, args.out, spec, args.truth, args.model, progress,
+                          args.cancel, log=log_line)  # fmt: skip
     finally:
         close()
     print(table_markdown(table))
@@ -47,17 +41,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_truth(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.features.dsp_truth import write_dsp_truth
-    from musae_core.jobs import CancelToken
 
-    update, bar = _progress_bar("DSP truth", unit="source")
+    update, bar = progress_bar("DSP truth", unit="source")
     try:
-        truth = write_dsp_truth(args.store, args.out, args.max_sources, update, CancelToken())
+        truth = write_dsp_truth(args.store, args.out, args.max_sources, update, args.cancel)
     finally:
         bar.close()
     print(f"{len(truth.names)} concepts x {len(truth.frames)} frames in {args.out}")
     return 0
+
+
+def kept_cells(args: argparse.Namespace) -> str:
+    """What a stopped sweep keeps: its finished cells, which a re-run skips."""
+    from musae_core.sae.sweep import METRICS
+
+    done = len(list((Path(args.out) / "cells").glob(f"*/{METRICS}")))
+    return f"{done} finished cell(s) are kept in {args.out}; run the same command to resume"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,10 +83,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--eval-rows", type=int, default=50_000, help="held-out rows for FVU/L0/dead")
     s.add_argument("--fvu-bound", type=float, default=0.25, help="best cell: FVU at most this")
     s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(func=cmd_sweep)
+    s.set_defaults(func=cmd_sweep, kept=kept_cells)
     t = sub.add_parser("truth", help="DSP truth table of a store's audio (loudness, brightness, "
                        "onsets, chroma pitch class, tempo) aligned to its rows")  # fmt: skip
     t.add_argument("--store", required=True, help="activation store harvested from audio files")
     t.add_argument("--out", required=True, help="truth table .npz (for `musae sweep --truth`)")
     t.add_argument("--max-sources", type=int, default=200, help="sources described (half held out)")
-    t.set_defaults(func=cmd_truth)
+    t.set_defaults(func=cmd_truth, kept="no truth table was written")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from musae_core.errors import Cancelled, MusaeError
+from musae_core.cli_support import progress_bar
+from musae_core.errors import MusaeError
 
 
 def parse_layers(text: str, num_layers: int) -> tuple[int, ...]:
@@ -25,13 +27,11 @@ def parse_layers(text: str, num_layers: int) -> tuple[int, ...]:
 
 
 def cmd_harvest(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.harvest.collection import load_captions, read_prompts
     from musae_core.harvest.config import GenerationSettings, HarvestConfig
     from musae_core.harvest.distributed import distributed, rank_device
     from musae_core.harvest.generations import harvest_generations
     from musae_core.harvest.harvester import harvest_audio
-    from musae_core.jobs import CancelToken
     from musae_core.models.loading import load_model
 
     if args.captions and args.prompts:
@@ -51,7 +51,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
         )
         update, bar = None, None
         if ctx.is_main:  # one bar (rank 0's share) rather than one per rank
-            update, bar = _progress_bar("harvesting", unit="take" if prompts else "file")
+            update, bar = progress_bar("harvesting", unit="take" if prompts else "file")
         try:
             if prompts is not None:
                 settings = GenerationSettings(
@@ -61,20 +61,13 @@ def cmd_harvest(args: argparse.Namespace) -> int:
                 )  # fmt: skip
                 report = harvest_generations(
                     model, prompts, args.out, config, settings,
-                    progress=update, cancel=CancelToken(), dist_ctx=ctx,
+                    progress=update, cancel=args.cancel, dist_ctx=ctx,
                 )  # fmt: skip
             else:
                 report = harvest_audio(
                     model, args.audio, args.out, config, captions=captions,
-                    progress=update, cancel=CancelToken(), dist_ctx=ctx,
+                    progress=update, cancel=args.cancel, dist_ctx=ctx,
                 )  # fmt: skip
-        except (KeyboardInterrupt, Cancelled):
-            print(
-                f"musae: stopped; finished shards are kept in {args.out}. "
-                "Re-run the same command to resume.",
-                file=sys.stderr,
-            )
-            return 130
         finally:
             if bar is not None:
                 bar.close()
@@ -83,6 +76,20 @@ def cmd_harvest(args: argparse.Namespace) -> int:
             print(f"musae: warning: {line}", file=sys.stderr)
         print(report.summary())
     return 0
+
+
+def kept_shards(args: argparse.Namespace) -> str:
+    """What a stopped harvest keeps: its finished shards, which a re-run skips."""
+    from musae_core.harvest.store import META_FILE, ActivationStore
+
+    if not (Path(args.out) / META_FILE).is_file():
+        return f"no store was written to {args.out}"
+    store = ActivationStore.open(args.out)
+    shards, clips = len(store.shard_names()), len(store.done_clips())
+    return (
+        f"{shards} finished shard(s) ({clips} clips) are kept in {args.out}; "
+        "run the same command to resume"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -120,4 +127,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--top-k", type=int, default=250)
     gen.add_argument("--top-p", type=float, default=0.0)
     gen.add_argument("--cfg-scale", type=float, default=3.0)
-    p.set_defaults(func=cmd_harvest)
+    p.set_defaults(func=cmd_harvest, kept=kept_shards)

@@ -1,26 +1,24 @@
 """`musae label`: descriptor, CLAP, LLM labels and CLAP validation over a feature database.
 
 No network unless the user picks ``--method llm`` (the endpoint they configured) or passes
-``--download-clap``. Ctrl+C stops after the current step; a re-run finishes what is missing.
+``--download-clap``. Ctrl+C stops after the current feature; a re-run finishes what is missing.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
+from musae_core.cli_support import progress_bar, stopped_exit
 from musae_core.errors import MusaeError
-from musae_core.jobs import CancelToken
+from musae_core.features.db import FeatureDB
 
 METHODS = ("descriptors", "clap", "llm", "essentia", "classifier", "validate")
+KEPT = "every label written so far is in the database; run the same command to finish the rest"
 
 
 def register(subparsers) -> None:
-    """Add ``musae label`` (and ``musae eval-steering`` when its module is present)."""
+    """Add ``musae label``."""
     p = subparsers.add_parser("label", help="label features: descriptors, CLAP tags, LLM, validate")
     p.add_argument("--db", required=True, help="feature database (FEATURES.db)")
     p.add_argument("--method", required=True, choices=METHODS)
@@ -52,54 +50,11 @@ def register(subparsers) -> None:
     p.add_argument("--llm-max-requests", type=int, default=500, help="request budget of the run")
     p.add_argument("--llm-max-audio-seconds", type=float, default=120.0)
     p.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per request")
-    p.set_defaults(func=cmd_label)
-    try:
-        from musae_core.labeling.steering_eval_cli import register_eval_steering
-    except ImportError:
-        return
-    register_eval_steering(subparsers)
+    p.set_defaults(func=cmd_label, kept=KEPT)
 
 
-@contextlib.contextmanager
-def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
-    """First Ctrl+C sets the token (the job stops cleanly); a second one interrupts hard."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum, frame) -> None:
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        print("\nmusae: stopping after the current step (Ctrl+C again to abort)...")
-        cancel.cancel()
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def open_feature_db(path: str):
-    """Open the feature database written by ``musae_core.features``."""
-    if not Path(path).is_file():
-        raise MusaeError(
-            f"Feature database {path} does not exist.",
-            "run `musae analyze --sae SAE --store STORE --out FEATURES.db` first.",
-        )
-    if Path(path).stat().st_size == 0:  # SQLite would happily turn it into an empty database
-        raise MusaeError(
-            f"Feature database {path} is empty (0 bytes): not a musae feature database.",
-            "point --db at the file `musae analyze` wrote, or re-run `musae analyze`.",
-        )
-    try:
-        from musae_core.features.db import FeatureDB
-    except ImportError as exc:
-        raise MusaeError(
-            "This musae install has no feature database module (musae_core.features.db).",
-            "update musae.",
-        ) from exc
+def open_feature_db(path: str) -> FeatureDB:
+    """The --db database, opened read-write (labels are written into it)."""
     return FeatureDB.open(path)
 
 
@@ -155,7 +110,6 @@ def _build_method(args, embedder_cache):
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.labeling.label_job import all_feature_ids, parse_feature_list, run_label_job
 
     db = open_feature_db(args.db)
@@ -176,15 +130,12 @@ def cmd_label(args: argparse.Namespace) -> int:
         if args.method == "validate" or args.validate:
             validator = ClapValidator(cache)
     method = _build_method(args, cache)
-    cancel = CancelToken()
-    update, bar = _progress_bar(f"label {args.method}", unit="feature")
+    update, bar = progress_bar(f"label {args.method}", unit="feature")
     try:
-        with ctrl_c_cancels(cancel):
-            summary = run_label_job(
-                db, method, ids, validator, baseline_size=args.baseline_size, seed=args.seed,
-                max_top_clips=args.top_clips, limit=args.limit,
-                progress=update, cancel=cancel,
-            )  # fmt: skip
+        summary = run_label_job(
+            db, method, ids, validator, baseline_size=args.baseline_size, seed=args.seed,
+            max_top_clips=args.top_clips, limit=args.limit, progress=update, cancel=args.cancel,
+        )  # fmt: skip
     finally:
         bar.close()
     print(
@@ -197,6 +148,8 @@ def cmd_label(args: argparse.Namespace) -> int:
               "analysed activations (dead: no top clips to label)")  # fmt: skip
     for feature_id, message in summary.errors[:10]:
         print(f"  feature {feature_id}: {message}")
+    if summary.stopped == "cancelled":
+        return stopped_exit(args)
     if summary.stopped:
         print(f"stopped: {summary.stopped}. Run the same command again to continue.")
-    return 130 if summary.stopped == "cancelled" else 0
+    return 0

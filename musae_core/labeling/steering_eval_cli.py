@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from musae_core.cli_support import progress_bar, stopped_exit
 from musae_core.errors import MusaeError
 
+KEPT = (
+    "the outcomes of the features evaluated so far are in the database; run the same command "
+    "to evaluate the rest"
+)
 
-def register_eval_steering(subparsers) -> None:
+
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval-steering", help="measure which labelled features steer generation toward their label"
     )
@@ -28,13 +34,12 @@ def register_eval_steering(subparsers) -> None:
     p.add_argument("--no-clap", action="store_true", help="descriptor measure only")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto")
-    p.set_defaults(func=cmd_eval_steering)
+    p.set_defaults(func=cmd_eval_steering, kept=KEPT)
 
 
 def cmd_eval_steering(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
-    from musae_core.jobs import CancelToken
-    from musae_core.labeling.cli import ctrl_c_cancels, open_feature_db
+    from musae_core.features.db import FeatureDB
+    from musae_core.features.sae_match import check_db_matches_sae
     from musae_core.labeling.label_job import all_feature_ids, parse_feature_list
     from musae_core.labeling.steering_eval import (
         NEUTRAL_PROMPTS,
@@ -42,17 +47,12 @@ def cmd_eval_steering(args: argparse.Namespace) -> int:
         run_steering_eval,
     )
     from musae_core.models.loading import load_model
+    from musae_core.sae import load_sae
+    from musae_core.sae.steering import feature_intervention
 
     if args.n < 2:
         raise MusaeError(f"--n must be at least 2, got {args.n}.", "use e.g. --n 8.")
-    try:
-        from musae_core.sae import load_sae
-        from musae_core.sae.steering import feature_intervention
-    except ImportError as exc:
-        raise MusaeError("This musae install has no SAE module.", "update musae.") from exc
-    from musae_core.features.sae_match import check_db_matches_sae
-
-    db = open_feature_db(args.db)
+    db = FeatureDB.open(args.db)
     ids = all_feature_ids(db) if args.all else parse_feature_list(args.features)
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     sae = load_sae(args.sae, device=str(model.device))
@@ -72,12 +72,10 @@ def cmd_eval_steering(args: argparse.Namespace) -> int:
     def make_intervention(feature_id: int, alpha: float):
         return feature_intervention(sae, feature_id, alpha, mode=args.mode, db=db)
 
-    cancel = CancelToken()
-    update, bar = _progress_bar("eval-steering", unit="feature")
+    update, bar = progress_bar("eval-steering", unit="feature")
     try:
-        with ctrl_c_cancels(cancel):
-            summary = run_steering_eval(db, model, ids, make_intervention, embedder, settings,
-                                        progress=update, cancel=cancel)  # fmt: skip
+        summary = run_steering_eval(db, model, ids, make_intervention, embedder, settings,
+                                    progress=update, cancel=args.cancel)  # fmt: skip
     finally:
         bar.close()
     print(
@@ -85,6 +83,8 @@ def cmd_eval_steering(args: argparse.Namespace) -> int:
         f"steer ({summary.fraction:.1%}); {summary.unlabelled} unlabelled, "
         f"{summary.skipped} already done, {summary.failed} failed."
     )
+    if summary.stopped == "cancelled":
+        return stopped_exit(args)
     if summary.stopped:
         print(f"stopped: {summary.stopped}. Run the same command again to continue.")
-    return 130 if summary.stopped == "cancelled" else 0
+    return 0

@@ -8,34 +8,24 @@ take's WAV where one sits beside it), then re-rendered from that point with ``--
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from musae_core.errors import MusaeError
 
-if TYPE_CHECKING:
-    from musae_core.models.base import MusicModel
-    from musae_core.steering import Intervention
 
-InterventionsFromArgs = Callable[[argparse.Namespace, "MusicModel"], "list[Intervention]"]
-"""``musae generate``'s --steer parser (args, model) -> interventions, passed in by cli.py so
-this module, a layer below the top-level CLI, does not import it."""
-
-
-def continue_take(args: argparse.Namespace, interventions_from_args: InterventionsFromArgs) -> int:
+def continue_take(args: argparse.Namespace) -> int:
     from musae_core.audio.io import write_take_files
-    from musae_core.cli import _check_output, _progress_bar
-    from musae_core.jobs import CancelToken
+    from musae_core.cli_support import check_output, progress_bar
     from musae_core.models.loading import load_model
     from musae_core.punch.sidecar import read_sidecar, recipe_from_sidecar
     from musae_core.punch.takes import punch_in, render_recipe
     from musae_core.render import take_metadata
+    from musae_core.steer_specs import interventions_from_args
 
     if not args.continue_from:
         raise MusaeError("--from needs the take to continue.", "add --continue TAKE.json.")
     out = Path(args.out)
-    _check_output(out, (".wav", ".flac"))
+    check_output(out, (".wav", ".flac"))
     source = Path(args.continue_from)
     meta = read_sidecar(source)
     if args.model not in ("tiny", meta["model_id"]):
@@ -43,14 +33,14 @@ def continue_take(args: argparse.Namespace, interventions_from_args: Interventio
                          "leave --model out: --continue uses the take's model.")  # fmt: skip
     model = load_model(meta["model_id"], device=args.device, dtype=args.dtype)
     recipe = recipe_from_sidecar(meta)
-    cancel = CancelToken()
-    update, bar = _progress_bar("rendering the take again")
+    cancel = args.cancel
+    update, bar = progress_bar("rendering the take again")
     try:
         take = render_recipe(model, recipe, update, cancel)
         if args.punch_from is not None:
             interventions = interventions_from_args(args, model)
             bar.close()
-            update, bar = _progress_bar(f"punching in at {args.punch_from:g} s")
+            update, bar = progress_bar(f"punching in at {args.punch_from:g} s")
             take, recipe = punch_in(model, take, recipe, args.punch_from, interventions,
                                     update, cancel)  # fmt: skip
     finally:

@@ -11,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from musae_core.errors import Cancelled, MusaeError
+from musae_core.cli_support import progress_bar
+from musae_core.errors import MusaeError
 
 
 def _metrics_postfix(bar):
@@ -23,10 +24,8 @@ def _metrics_postfix(bar):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.harvest.distributed import distributed, rank_device
     from musae_core.harvest.store import ActivationStore
-    from musae_core.jobs import CancelToken
     from musae_core.models.devices import select_device
     from musae_core.sae.budget import plan_budget
     from musae_core.sae.sources import live_batches, store_batches
@@ -61,17 +60,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             l1_coefficient=args.l1_coefficient, l0_coefficient=args.l0_coefficient,
             aux_coefficient=args.aux_coefficient,
         )  # fmt: skip
-        update, bar = _progress_bar("training") if ctx.is_main else (None, None)
+        update, bar = progress_bar("training") if ctx.is_main else (None, None)
         try:
             show = _metrics_postfix(bar) if bar is not None else None
             sae = train_sae(factory, d_in, settings, args.out, model_id=model_id,
                             layer=args.layer, device=device, progress=update,
-                            cancel=CancelToken(), on_metrics=show)  # fmt: skip
-        except (KeyboardInterrupt, Cancelled):
-            if ctx.is_main:
-                print(f"musae: stopped; a checkpoint is in {args.out}. Re-run the same command "
-                      "to resume.", file=sys.stderr)  # fmt: skip
-            return 130
+                            cancel=args.cancel, on_metrics=show)  # fmt: skip
         finally:
             if bar is not None:
                 bar.close()
@@ -84,6 +78,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def kept_checkpoint(args: argparse.Namespace) -> str:
+    """What a stopped training keeps: the checkpoint it wrote on the way out."""
+    import torch
+
+    from musae_core.sae.trainer import CHECKPOINT
+
+    path = Path(args.out) / CHECKPOINT
+    if not path.is_file():
+        return f"no checkpoint was written to {args.out}"
+    try:
+        step = json.loads(torch.load(path, map_location="cpu", weights_only=True)["state"])["step"]
+    except Exception:  # torch raises many types for a truncated file; resume says which
+        return f"a checkpoint is in {args.out}; run the same command to resume"
+    return f"the checkpoint at step {step} is in {args.out}; run the same command to resume"
+
+
 def _heldout_codes(model, audio: str, max_clips: int, clip_seconds: float) -> list:
     from itertools import islice
 
@@ -94,7 +104,6 @@ def _heldout_codes(model, audio: str, max_clips: int, clip_seconds: float) -> li
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.fileio import write_json_atomic
     from musae_core.harvest.store import ActivationStore
     from musae_core.sae.evaluate import check_compatible, delta_loss, reconstruction_metrics
@@ -114,7 +123,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         model = load_model(args.model or sae.cfg.model_id or "tiny", device=args.device)
         codes = _heldout_codes(model, args.audio, args.max_clips, args.clip_seconds)
-        update, bar = _progress_bar("delta-loss", unit="clip")
+        update, bar = progress_bar("delta-loss", unit="clip")
         try:
             results["delta_loss"] = delta_loss(model, sae.to(model.device), codes, progress=update)
         finally:
@@ -160,7 +169,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
     t.add_argument("--out", required=True, help="SAE folder (resumes from its checkpoint)")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, kept=kept_checkpoint)
 
     e = sub.add_parser("eval-sae", help="FVU, L0, dead/dense fractions and delta-loss of an SAE")
     e.add_argument("--sae", required=True)

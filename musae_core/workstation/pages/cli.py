@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from musae_core.errors import Cancelled
+from musae_core.cli_support import progress_bar
 
 
 def cmd_export_html(args: argparse.Namespace) -> int:
-    from musae_core.cli import _progress_bar
     from musae_core.features.db import FeatureDB
-    from musae_core.jobs import CancelToken
     from musae_core.workstation.pages import export_feature_pages, select_features
     from musae_core.workstation.pages.select import parse_ids
 
-    cancel = CancelToken()
     with FeatureDB.open(args.db, readonly=True) as db:
         ids = None if args.features is None else parse_ids(args.features)
         features = select_features(db, ids, args.top, args.all, args.labelled)
-        update, bar = _progress_bar("exporting pages", unit="page")
+        update, bar = progress_bar("exporting pages", unit="page")
         try:
             report = export_feature_pages(
                 db,
@@ -28,12 +24,8 @@ def cmd_export_html(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 clips=args.clips,
                 progress=update,
-                cancel=cancel,
+                cancel=args.cancel,
             )
-        except (KeyboardInterrupt, Cancelled):
-            cancel.cancel()
-            print("musae: export cancelled; no pages were written.", file=sys.stderr)
-            return 130
         finally:
             bar.close()
     print(report.summary())
@@ -55,4 +47,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--labelled", action="store_true", help="every labelled feature")
     p.add_argument("--clips", type=int, default=10, help="top clips shown per feature")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
-    p.set_defaults(func=cmd_export_html)
+    p.set_defaults(func=cmd_export_html, kept="no pages were written")
