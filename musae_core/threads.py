@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ SMALL_MODEL_PARAMS = 50_000_000
 """Below this many parameters an op is too short to split wider than two threads (the 5 M
 parameter demo model renders no faster on 2 threads than on 1 on an idle box)."""
 
-_state: dict = {
+_state: dict[str, Any] = {
     "active": False, "snapshot": None, "interop_set": False, "override": None, "params": None,
 }  # fmt: skip
 

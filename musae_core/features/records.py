@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 Histogram = tuple[list[float], list[int]]
 """(bin edges, counts) with ``len(edges) == len(counts) + 1``."""
@@ -53,7 +54,7 @@ class Label:
     source: str
     text: str
     score: float
-    evidence: dict
+    evidence: dict[str, Any]
     description: str = ""
     clap_score: float | None = None
     auroc: float | None = None
@@ -112,7 +113,7 @@ class SteeringRecord:
     feature_id: int
     steers: bool
     effect: float | None
-    evidence: dict
+    evidence: dict[str, Any]
     updated: str
 
 

@@ -81,7 +81,7 @@ class SaeFeatureAdd(AddDirection):
 
     beta_source: str = ""
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {**super().params(), "beta_source": self.beta_source}
 
 
@@ -102,7 +102,7 @@ class SaeFeatureClamp(Intervention):
         current = self.sae.encode(flat)[:, self.feature].reshape(*hidden.shape[:-1], 1)
         return (self.value - current.to(hidden.dtype)) * self.on(hidden)
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"feature": self.feature, "value": self.value}
 
 

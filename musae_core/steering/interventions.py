@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,8 +48,8 @@ class Intervention(abc.ABC):
     direction: torch.Tensor
     branch: CfgBranch = CfgBranch.BOTH
     envelope: Envelope | None = None
-    source: dict = field(default_factory=dict)
-    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    source: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.direction = validated_direction(self.direction)
@@ -63,7 +64,7 @@ class Intervention(abc.ABC):
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
         """The change at full strength, broadcastable to ``hidden`` (batch, positions, d)."""
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         """The scalar settings, for the reproducibility sidecar."""
         return {}
 
@@ -78,7 +79,7 @@ class Intervention(abc.ABC):
         d = self.on(like)
         return d / d.norm().clamp_min(torch.finfo(d.dtype).tiny)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         digest = hashlib.sha256(self.direction.numpy().tobytes()).hexdigest()[:16]
         return {
             "kind": type(self).__name__,
@@ -106,7 +107,7 @@ class AddDirection(Intervention):
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.on(hidden) * (self.alpha * self.beta)
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "beta": self.beta}
 
 
@@ -123,7 +124,7 @@ class RelativeAdd(Intervention):
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden.norm(dim=-1, keepdim=True) * self.unit(hidden) * self.alpha
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
 
@@ -142,5 +143,5 @@ class ClampDirection(Intervention):
         coefficient = (hidden * u).sum(dim=-1, keepdim=True)
         return (self.value - coefficient) * u
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"value": self.value}

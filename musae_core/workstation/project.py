@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
@@ -62,7 +63,7 @@ class Project:
             return None
         return self.path.parent / (self.path.name.removesuffix(SUFFIX) + "_takes")
 
-    def to_dict(self, base: Path) -> dict:
+    def to_dict(self, base: Path) -> dict[str, Any]:
         takes = []
         for take in self.takes:
             entry = take.to_entry()

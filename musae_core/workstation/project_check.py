@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.workstation.master import MasterSettings
@@ -69,7 +70,9 @@ def field_error(path: Path, where: str, problem: str) -> MusaeError:
     )
 
 
-def _check(path: Path, data, where: str, schema: dict, required: tuple[str, ...] = ()) -> None:
+def _check(
+    path: Path, data, where: str, schema: dict[str, Any], required: tuple[str, ...] = ()
+) -> None:
     if not isinstance(data, dict):
         raise field_error(path, where, f"must be an object, not {data!r}")
     for key in required:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,12 @@ from musae_core.workstation.project import Project
 from musae_core.workstation.session_files import ProjectFiles
 from musae_core.workstation.settings import Settings
 from musae_core.workstation.takes import TakeRecord, matched_gains
+
+if TYPE_CHECKING:
+    from musae_core.features.db import FeatureDB
+    from musae_core.models.base import MusicModel, Take
+    from musae_core.sae.architectures import SparseAutoencoder
+    from musae_core.steering.interventions import Intervention
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +62,7 @@ ChunkFn = Callable[[StreamChunk], None]
 class _Rendered:
     audio: np.ndarray  # (channels, samples)
     residual: torch.Tensor | None  # (frames, d_model) at the SAE layer
-    take: object  # musae_core Take
+    take: Take
     recipe: object = None  # musae_core.punch.Recipe of a live-steered stream
 
 
@@ -65,9 +72,9 @@ class Session(ProjectFiles):
 
     project: Project = field(default_factory=Project)
     settings: Settings = field(default_factory=Settings)
-    model: object | None = None
-    sae: object | None = None
-    db: object | None = None
+    model: MusicModel | None = None
+    sae: SparseAutoencoder | None = None
+    db: FeatureDB | None = None
 
     def __post_init__(self) -> None:
         self.history: History[MixerState] = History(self.project.mixer)
@@ -181,25 +188,35 @@ class Session(ProjectFiles):
 
         return feature_concepts(self.db, feature)
 
+    def _loaded_model(self) -> MusicModel:
+        if self.model is None:
+            raise MusaeError(self.steering_unavailable() or "No model.", "open a model first.")
+        return self.model
+
+    def _loaded_sae(self) -> SparseAutoencoder:
+        if self.sae is None:
+            raise MusaeError("No SAE is loaded.", "open an SAE (File > Open SAE) to steer.")
+        return self.sae
+
     def close(self) -> None:
         if self.db is not None and hasattr(self.db, "close"):
             self.db.close()
         self.db = None
 
     # --- steering + rendering -----------------------------------------------------------------
-    def interventions(self, mixer: MixerState, master: MasterSettings) -> list:
+    def interventions(self, mixer: MixerState, master: MasterSettings) -> list[Intervention]:
         """The audible channels as engine interventions (empty when steering is unavailable)."""
         if self.steering_unavailable() is not None:
             return []
         from musae_core.sae import feature_intervention
         from musae_core.steering import Envelope
 
-        result = []
+        sae, result = self._loaded_sae(), []
         for channel in mixer.audible():
             envelope = Envelope(channel.envelope) if channel.envelope else None
             result.append(
                 feature_intervention(
-                    self.sae,
+                    sae,
                     channel.feature,
                     channel.strength,
                     mode=channel.mode,
@@ -213,7 +230,7 @@ class Session(ProjectFiles):
 
     def expected_samples(self, master: MasterSettings) -> int:
         """Samples per take channel for ``master`` (a player sizes its stream buffer from it)."""
-        model = self.model
+        model = self._loaded_model()
         return round(model.n_frames_for(master.duration) * model.sample_rate / model.frame_rate)
 
     def _generate(
@@ -223,10 +240,10 @@ class Session(ProjectFiles):
         from musae_core.render import explain_breakdown
         from musae_core.steering import steer
 
-        model = self.model
+        model, sae = self._loaded_model(), self.sae
         n_frames = model.n_frames_for(request.duration)
-        steerable = self.sae is not None and not self.steering_unavailable()
-        layers = [self.sae.cfg.layer] if steerable else []
+        steerable = sae is not None and not self.steering_unavailable()
+        layers = [sae.cfg.layer] if sae is not None and steerable else []
         live_stream = None
         if live and on_chunk is not None:  # knob changes land mid-take (musae_core.punch.live)
             from musae_core.punch.live import LiveStream
@@ -256,7 +273,7 @@ class Session(ProjectFiles):
         """
         from musae_core.models.streaming import stream_take
 
-        model = self.model
+        model = self._loaded_model()
         total = round(n_frames * model.sample_rate / model.frame_rate)
         take = None
         if live is not None:
@@ -288,8 +305,9 @@ class Session(ProjectFiles):
     def _lanes(self, residual: torch.Tensor | None, features: list[int]) -> dict[int, np.ndarray]:
         if residual is None or not features:
             return {}
+        sae = self._loaded_sae()
         with torch.no_grad():
-            codes = self.sae.encode(residual.to(self.sae.W_enc.device, self.sae.W_enc.dtype))
+            codes = sae.encode(residual.to(sae.W_enc.device, sae.W_enc.dtype))
         picked = codes[:, features].float().cpu().numpy()
         return {f: picked[:, i].copy() for i, f in enumerate(features)}
 
@@ -328,7 +346,7 @@ class Session(ProjectFiles):
                     progress(done_phases[0] * total + done, phases * total)
 
             def plain_pass(chunks: ChunkFn | None) -> _Rendered:
-                if cached:
+                if cached and self._unsteered is not None:
                     return self._unsteered[1]
                 rendered = self._generate(request, [], report, cancel, chunks)
                 self._unsteered = (request, rendered)

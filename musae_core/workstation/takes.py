@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class TakeRecord:
     gains: tuple[float, float] = (1.0, 1.0)  # (unsteered, steered)
     activations: dict[int, np.ndarray] = field(default_factory=dict)
     unsteered_activations: dict[int, np.ndarray] = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     render_seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)  # SIDES -> wav, LANES -> npz path
     parent_id: int | None = None  # a punch-in take: the take it was punched into
@@ -87,7 +88,7 @@ class TakeRecord:
             name += f" (live change at {self.punch_seconds:.2f} s)"
         return name
 
-    def to_entry(self) -> dict:
+    def to_entry(self) -> dict[str, Any]:
         """The project-file form: recipe and file paths, not audio."""
         return {
             "take_id": self.take_id,
@@ -103,7 +104,7 @@ class TakeRecord:
         }
 
     @classmethod
-    def from_entry(cls, data: dict) -> TakeRecord:
+    def from_entry(cls, data: dict[str, Any]) -> TakeRecord:
         return cls(
             take_id=int(data["take_id"]),
             master=MasterSettings.from_dict(data["master"]),
