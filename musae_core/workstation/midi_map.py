@@ -32,7 +32,7 @@ class MidiEvent:
         return self.kind, self.channel, self.number
 
 
-def event_from_mido(message, port: str = "") -> MidiEvent | None:
+def event_from_mido(message: Any, port: str = "") -> MidiEvent | None:
     """A mido message as a ``MidiEvent``; None for messages no knob can follow (clock, ...)."""
     kind = getattr(message, "type", "")
     if kind == "control_change":

@@ -73,7 +73,7 @@ class MixerState:
         i = self.index(feature)
         return MixerState(self.channels[:i] + self.channels[i + 1 :])
 
-    def update(self, feature: int, **changes) -> MixerState:
+    def update(self, feature: int, **changes: Any) -> MixerState:
         i = self.index(feature)
         new = dataclasses.replace(self.channels[i], **changes)
         return MixerState((*self.channels[:i], new, *self.channels[i + 1 :]))

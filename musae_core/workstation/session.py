@@ -33,6 +33,7 @@ from musae_core.workstation.takes import TakeRecord, matched_gains
 if TYPE_CHECKING:
     from musae_core.features.db import FeatureDB
     from musae_core.models.base import MusicModel, Take
+    from musae_core.punch.takes import Recipe
     from musae_core.sae.architectures import SparseAutoencoder
     from musae_core.steering.interventions import Intervention
 
@@ -63,7 +64,7 @@ class _Rendered:
     audio: np.ndarray  # (channels, samples)
     residual: torch.Tensor | None  # (frames, d_model) at the SAE layer
     take: Take
-    recipe: object = None  # musae_core.punch.Recipe of a live-steered stream
+    recipe: Recipe | None = None  # of a live-steered stream
 
 
 @dataclass

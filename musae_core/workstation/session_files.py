@@ -69,7 +69,7 @@ class ProjectFiles:
         project, warnings = self.project, list[str]()
         phases = [
             ("feature database", feature_db and project.feature_db_path,
-             lambda: self.open_feature_db(project.feature_db_path)),
+             lambda: self.open_feature_db(project.feature_db_path or "")),
             ("model", project.model_id, lambda: self.load_model(project.model_id, cancel)),
             ("SAE", project.sae_path, lambda: self._load_project_sae(warnings)),
             ("takes", project.takes, lambda: warnings.extend(self._load_takes())),
@@ -93,7 +93,7 @@ class ProjectFiles:
         from musae_core.features.sae_match import SaeMismatch
 
         try:
-            self.load_sae(self.project.sae_path)
+            self.load_sae(self.project.sae_path or "")
         except SaeMismatch as exc:
             warnings.append(f"SAE not loaded: {exc.one_line()}")
 

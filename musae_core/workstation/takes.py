@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musae_core.fileio import atomic_path
 from musae_core.workstation.master import MasterSettings
 from musae_core.workstation.mixer import MixerState
+
+if TYPE_CHECKING:
+    from musae_core.punch.takes import Recipe
 
 SILENCE_DB = -120.0
 SIDES = ("unsteered", "steered")  # the two WAVs of a take; ``files`` may also hold LANES
@@ -61,7 +64,7 @@ class TakeRecord:
     parent_id: int | None = None  # a punch-in take: the take it was punched into
     punch_seconds: float | None = None  # where its steering changes (punch-in or live knob)
     codes: np.ndarray | None = field(default=None, repr=False)  # in memory only, for punch-in
-    recipe: object = field(default=None, repr=False)  # musae_core.punch.Recipe, in memory only
+    recipe: Recipe | None = field(default=None, repr=False)  # in memory only
 
     @property
     def duration(self) -> float:
@@ -135,7 +138,9 @@ class TakeRecord:
         arrays = {f"steered_{f}": v for f, v in self.activations.items()}
         arrays |= {f"unsteered_{f}": v for f, v in self.unsteered_activations.items()}
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+            np.savez(
+                fh, allow_pickle=False, **{k: np.asarray(v, np.float32) for k, v in arrays.items()}
+            )
         return Path(path)
 
     def load_lanes(self, path: Path) -> None:
@@ -146,5 +151,5 @@ class TakeRecord:
                 lanes = self.activations if side == "steered" else self.unsteered_activations
                 lanes[int(feature)] = np.array(data[key], np.float32)
 
-    def replace(self, **changes) -> TakeRecord:
+    def replace(self, **changes: Any) -> TakeRecord:
         return dataclasses.replace(self, **changes)

@@ -31,7 +31,7 @@ class TransportPrefs:
     def from_dict(cls, data: dict[str, Any] | None) -> TransportPrefs:
         """Lenient: a missing or odd value falls back to its default (older projects have none)."""
         data = data if isinstance(data, dict) else {}
-        region = data.get("loop_region")
+        region = data.get("loop_region") or ()  # None: no loop region
         try:
             start, end = (float(v) for v in region)
             loop_region = (min(start, end), max(start, end))
