@@ -177,16 +177,16 @@ def apply(params: int | None = None) -> int | None:
     return n
 
 
-def fit_model(model) -> int | None:
+def fit_model(model: object) -> int | None:
     """Threads for a loaded ``MusicModel`` (its parameter count decides small vs large)."""
     if not _state["active"]:
         return None
     return apply(parameter_count(model))
 
 
-def parameter_count(model) -> int | None:
+def parameter_count(model: object) -> int | None:
     """Parameters of the torch module behind a ``MusicModel`` (transformers or audiocraft)."""
     for module in (model, getattr(model, "hf", None), getattr(model, "lm", None)):
         if module is not None and hasattr(module, "parameters"):
-            return sum(p.numel() for p in module.parameters())
+            return int(sum(p.numel() for p in module.parameters()))
     return None

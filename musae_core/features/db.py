@@ -196,7 +196,7 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         return bool(self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)))  # fmt: skip
 
-    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 

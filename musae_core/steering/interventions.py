@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from musae_core.errors import MusaeError
@@ -20,7 +21,7 @@ from musae_core.steering.envelope import Envelope
 
 
 def validated_direction(
-    vector, d_model: int | None = None, what: str = "direction"
+    vector: npt.ArrayLike, d_model: int | None = None, what: str = "direction"
 ) -> torch.Tensor:
     """Check a steering vector is 1-D, finite and of the model's width; return it as float32."""
     tensor = torch.as_tensor(np.asarray(vector, dtype=np.float32))
@@ -49,7 +50,9 @@ class Intervention(abc.ABC):
     branch: CfgBranch = CfgBranch.BOTH
     envelope: Envelope | None = None
     source: dict[str, Any] = field(default_factory=dict)
-    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.direction = validated_direction(self.direction)
@@ -77,7 +80,8 @@ class Intervention(abc.ABC):
 
     def unit(self, like: torch.Tensor) -> torch.Tensor:
         d = self.on(like)
-        return d / d.norm().clamp_min(torch.finfo(d.dtype).tiny)
+        unit: torch.Tensor = d / d.norm().clamp_min(torch.finfo(d.dtype).tiny)
+        return unit
 
     def to_dict(self) -> dict[str, Any]:
         digest = hashlib.sha256(self.direction.numpy().tobytes()).hexdigest()[:16]
@@ -122,7 +126,8 @@ class RelativeAdd(Intervention):
         return self.alpha != 0.0
 
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden.norm(dim=-1, keepdim=True) * self.unit(hidden) * self.alpha
+        delta: torch.Tensor = hidden.norm(dim=-1, keepdim=True) * self.unit(hidden) * self.alpha
+        return delta
 
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
