@@ -185,10 +185,10 @@ def _one_feature(
         pending = [r for r in db.labels(feature_id) if row_field(r, "clap_score") is None]
         if pending and baseline:
             texts = [str(row_field(r, "text")) for r in pending]
-            for row, result in zip(pending, validator.validate(texts, top, baseline, cancel),
-                                   strict=True):  # fmt: skip
+            for row, alignment in zip(pending, validator.validate(texts, top, baseline, cancel),
+                                      strict=True):  # fmt: skip
                 db.set_label_validation(
-                    row_field(row, "id"), _num(result.clap_score), _num(result.auroc)
+                    row_field(row, "id"), _num(alignment.clap_score), _num(alignment.auroc)
                 )
                 validated += 1
         elif pending:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models.base import GenerationRequest, Take
 
@@ -135,6 +136,8 @@ def stream_take(
             if on_boundary is not None:
                 on_boundary(state.step)
     check(cancel)
+    if state is None:
+        raise MusaeError("The decode produced no steps.", "ask for at least one frame.")
     with torch.inference_mode():
         codes = state.codes()
         audio, first, n = chunks.decode(codes, final=True)

@@ -53,7 +53,8 @@ class LiveStream:
     def _boundary(self, step: int) -> None:
         segment = self.schedule.take_pending(step)
         if segment is not None:
-            self.landings.append(Landing(segment, segment.requested_at, time.perf_counter()))
+            now = time.perf_counter()  # a live change always carries requested_at
+            self.landings.append(Landing(segment, segment.requested_at or now, now))
 
     def chunks(
         self,
