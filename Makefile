@@ -19,6 +19,7 @@ lint:
 	scripts/bootstrap.sh gui,dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy  # types: [tool.mypy] in pyproject.toml (strict on the public modules)
 
 screenshots:  ## drive the app and save docs/screenshots/*.png
 	scripts/bootstrap.sh gui,dev
