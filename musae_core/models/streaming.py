@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +103,7 @@ def stream_take(
     options: StreamOptions | None = None,
     steps: Iterator | None = None,
     on_boundary: Callable[[int], object] | None = None,
-) -> Iterator[AudioChunk]:
+) -> Generator[AudioChunk, None, None]:
     """Generate ``request`` and yield audio chunks as frames complete (see module docstring).
 
     ``steps`` replaces ``model.decode_steps(request, cancel)`` (e.g. the punch-in loop with

@@ -10,7 +10,7 @@ handed to playback can be measured (bench/punch_latency.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 from musae_core.jobs import CancelToken, ProgressFn
@@ -61,7 +61,7 @@ class LiveStream:
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
         options: StreamOptions | None = None,
-    ) -> Iterator[AudioChunk]:
+    ) -> Generator[AudioChunk, None, None]:
         """The stream's chunks; the final one carries the full take (its steering: the last
         segment's; ``recipe()`` has them all)."""
         options = options or LIVE_OPTIONS

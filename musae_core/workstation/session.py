@@ -32,10 +32,12 @@ from musae_core.workstation.takes import TakeRecord, matched_gains
 
 if TYPE_CHECKING:
     from musae_core.features.db import FeatureDB
-    from musae_core.models.base import MusicModel, Take
+    from musae_core.models.base import GenerationRequest, MusicModel, Take
+    from musae_core.punch.live import LiveStream
     from musae_core.punch.takes import Recipe
     from musae_core.sae.architectures import SparseAutoencoder
     from musae_core.steering.interventions import Intervention
+    from musae_core.workstation.concepts import FeatureConcepts
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ class Session(ProjectFiles):
         self._unsteered: tuple[object, _Rendered] | None = None
         self._next_id = max((t.take_id for t in self.project.takes), default=0) + 1
         self.db_warning: str | None = None  # a legacy feature DB accepted without SAE identity
-        self.live = None  # musae_core.punch.live.LiveStream of the steered pass streaming now
+        self.live: LiveStream | None = None  # of the steered pass streaming now
 
     # --- state --------------------------------------------------------------------------------
     @property
@@ -120,7 +122,9 @@ class Session(ProjectFiles):
         return None
 
     # --- loading (worker threads) -------------------------------------------------------------
-    def load_model(self, model_id: str | None = None, cancel: CancelToken | None = None):
+    def load_model(
+        self, model_id: str | None = None, cancel: CancelToken | None = None
+    ) -> MusicModel:
         """Load the project's model (slow: call on a worker)."""
         from musae_core.models.loading import load_model
 
@@ -136,7 +140,7 @@ class Session(ProjectFiles):
         self.project.model_id = model_id
         return model
 
-    def load_sae(self, path: str | os.PathLike[str]):
+    def load_sae(self, path: str | os.PathLike[str]) -> SparseAutoencoder:
         """Load an SAE; refused (``SaeMismatch``) when the open feature DB describes another."""
         from musae_core.sae import load_sae
 
@@ -148,7 +152,7 @@ class Session(ProjectFiles):
         self.project.sae_path = str(Path(path).resolve())
         return sae
 
-    def open_feature_db(self, path: str | os.PathLike[str]):
+    def open_feature_db(self, path: str | os.PathLike[str]) -> FeatureDB:
         """Open a feature DB; refused (``SaeMismatch``) when it describes another SAE than the
         loaded one, so the browser never shows one SAE's features for another's knobs."""
         from musae_core.features import FeatureDB
@@ -172,7 +176,9 @@ class Session(ProjectFiles):
         log.info("opened feature database %s in %.2f s", path, time.perf_counter() - started)
         return db
 
-    def _check_pair(self, sae, db, sae_label: str) -> None:
+    def _check_pair(
+        self, sae: SparseAutoencoder | None, db: FeatureDB | None, sae_label: str
+    ) -> None:
         """Raise when ``db`` was analysed from another SAE; keep a legacy DB's warning."""
         self.db_warning = None
         if sae is None or db is None:
@@ -183,7 +189,7 @@ class Session(ProjectFiles):
         if self.db_warning:
             log.warning("%s", self.db_warning)
 
-    def concepts(self, feature: int | None = None):
+    def concepts(self, feature: int | None = None) -> FeatureConcepts:
         """Concepts with groups, and ``feature``'s groups (``workstation.concepts``)."""
         from musae_core.workstation.concepts import feature_concepts
 
@@ -235,7 +241,13 @@ class Session(ProjectFiles):
         return round(model.n_frames_for(master.duration) * model.sample_rate / model.frame_rate)
 
     def _generate(
-        self, request, interventions, progress, cancel, on_chunk=None, live=False
+        self,
+        request: GenerationRequest,
+        interventions: list[Intervention],
+        progress: ProgressFn | None,
+        cancel: CancelToken | None,
+        on_chunk: ChunkFn | None = None,
+        live: bool = False,
     ) -> _Rendered:
         from musae_core.models.residual import capture_residual
         from musae_core.render import explain_breakdown
@@ -266,7 +278,15 @@ class Session(ProjectFiles):
         recipe = live_stream.recipe() if live_stream is not None else None
         return _Rendered(np.ascontiguousarray(take.audio[0], np.float32), residual, take, recipe)
 
-    def _stream(self, request, n_frames: int, progress, cancel, on_chunk: ChunkFn, live=None):
+    def _stream(
+        self,
+        request: GenerationRequest,
+        n_frames: int,
+        progress: ProgressFn | None,
+        cancel: CancelToken | None,
+        on_chunk: ChunkFn,
+        live: LiveStream | None = None,
+    ) -> Take:
         """Run the engine's chunked decode inside the caller's hooks; returns the full take.
 
         The final chunk carries the same take ``generate`` returns (same codes and audio), so
@@ -388,7 +408,9 @@ class Session(ProjectFiles):
         return take
 
     # --- export + projects --------------------------------------------------------------------
-    def export(self, take: TakeRecord, path: str | os.PathLike[str], which: str = "steered"):
+    def export(
+        self, take: TakeRecord, path: str | os.PathLike[str], which: str = "steered"
+    ) -> tuple[Path, Path]:
         """Write a take as WAV plus JSON sidecar (recipe, mixer, A/B gains); returns both paths."""
         from musae_core.audio.io import write_take_files
 
@@ -405,6 +427,8 @@ class Session(ProjectFiles):
         return write_take_files(path, take.audio(which), take.sample_rate, metadata)
 
     @classmethod
-    def from_project_file(cls, path: str | os.PathLike[str], settings: Settings | None = None):
+    def from_project_file(
+        cls, path: str | os.PathLike[str], settings: Settings | None = None
+    ) -> Session:
         """Open a project: read the file (fast); models, SAEs and DBs load in ``open_resources``."""
         return cls(project=Project.load(path), settings=settings or Settings())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +68,7 @@ class ProjectFiles:
         be read from the log. ``feature_db=False`` when the caller opens the DB on its own.
         """
         project, warnings = self.project, list[str]()
-        phases = [
+        phases: list[tuple[str, object, Callable[[], object]]] = [
             ("feature database", feature_db and project.feature_db_path,
              lambda: self.open_feature_db(project.feature_db_path or "")),
             ("model", project.model_id, lambda: self.load_model(project.model_id, cancel)),
