@@ -24,6 +24,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports  # the layer contracts in pyproject.toml (docs/architecture.md)
+	.venv/bin/mypy  # types: [tool.mypy] in pyproject.toml (strict on the public modules)
 
 screenshots:  ## drive the app and save docs/screenshots/*.png
 	scripts/bootstrap.sh gui,dev

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import platform
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -74,7 +75,7 @@ def versions() -> dict[str, str]:
     }
 
 
-def take_metadata(model: MusicModel, take: Take, index: int = 0) -> dict:
+def take_metadata(model: MusicModel, take: Take, index: int = 0) -> dict[str, Any]:
     """Everything needed to reproduce item ``index`` of a take."""
     return {
         "model_id": take.model_id,

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ SMALL_MODEL_PARAMS = 50_000_000
 """Below this many parameters an op is too short to split wider than two threads (the 5 M
 parameter demo model renders no faster on 2 threads than on 1 on an idle box)."""
 
-_state: dict = {
+_state: dict[str, Any] = {
     "active": False, "snapshot": None, "interop_set": False, "override": None, "params": None,
 }  # fmt: skip
 
@@ -176,16 +177,16 @@ def apply(params: int | None = None) -> int | None:
     return n
 
 
-def fit_model(model) -> int | None:
+def fit_model(model: object) -> int | None:
     """Threads for a loaded ``MusicModel`` (its parameter count decides small vs large)."""
     if not _state["active"]:
         return None
     return apply(parameter_count(model))
 
 
-def parameter_count(model) -> int | None:
+def parameter_count(model: object) -> int | None:
     """Parameters of the torch module behind a ``MusicModel`` (transformers or audiocraft)."""
     for module in (model, getattr(model, "hf", None), getattr(model, "lm", None)):
         if module is not None and hasattr(module, "parameters"):
-            return sum(p.numel() for p in module.parameters())
+            return int(sum(p.numel() for p in module.parameters()))
     return None

@@ -119,3 +119,23 @@ def test_a_text_file_as_feature_database_gets_an_app_fix(tmp_path):
     assert "notes.db" in info.value.problem
     assert "`" not in info.value.fix and "musae analyze" not in info.value.fix
     assert "File > Open feature database" in info.value.fix
+
+
+def test_a_take_with_an_empty_file_entry_survives_a_save_and_reopen(tmp_path):
+    """An empty path ("" = no file) used to be read back as None and saved as null, so the
+    project opened once and then refused to open ("must be text")."""
+    take = {
+        "take_id": 1,
+        "master": {},
+        "mixer": {"channels": []},
+        "sample_rate": 32000,
+        "frame_rate": 50.0,
+        "files": {"steered": "", "unsteered": "take-1.wav"},
+    }
+    path = tmp_path / "p.musae.json"
+    path.write_text(json.dumps({"format": "musae-project", "version": 1, "takes": [take]}))
+    project = Project.load(path)
+    assert project.takes[0].files == {"unsteered": str(tmp_path / "take-1.wav")}
+    project.save(path)
+    again = Project.load(path)
+    assert again.takes[0].files == {"unsteered": str(tmp_path / "take-1.wav")}

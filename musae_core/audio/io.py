@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -109,7 +110,7 @@ def sidecar_path(audio_path: str | os.PathLike[str]) -> Path:
 
 
 def write_take_files(
-    path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, metadata: dict
+    path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, metadata: dict[str, Any]
 ) -> tuple[Path, Path]:
     """Write a take and its sidecar; on failure neither file is left half-written."""
     wav = write_wav(path, audio, sample_rate)

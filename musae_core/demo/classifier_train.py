@@ -80,13 +80,13 @@ def train_demo_classifier(
     rate = model.sample_rate
     audio, held = heldout_audio(corpus, extra_corpus, rate, max_clips, cancel)
     recon = codec_round_trip(model, audio)
-    feats = []
+    rows = []
     views = [*audio, *recon]
     for i, clip in enumerate(views):
         check(cancel)
-        feats.append(audio_features(clip, rate))
+        rows.append(audio_features(clip, rate))
         progress(i + 1, len(views))
-    feats = np.stack(feats)
+    feats = np.stack(rows)
     n = len(held)
     _, acc_original = train_factor_classifier(feats[:n], held, rate)
     _, acc_codec = train_factor_classifier(feats[n:], held, rate)

@@ -161,6 +161,7 @@ def evaluate_codec(codec: DemoCodecModel, audio: np.ndarray, max_clips: int = 16
     sr = codec.config.sampling_rate
     clips = torch.from_numpy(audio[:max_clips])
     codes = codec.encode(clips[:, None]).audio_codes
+    assert codes is not None  # encode always sets them
     recon = codec.decode(codes).audio_values[:, 0, : clips.shape[1]].float()
     noise = torch.randn_like(clips) * 1e-3
     snr = 10 * torch.log10(clips.pow(2).sum(1) / (clips - recon).pow(2).sum(1).clamp_min(1e-9))

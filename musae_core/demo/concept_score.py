@@ -186,7 +186,7 @@ def score_concept_labels(db, tracking: dict[int, str]) -> dict:
             hit_any = any(concept_of_label(x.text) == concept for x in fine)
         else:
             top = shown_rows.get(j)
-            hit = bool(top) and label_names_value(top, concept)
+            hit = bool(top and label_names_value(top, concept))
             hit_any = any(label_names_value(x.text, concept) for x in labels)
         named += hit
         anywhere += hit_any

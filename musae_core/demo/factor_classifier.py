@@ -220,7 +220,7 @@ class FactorClassifier:
             if head.columns is not None:
                 arrays[f"{name}/columns"] = head.columns
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)  # read back without pickles
 
     @classmethod
     def load(cls, path: str | Path) -> FactorClassifier:

@@ -29,7 +29,7 @@ from musae_core.fileio import write_json_atomic
 from musae_core.harvest.collection import SourceFile
 from musae_core.jobs import CancelToken, ProgressFn, check
 
-ProgressFactory = Callable[[str], ProgressFn]
+ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 DONE = "features_build.json"
 
 
@@ -114,10 +114,10 @@ def build_demo_features(
         log(report.summary())
     classifier_path = out / "factor_classifier.npz"
     if not classifier_path.exists():
-        _, report = train_demo_classifier(model, corpus, classifier_path,
-                                          progress=progress("factor classifier"), cancel=cancel,
-                                          extra_corpus=spec.classifier_corpus)  # fmt: skip
-        log(f"factor classifier: {report}")
+        _, accuracy = train_demo_classifier(model, corpus, classifier_path,
+                                            progress=progress("factor classifier"), cancel=cancel,
+                                            extra_corpus=spec.classifier_corpus)  # fmt: skip
+        log(f"factor classifier: {accuracy}")
     label_features(db_path, classifier_path, spec, progress, cancel, log)
     write_json_atomic(out / DONE, {"spec": asdict(spec), "layer": layer, "model": str(model_dir)})
     return out
@@ -136,12 +136,12 @@ def label_features(
     from musae_core.features.db import FeatureDB
     from musae_core.labeling.descriptor_labeler import DescriptorThresholds
     from musae_core.labeling.label_job import run_label_job
-    from musae_core.labeling.methods import DescriptorMethod, TaggerMethod
+    from musae_core.labeling.methods import DescriptorMethod, FeatureMethod, TaggerMethod
 
     db = FeatureDB.open(db_path)
     try:
         ids = [int(row.id) for row in db.query(hide_dead=True)]
-        methods = {
+        methods: dict[str, FeatureMethod] = {
             "classifier": TaggerMethod(FactorTagger.load(classifier_path), source="classifier"),
             "descriptors": DescriptorMethod(DescriptorThresholds()),
         }

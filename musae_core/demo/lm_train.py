@@ -21,6 +21,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,7 +71,9 @@ def encode_corpus(
     for start in range(0, len(audio), batch):
         check(cancel)
         wav = torch.from_numpy(audio[start : start + batch])[:, None]
-        out.append(codec.encode(wav).audio_codes[0].numpy().astype(np.int16))
+        codes = codec.encode(wav).audio_codes
+        assert codes is not None  # encode always sets them
+        out.append(codes[0].numpy().astype(np.int16))
         progress(min(start + batch, len(audio)), len(audio))
     return np.concatenate(out)
 
@@ -172,7 +175,7 @@ def train_lm(
         raise MusaeError(f"--contrast-frames must be >= 1, got {spec.contrast_frames}.",
                          "use e.g. --contrast-frames 50 (one second).")  # fmt: skip
     tokenizer = demo_tokenizer()
-    state = {"step": 0, "elapsed": 0.0, "history": [], "spec": asdict(spec)}
+    state: dict[str, Any] = {"step": 0, "elapsed": 0.0, "history": [], "spec": asdict(spec)}
     payload = None
     if ckpt_path.exists():  # loaded on the CPU, so a refused checkpoint leaves ``hf`` there
         payload = torch.load(ckpt_path, map_location="cpu", weights_only=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -91,12 +92,13 @@ def demo_config(codec_config: DemoCodecConfig, shape: LMShape) -> MusicgenConfig
 
 
 def set_generation_defaults(model: MusicgenForConditionalGeneration) -> None:
-    dec = model.config.decoder
+    config: Any = model.config  # a MusicgenConfig (transformers types it as the base config)
+    dec = config.decoder
     gen = model.generation_config
     gen.pad_token_id = dec.pad_token_id
     gen.bos_token_id = dec.bos_token_id
     gen.decoder_start_token_id = dec.bos_token_id
-    gen.max_length = int(MAX_SECONDS * model.config.audio_encoder.frame_rate)
+    gen.max_length = int(MAX_SECONDS * config.audio_encoder.frame_rate)
     gen.do_sample = True
     gen.guidance_scale = 3.0
     gen.top_k = 250

@@ -32,7 +32,7 @@ def window_means(acts: np.ndarray, frames: int) -> np.ndarray:
 
 def probe_accuracy(
     x: np.ndarray,
-    labels: Sequence[str],
+    labels: Sequence[str] | np.ndarray,
     train: np.ndarray,
     groups: np.ndarray | None = None,
     l2_grid: Sequence[float] = L2_GRID,
@@ -41,13 +41,13 @@ def probe_accuracy(
 
     The L2 penalty is chosen on a quarter of the training ``groups`` (clips) held back, so a
     wide input (thousands of SAE codes) is not scored low for overfitting a fixed penalty."""
-    labels = np.asarray(labels)
+    y = np.asarray(labels)
     mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
     z = ((x - mean) / std).astype(np.float32)
     inner = None if groups is None else np.asarray(groups)[train]
-    l2 = _pick_l2(z[train], labels[train], inner, l2_grid)
-    head = fit_head(z[train], list(labels[train]), l2=l2)
-    return float(np.mean(np.asarray(head.predict(z[~train])) == labels[~train]))
+    l2 = _pick_l2(z[train], y[train], inner, l2_grid)
+    head = fit_head(z[train], list(y[train]), l2=l2)
+    return float(np.mean(np.asarray(head.predict(z[~train])) == y[~train]))
 
 
 def _pick_l2(z: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,

@@ -47,7 +47,7 @@ from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn
 from musae_core.labeling.steering_eval import mono_takes
 
-ProgressFactory = Callable[[str], ProgressFn]
+ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 PAPER_STEERING = (0.15, 0.35)
 
 
@@ -83,7 +83,7 @@ def score_labels(db, tracking: dict[int, str]) -> dict:
     for j, value in tracking.items():
         best = rows[j].best_label if j in rows else None
         texts = [lab.text for lab in db.labels(j)]
-        hit_shown = bool(best) and label_names_value(best, value)
+        hit_shown = bool(best and label_names_value(best, value))
         hit_any = any(label_names_value(t, value) for t in texts)
         shown += hit_shown
         anywhere += hit_any

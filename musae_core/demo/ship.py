@@ -49,7 +49,8 @@ def save_fp16_model(model_dir: Path, dest: Path) -> None:
     hf = MusicgenForConditionalGeneration.from_pretrained(str(model_dir))
     extra = model_dir / "musae_demo.json"
     meta = json.loads(extra.read_text()) if extra.exists() else None
-    save_demo_model(hf.to(torch.float16), dest, extra=meta)
+    # transformers wraps PreTrainedModel.to with functools.wraps; its stub wants the model again
+    save_demo_model(hf.to(torch.float16), dest, extra=meta)  # type: ignore[arg-type]
 
 
 def ship_demo(model_dir: str | Path, features_dir: str | Path, dest: str | Path) -> Path:

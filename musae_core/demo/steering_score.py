@@ -50,7 +50,7 @@ class FeatureSteering:
 
 @dataclass
 class SteeringReport:
-    features: list[FeatureSteering] = field(default_factory=list)
+    features: list[FeatureSteering | ConceptSteering] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
 
     @property

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from musae_core.demo.factor_classifier import FactorClassifier, train_factor_classifier
+from musae_core.errors import MusaeError
 from musae_core.models.base import MusicModel
 
 TOKEN_FACTORS = ("instrument",)
@@ -25,6 +26,14 @@ TOKEN_FACTORS = ("instrument",)
 @torch.inference_mode()
 def token_histograms(model: MusicModel, audio: np.ndarray, batch: int = 16) -> np.ndarray:
     """(clips, samples) audio -> (clips, codebook size) log counts of first-codebook tokens."""
+    from musae_core.models.musicgen_hf import TransformersMusicGen
+
+    if not isinstance(model, TransformersMusicGen):
+        raise MusaeError(
+            f"The token classifier reads a transformers MusicGen's codebook; {model.model_id} "
+            "is another backend.",
+            "use the demo model (or another transformers MusicGen).",
+        )
     size = model.hf.config.decoder.vocab_size
     rows = []
     for start in range(0, len(audio), batch):

@@ -45,7 +45,7 @@ from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn, check
 
-ProgressFactory = Callable[[str], ProgressFn]
+ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 
 
 @dataclass

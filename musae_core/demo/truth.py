@@ -117,7 +117,7 @@ def truth_path(clips: Path, name: str) -> Path:
 
 def save_clip_truth(path: Path, truth: ClipTruth) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **truth.arrays())
+        np.savez_compressed(handle, allow_pickle=False, **truth.arrays())
 
 
 def load_clip_truth(path: Path) -> ClipTruth:

@@ -31,7 +31,7 @@ def sparse_codes(
 ) -> Triplets:
     """Non-zero codes of ``acts`` (rows, d_in); non-finite rows yield no codes."""
     device = sae.W_dec.device
-    topk = uses_topk(sae)
+    topk = sae if isinstance(sae, TopKSAE) and uses_topk(sae) else None
     rows, feats, vals = [], [], []
     for start in range(0, len(acts), chunk_rows):
         check(cancel)
@@ -39,8 +39,8 @@ def sparse_codes(
         finite = torch.isfinite(x).all(dim=1)
         x = torch.where(finite[:, None], x, torch.zeros_like(x))
         pre = sae.pre_acts(x)
-        if topk:
-            values, index = sae.topk(pre)
+        if topk is not None:
+            values, index = topk.topk(pre)
             row = torch.arange(len(x), device=device)[:, None].expand_as(index)
             keep = (values > 0) & finite[:, None]
             r, f, v = row[keep], index[keep], values[keep]

@@ -306,9 +306,9 @@ def score_concepts(
                          "split the clips into calibration and held-out sets.")  # fmt: skip
     cal, held = np.flatnonzero(cal_mask), np.flatnonzero(~cal_mask)
     enough = np.ones(y.shape[1], bool)
-    for rows in (cal, held):
-        pos = y[rows].sum(0)
-        enough &= (pos >= min_positives) & (len(rows) - pos >= min_positives)
+    for part in (cal, held):
+        pos = y[part].sum(0)
+        enough &= (pos >= min_positives) & (len(part) - pos >= min_positives)
     idx = np.flatnonzero(enough)
     ys = y[:, idx]
     fit = np.sort(np.random.default_rng(seed).permutation(cal)[:max_fit_rows])

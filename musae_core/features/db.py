@@ -54,7 +54,7 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         self.readonly = readonly
         self._conn = conn
         self._lock = threading.RLock()
-        self._meta: dict | None = None
+        self._meta: dict[str, Any] | None = None
         self._fts = schema.has_search_index(conn)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -75,7 +75,9 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         return conn
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], meta: dict, overwrite: bool = False) -> FeatureDB:
+    def create(
+        cls, path: str | os.PathLike[str], meta: dict[str, Any], overwrite: bool = False
+    ) -> FeatureDB:
         """A new, empty database at ``path`` holding ``meta`` (model, layer, SAE, store...)."""
         path = Path(path)
         if path.exists():
@@ -195,7 +197,7 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         return bool(self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)))  # fmt: skip
 
-    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
@@ -211,7 +213,7 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         )
 
     # --- metadata ----------------------------------------------------------------------------
-    def meta(self) -> dict:
+    def meta(self) -> dict[str, Any]:
         """What was analysed: model_id, layer, hook_name, d_model, d_sae, paths, thresholds..."""
         if self._meta is None:
             self._meta = json.loads(self._rows("SELECT value FROM meta WHERE key = 'meta'")[0][0])

@@ -6,9 +6,12 @@ bytes, a dense one about 1 KB, so 30k features x 20 clips stays a modest file.
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,12 +38,21 @@ def _check_by(by: str) -> None:
 class ClipsMixin:
     """The top-clip/neighbour half of ``FeatureDB`` (uses its ``_tx``, ``_rows``, ``_check_id``)."""
 
+    if TYPE_CHECKING:  # FeatureDB's plumbing, which this mixin uses
+        path: Path
+
+        @property
+        def snippet_dir(self) -> Path: ...
+        def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
+        def _check_id(self, feature_id: int) -> int: ...
+
     def _clip_row(self, feature_id: int, by: str, clip: TopClip) -> tuple:
-        snippet = clip.snippet_path
-        if snippet is not None:
-            snippet = Path(snippet)  # stored relative to the snippet folder when inside it
-            inside = not snippet.is_absolute() or snippet.parent == self.snippet_dir
-            snippet = snippet.name if inside else str(snippet)
+        snippet = None
+        if clip.snippet_path is not None:
+            path = Path(clip.snippet_path)  # stored relative to the snippet folder when inside it
+            inside = not path.is_absolute() or path.parent == self.snippet_dir
+            snippet = path.name if inside else str(path)
         start, end = clip.best_window
         return (
             feature_id,

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+import sqlite3
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from musae_core.errors import MusaeError
 from musae_core.features.guard import dump_json, redact, refuse_secret
@@ -27,6 +31,15 @@ def _finite_or_none(value: Any, what: str) -> float | None:
 
 class LabelsMixin:
     """The label/job half of ``FeatureDB`` (uses its ``_tx``, ``_rows`` and ``_check_id``)."""
+
+    if TYPE_CHECKING:  # FeatureDB's plumbing, which this mixin uses
+        path: Path
+
+        @property
+        def snippet_dir(self) -> Path: ...
+        def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
+        def _check_id(self, feature_id: int) -> int: ...
 
     def _refresh_best(self, conn, feature_id: int) -> None:
         best = conn.execute(
@@ -90,7 +103,8 @@ class LabelsMixin:
                 "clap_score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            label_id = int(cursor.lastrowid)
+            label_id = cursor.lastrowid
+            assert label_id is not None  # every INSERT sets it
             self._refresh_best(conn, feature_id)
         return label_id
 

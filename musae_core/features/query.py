@@ -7,6 +7,7 @@ the label writers), so a query over 30k features is one indexed scan with no joi
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.features.search import content_words
@@ -49,7 +50,7 @@ def sort_column(sort: str) -> str:
     return column
 
 
-def candidate_labels(text: str, fts: bool) -> tuple[str, list]:
+def candidate_labels(text: str, fts: bool) -> tuple[str, list[str]]:
     """SQL selecting label rows (feature_id, text, description, score, best_label) that hold
     every content word of ``text`` as a word prefix; ``search.rank_hits`` then applies the
     negation rules and ranks them. Empty SQL when ``text`` has no content words."""
@@ -67,7 +68,7 @@ def candidate_labels(text: str, fts: bool) -> tuple[str, list]:
     likes = " AND ".join(
         "(l.text LIKE ? ESCAPE '\\' OR l.description LIKE ? ESCAPE '\\')" for _ in terms
     )
-    params: list = []
+    params: list[str] = []
     for term in terms:
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params += [pattern + "%", pattern + "%"]
@@ -81,11 +82,11 @@ def build_query(
     descending: bool,
     limit: int | None,
     offset: int,
-) -> tuple[str, list]:
+) -> tuple[str, list[Any]]:
     """SQL and parameters selecting ``ROW_COLUMNS`` (NULLs sort last in either direction)."""
     column = sort_column(sort)
     where: list[str] = [FLAG_FILTERS[name] for name, on in flags.items() if on]
-    params: list = []
+    params: list[Any] = []
     if ids is not None:  # a search's hits, passed as one JSON array parameter
         where.append("id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps([int(i) for i in ids]))

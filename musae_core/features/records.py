@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Histogram = tuple[list[float], list[int]]
 """(bin edges, counts) with ``len(edges) == len(counts) + 1``."""
@@ -36,7 +40,7 @@ class TopClip:
     clip_seconds: float
     mean_activation: float
     peak_activation: float
-    timeline: list[float] = field(default_factory=list)  # one value per frame of the clip
+    timeline: list[float] | np.ndarray = field(default_factory=list)  # a value per clip frame
     frame_rate: float = 50.0
     best_window: tuple[float, float] = (0.0, 0.0)  # seconds within the clip
     snippet_path: Path | None = None  # absolute; None when no cached snippet exists
@@ -53,7 +57,7 @@ class Label:
     source: str
     text: str
     score: float
-    evidence: dict
+    evidence: dict[str, Any]
     description: str = ""
     clap_score: float | None = None
     auroc: float | None = None
@@ -112,7 +116,7 @@ class SteeringRecord:
     feature_id: int
     steers: bool
     effect: float | None
-    evidence: dict
+    evidence: dict[str, Any]
     updated: str
 
 

@@ -56,10 +56,10 @@ class SweepSpec:
                 f"Unknown architecture {bad[0]!r}.", f"use {', '.join(ARCHITECTURES)}."
             )
         out, seen = [], set()
-        for layer, exp, k, arch in itertools.product(
+        for layer, exp, spec_k, arch in itertools.product(
             self.layers, self.expansions, self.ks, self.architectures
         ):
-            k = k if arch in K_SPARSE else None
+            k = spec_k if arch in K_SPARSE else None
             name = f"L{layer}-x{exp}-{arch}" + (f"-k{k}" if k else "")
             if name not in seen:
                 seen.add(name)
@@ -67,7 +67,7 @@ class SweepSpec:
         return out
 
 
-ProgressFactory = Callable[[str], ProgressFn]
+ProgressFactory = Callable[[str], ProgressFn | None]  # a cell's name -> its progress
 
 
 def run_sweep(

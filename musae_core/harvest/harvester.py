@@ -70,8 +70,10 @@ def harvest_audio(
     files. Cancelling keeps the clips finished so far (a re-run continues after them).
     """
     config.validate(model)
-    given = isinstance(audio, Sequence) and not isinstance(audio, str)
-    files = list(audio) if given else list_audio_files(audio)
+    if isinstance(audio, Sequence) and not isinstance(audio, str):
+        files = list(audio)
+    else:
+        files = list_audio_files(audio)
     if not files:
         raise MusaeError("The audio collection is empty.", "pass at least one audio file.")
     entries = [

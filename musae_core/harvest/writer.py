@@ -178,7 +178,7 @@ class ShardWriter:
                 save_file({"activations": data.contiguous()}, str(temp / acts_file(layer)))
             index = {key: np.concatenate([part[key] for part in buf.index]) for key in buf.index[0]}
             with open(temp / INDEX_FILE, "wb") as fh:
-                np.savez(fh, **index)
+                np.savez(fh, allow_pickle=False, **index)  # read back without pickles
             info = {
                 "rows": buf.rows,
                 "layers": self.layers,

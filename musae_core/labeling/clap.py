@@ -208,7 +208,10 @@ def load_clap(
             f"run `musae label --download-clap --clap-model {model_id} ...` once where the "
             "Hugging Face hub is reachable, or pass a folder saved with save_pretrained().",
         ) from exc
-    return ClapEmbedder(model.to(select_device(device)), processor, model_id)
+    # transformers wraps PreTrainedModel.to with functools.wraps, so its stub wants the model
+    # passed again as the first argument
+    model = model.to(select_device(device))  # type: ignore[arg-type]
+    return ClapEmbedder(model, processor, model_id)
 
 
 def download_clap(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 
@@ -26,7 +27,7 @@ class RankComparison:
     rank_biserial: float
     cohens_d: float
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:  # None: not finite
         return {
             "n_top": self.n_top,
             "n_baseline": self.n_baseline,
@@ -43,7 +44,7 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def finite_values(values: Sequence[float]) -> np.ndarray:
+def finite_values(values: npt.ArrayLike) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64).ravel()
     return array[np.isfinite(array)]
 
@@ -60,7 +61,7 @@ def cohens_d(top: np.ndarray, baseline: np.ndarray) -> float:
     return diff / math.sqrt(pooled)
 
 
-def compare(top: Sequence[float], baseline: Sequence[float]) -> RankComparison:
+def compare(top: npt.ArrayLike, baseline: npt.ArrayLike) -> RankComparison:
     """Two-sided Mann-Whitney U test with AUROC and rank-biserial effect (non-finite dropped)."""
     a, b = finite_values(top), finite_values(baseline)
     if len(a) == 0 or len(b) == 0:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from musae_core.errors import Cancelled
@@ -66,7 +67,7 @@ class SteeringSummary:
         return self.steered / self.evaluated if self.evaluated else math.nan
 
 
-def paired_shift(baseline: Sequence[float], steered: Sequence[float]) -> dict[str, float]:
+def paired_shift(baseline: npt.ArrayLike, steered: npt.ArrayLike) -> dict[str, float]:
     """Paired comparison: mean shift, d_z, share of pairs that moved up, one-sided p."""
     diff = np.asarray(steered, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
     diff = diff[np.isfinite(diff)]

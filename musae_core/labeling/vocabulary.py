@@ -99,7 +99,7 @@ def load_vocabulary(folder: str | os.PathLike[str] | None = None) -> Vocabulary:
             f"point --vocabulary at a folder of term lists, or set {RESOURCES_ENV} to the "
             "folder holding musae's resources/.",
         )
-    terms = {}
+    terms: dict[str, Sequence[str]] = {}
     for file in files:
         try:
             terms[file.stem] = parse_terms(file.read_text(encoding="utf-8"))

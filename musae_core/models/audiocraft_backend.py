@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,7 +71,8 @@ def audiocraft_available() -> bool:
 class AudiocraftMusicGen(MusicModel):
     """An audiocraft ``LMModel`` + ``CompressionModel`` pair behind the musae interface."""
 
-    def __init__(self, lm: nn.Module, compression_model: nn.Module, model_id: str,
+    # lm, compression_model: audiocraft's LMModel and CompressionModel (audiocraft is untyped)
+    def __init__(self, lm: Any, compression_model: Any, model_id: str,
                  max_duration: float = 30.0) -> None:  # fmt: skip
         super().__init__()
         require_audiocraft()
@@ -246,7 +248,7 @@ class AudiocraftMusicGen(MusicModel):
         return TeacherForcedOutput(loss=loss, n_frames=n_frames)
 
 
-def _delays(lm: nn.Module) -> list[int]:
+def _delays(lm: Any) -> list[int]:  # an audiocraft LMModel
     provider = lm.pattern_provider
     if type(provider).__name__ != "DelayedPatternProvider":
         raise MusaeError(

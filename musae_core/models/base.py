@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,7 +74,7 @@ class Take:
     request: GenerationRequest
     model_id: str
     seconds: float = 0.0
-    steering: list[dict] = field(default_factory=list)
+    steering: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn
@@ -43,7 +44,9 @@ def load_model(
     return model
 
 
-def _load_model(model_id, device, dtype, cache_dir, allow_download) -> MusicModel:
+def _load_model(
+    model_id: str, device: str, dtype: str, cache_dir: str | Path | None, allow_download: bool
+) -> MusicModel:
     from musae_core.models.musicgen_hf import TransformersMusicGen
 
     torch_device = select_device(device)
@@ -87,12 +90,15 @@ def _tiny_seed(model_id: str) -> int:
     return int(text)
 
 
-def _load_transformers(model_id: str, cache_dir, allow_download: bool):
+def _load_transformers(
+    model_id: str, cache_dir: str | Path | None, allow_download: bool
+) -> tuple[Any, Any]:  # (transformers MusicGen model, its tokenizer)
     from transformers import (
         AutoConfig,
         AutoTokenizer,
         MusicgenForConditionalGeneration,
         MusicgenMelodyForConditionalGeneration,
+        PreTrainedModel,
     )
 
     import musae_core.demo.codec  # noqa: F401  (registers the demo model's codec with Auto*)
@@ -110,7 +116,7 @@ def _load_transformers(model_id: str, cache_dir, allow_download: bool):
         config = AutoConfig.from_pretrained(source, cache_dir=cache_dir, local_files_only=offline)
     except (OSError, ValueError) as exc:
         raise _missing_weights_error(model_id, is_folder) from exc
-    classes = {
+    classes: dict[str, type[PreTrainedModel]] = {
         "musicgen": MusicgenForConditionalGeneration,
         "musicgen_melody": MusicgenMelodyForConditionalGeneration,
     }

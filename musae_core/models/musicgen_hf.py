@@ -12,7 +12,7 @@ import inspect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -69,12 +69,14 @@ class DecodeState:
 class TransformersMusicGen(MusicModel):
     """A loaded transformers MusicGen (any size, mono or stereo) behind the musae interface."""
 
-    def __init__(self, hf_model: nn.Module, tokenizer, model_id: str) -> None:
+    def __init__(self, hf_model: Any, tokenizer: Any, model_id: str) -> None:
+        """``hf_model``: a transformers MusicGen(-Melody)ForConditionalGeneration (Any: its parts,
+        decoder, audio_encoder, text_encoder, lm_heads, are untyped nn.Module attributes)."""
         super().__init__()
         self.hf = hf_model.eval()
         self.tokenizer = tokenizer
         self.model_id = model_id
-        cfg = hf_model.config
+        cfg = self.hf.config
         dec = cfg.decoder
         self.num_layers = dec.num_hidden_layers
         self.d_model = dec.hidden_size
@@ -84,7 +86,7 @@ class TransformersMusicGen(MusicModel):
         self.frame_rate = float(cfg.audio_encoder.frame_rate)
         self.codebook_size = dec.vocab_size
         self.delays = dp.codebook_delays(self.num_codebooks, self.audio_channels)
-        gen = hf_model.generation_config
+        gen = self.hf.generation_config
         self.pad_id = int(gen.pad_token_id if gen.pad_token_id is not None else dec.pad_token_id)
         start = gen.decoder_start_token_id
         self.bos_id = int(start if start is not None else dec.bos_token_id)
@@ -97,7 +99,7 @@ class TransformersMusicGen(MusicModel):
         self._compiler: LayerCompiler | None = None
         # transformers 5.24 renamed the decoder's ``past_key_values`` to ``cache`` (the old name
         # warns, and goes in 5.40); releases before 5.24 only know the old one.
-        forward_params = inspect.signature(hf_model.decoder.model.forward).parameters
+        forward_params = inspect.signature(self.hf.decoder.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
 
     # --- residual stream -------------------------------------------------------------------
@@ -136,7 +138,9 @@ class TransformersMusicGen(MusicModel):
         return torch.cat([left, right], dim=1).float()
 
     # --- text conditioning ----------------------------------------------------------------
-    def _encode_text(self, prompts: list[str], cfg: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_text(
+        self, prompts: list[str], cfg: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Conditioning for the decoder's cross-attention; empty prompts are the null condition."""
         if any(prompts):
             tok = self.tokenizer(prompts, padding=True, return_tensors="pt").to(self.device)
@@ -166,7 +170,7 @@ class TransformersMusicGen(MusicModel):
         self,
         input_ids: torch.Tensor,
         enc: torch.Tensor,
-        enc_mask: torch.Tensor,
+        enc_mask: torch.Tensor | None,
         ctx: ForwardContext,
         cache: EncoderDecoderCache | None,
     ) -> torch.Tensor:
@@ -199,6 +203,8 @@ class TransformersMusicGen(MusicModel):
         state = None
         for state in self.decode_steps(request, cancel):
             progress(state.step, state.steps)
+        if state is None:
+            raise MusaeError("The decode produced no steps.", "ask for at least one frame.")
         codes = state.codes()
         check(cancel)
         audio = self.decode(codes)

@@ -6,14 +6,17 @@ downloading gigabytes. Values follow the facebook/musicgen-* config.json files.
 
 from __future__ import annotations
 
+from typing import Any
+
 from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, T5Config
 
-_DECODERS = {
+# keyword arguments of the configs (Any: the config classes type each argument differently)
+_DECODERS: dict[str, dict[str, Any]] = {
     "small": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16},
     "medium": {"hidden_size": 1536, "num_hidden_layers": 48, "num_attention_heads": 24},
     "large": {"hidden_size": 2048, "num_hidden_layers": 48, "num_attention_heads": 32},
 }
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "small": {"d_model": 768, "d_ff": 3072, "num_layers": 12, "num_heads": 12},  # t5-base
     "medium": {"d_model": 1024, "d_ff": 4096, "num_layers": 24, "num_heads": 16},  # t5-large
     "large": {"d_model": 1024, "d_ff": 4096, "num_layers": 24, "num_heads": 16},

@@ -67,6 +67,6 @@ def choose_tokens(logits: torch.Tensor, warpers: LogitsProcessorList, greedy: bo
         raise NonFiniteLogits()
     if greedy:
         return flat.argmax(dim=-1).reshape(b, k)
-    scores = warpers(None, flat)
+    scores = warpers(None, flat)  # type: ignore[arg-type]  # warpers never read input_ids
     probs = torch.softmax(scores, dim=-1)
     return torch.multinomial(probs, num_samples=1).reshape(b, k)

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models.base import GenerationRequest, Take
 
@@ -102,7 +103,7 @@ def stream_take(
     options: StreamOptions | None = None,
     steps: Iterator | None = None,
     on_boundary: Callable[[int], object] | None = None,
-) -> Iterator[AudioChunk]:
+) -> Generator[AudioChunk, None, None]:
     """Generate ``request`` and yield audio chunks as frames complete (see module docstring).
 
     ``steps`` replaces ``model.decode_steps(request, cancel)`` (e.g. the punch-in loop with
@@ -135,6 +136,8 @@ def stream_take(
             if on_boundary is not None:
                 on_boundary(state.step)
     check(cancel)
+    if state is None:
+        raise MusaeError("The decode produced no steps.", "ask for at least one frame.")
     with torch.inference_mode():
         codes = state.codes()
         audio, first, n = chunks.decode(codes, final=True)

@@ -86,7 +86,7 @@ def tiny_config(num_layers: int = 4, hidden_size: int = 64, stereo: bool = False
 
 def build_tiny_musicgen(
     seed: int = 0, stereo: bool = False
-) -> tuple[MusicgenForConditionalGeneration, object]:
+) -> tuple[MusicgenForConditionalGeneration, PreTrainedTokenizerFast]:
     """Build the tiny model and its tokenizer; the same seed gives the same weights."""
     generator_state = torch.random.get_rng_state()
     try:

@@ -10,7 +10,7 @@ handed to playback can be measured (bench/punch_latency.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 from musae_core.jobs import CancelToken, ProgressFn
@@ -53,14 +53,15 @@ class LiveStream:
     def _boundary(self, step: int) -> None:
         segment = self.schedule.take_pending(step)
         if segment is not None:
-            self.landings.append(Landing(segment, segment.requested_at, time.perf_counter()))
+            now = time.perf_counter()  # a live change always carries requested_at
+            self.landings.append(Landing(segment, segment.requested_at or now, now))
 
     def chunks(
         self,
         progress: ProgressFn | None = None,
         cancel: CancelToken | None = None,
         options: StreamOptions | None = None,
-    ) -> Iterator[AudioChunk]:
+    ) -> Generator[AudioChunk, None, None]:
         """The stream's chunks; the final one carries the full take (its steering: the last
         segment's; ``recipe()`` has them all)."""
         options = options or LIVE_OPTIONS

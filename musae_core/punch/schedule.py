@@ -27,7 +27,7 @@ from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken
 from musae_core.models import delay as dp
 from musae_core.models.base import ForwardContext, GenerationRequest
-from musae_core.models.residual import residual_hooks
+from musae_core.models.residual import ResidualFn, residual_hooks
 from musae_core.steering.context import _layer_fn
 from musae_core.steering.interventions import validated_direction
 
@@ -71,7 +71,7 @@ class SteeringSchedule:
         self.live = live
         self._lock = threading.Lock()
         self._pending: Segment | None = None
-        self._fns: dict[int, dict[int, object]] = {}
+        self._fns: dict[int, dict[int, ResidualFn]] = {}
 
     def _check(self, interventions: Sequence) -> None:
         for iv in interventions:
@@ -100,7 +100,7 @@ class SteeringSchedule:
         starts = [s.start_frame for s in self.segments]
         return max(0, bisect.bisect_right(starts, frame) - 1)
 
-    def _layer_fns(self, index: int) -> dict[int, object]:
+    def _layer_fns(self, index: int) -> dict[int, ResidualFn]:
         if index not in self._fns:
             by_layer: dict[int, list] = {}
             for iv in self.segments[index].interventions:
@@ -116,8 +116,8 @@ class SteeringSchedule:
         else:
             layers = {iv.layer for s in self.segments for iv in s.interventions}
 
-        def make(layer: int):
-            def fn(hidden: torch.Tensor, ctx: ForwardContext):
+        def make(layer: int) -> ResidualFn:
+            def fn(hidden: torch.Tensor, ctx: ForwardContext) -> torch.Tensor | None:
                 index = self.index_at(int(ctx.positions[-1]))
                 layer_fn = self._layer_fns(index).get(layer)
                 return None if layer_fn is None else layer_fn(hidden, ctx)
@@ -163,7 +163,7 @@ def decode_segments(
     with schedule.hooks(), torch.inference_mode():
         for state in model.decode_steps(request, cancel):
             column = state.step  # tokens[:, :, column] was predicted at position column - 1
-            if forced is not None and bool(mask[:, column - 1].any()):
+            if forced is not None and mask is not None and bool(mask[:, column - 1].any()):
                 keep = mask[:, column - 1][None]
                 state.tokens[:, :, column] = torch.where(
                     keep, forced[:, :, column - 1], state.tokens[:, :, column]

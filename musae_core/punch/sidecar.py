@@ -67,9 +67,10 @@ def intervention_from_dict(data: dict, sae_cache: dict | None = None):
             envelope=envelope, sae_path=path,
         )  # fmt: skip
         recorded = params.get("beta")  # beta is decided by feature_beta: it must agree
-        if recorded is not None and abs(getattr(iv, "beta", recorded) - recorded) > 1e-6:
+        beta = getattr(iv, "beta", recorded) if recorded is not None else None  # clamp: none
+        if beta is not None and recorded is not None and abs(beta - recorded) > 1e-6:
             raise MusaeError(
-                f"Feature {source['feature']}'s beta is {iv.beta:g} now but the take was "
+                f"Feature {source['feature']}'s beta is {beta:g} now but the take was "
                 f"steered with {recorded:g}.",
                 "re-render with the SAE (and feature database) the take used.",
             )

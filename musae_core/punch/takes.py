@@ -83,6 +83,8 @@ def _render(model, recipe: Recipe, prefix, parent_audio, progress, cancel) -> Ta
     state = None
     for state in decode_segments(model, recipe.request, schedule, prefix, cancel):
         progress(state.step, state.steps)
+    if state is None:
+        raise MusaeError("The recipe decoded no steps.", "render a take of at least one frame.")
     with torch.inference_mode():
         codes = state.codes()
         decoded = model.decode(codes)

@@ -7,6 +7,8 @@ All share encode/decode with a pre-encoder decoder-bias subtraction, unit-norm d
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -17,6 +19,8 @@ from musae_core.sae.config import SAEConfig
 class SparseAutoencoder(nn.Module):
     """x_hat = W_dec^T f(x) + b_dec with f(x) = act((x - b_dec) W_enc + b_enc); the b_dec
     subtraction is skipped when ``cfg.apply_b_dec_to_input`` is False (SAELens' flag)."""
+
+    max_activation: torch.Tensor  # buffer (d_sae,)
 
     def __init__(self, cfg: SAEConfig) -> None:
         super().__init__()
@@ -98,9 +102,16 @@ class TopKSAE(SparseAutoencoder):
         values, indices = self.topk(pre)
         return torch.zeros_like(pre).scatter_(-1, indices, values)
 
+    @property
+    def k(self) -> int:
+        """Active features per frame (``SAEConfig`` refuses a k-sparse config without one)."""
+        if not self.cfg.k:
+            raise ValueError(f"{self.cfg.architecture} needs k (active features per frame)")
+        return self.cfg.k
+
     def topk(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The k largest pre-activations, rectified (ReLU on k values, not on the full row)."""
-        values, indices = torch.topk(pre, self.cfg.k, dim=-1, sorted=False)
+        values, indices = torch.topk(pre, self.k, dim=-1, sorted=False)
         return F.relu(values), indices
 
     def decode_sparse(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
@@ -118,6 +129,8 @@ class BatchTopKSAE(TopKSAE):
     """Training keeps the batch's k * batch largest activations (Bussmann et al.); inference uses
     a learned global threshold estimate when trained, else per-frame TopK."""
 
+    threshold: torch.Tensor  # buffer (): 0 until training has estimated it
+
     def __init__(self, cfg: SAEConfig) -> None:
         super().__init__(cfg)
         self.register_buffer("threshold", torch.zeros(()))
@@ -125,7 +138,7 @@ class BatchTopKSAE(TopKSAE):
     def training_codes(self, pre: torch.Tensor) -> torch.Tensor:
         acts = F.relu(pre)
         flat = acts.reshape(-1)
-        keep = min(flat.numel(), self.cfg.k * acts.shape[0])
+        keep = min(flat.numel(), self.k * acts.shape[0])
         values, indices = torch.topk(flat, keep, sorted=False)
         codes = torch.zeros_like(flat).scatter_(0, indices, values).reshape(acts.shape)
         return codes
@@ -185,18 +198,26 @@ class _JumpStep(torch.autograd.Function):
     """Heaviside step with a rectangle-kernel straight-through gradient for the threshold."""
 
     @staticmethod
-    def forward(ctx, pre, log_threshold, bandwidth):
+    def forward(
+        ctx: Any, pre: torch.Tensor, log_threshold: torch.Tensor, bandwidth: float
+    ) -> torch.Tensor:
         threshold = log_threshold.exp()
         ctx.save_for_backward(pre, threshold)
         ctx.bandwidth = bandwidth
         return (pre > threshold).to(pre.dtype)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor, None]:
         pre, threshold = ctx.saved_tensors
         near = ((pre - threshold).abs() < ctx.bandwidth / 2).to(pre.dtype)
         grad_threshold = -(threshold / ctx.bandwidth) * near * grad
         return None, grad_threshold.reshape(-1, pre.shape[-1]).sum(0), None
+
+
+def _jump_step(pre: torch.Tensor, log_threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    # torch leaves Function.apply unannotated
+    step: torch.Tensor = _JumpStep.apply(pre, log_threshold, bandwidth)  # type: ignore[no-untyped-call]
+    return step
 
 
 class JumpReLUSAE(SparseAutoencoder):
@@ -227,10 +248,10 @@ class JumpReLUSAE(SparseAutoencoder):
         return pre * (pre > self.threshold)
 
     def training_codes(self, pre: torch.Tensor) -> torch.Tensor:
-        return F.relu(pre) * _JumpStep.apply(pre, self.log_threshold, self.bandwidth)
+        return F.relu(pre) * _jump_step(pre, self.log_threshold, self.bandwidth)
 
     def sparsity_loss(self, f: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-        l0 = _JumpStep.apply(pre, self.log_threshold, self.bandwidth).sum(-1).mean()
+        l0 = _jump_step(pre, self.log_threshold, self.bandwidth).sum(-1).mean()
         return self.l0_coefficient * l0
 
     @torch.no_grad()
@@ -250,7 +271,8 @@ class ReLUSAE(SparseAutoencoder):
         return F.relu(pre)
 
     def sparsity_loss(self, f: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-        return self.l1_coefficient * (f * self.W_dec.norm(dim=1)).sum(-1).mean()
+        l1: torch.Tensor = self.l1_coefficient * (f * self.W_dec.norm(dim=1)).sum(-1).mean()
+        return l1
 
 
 REGISTRY: dict[str, type[SparseAutoencoder]] = {

@@ -42,7 +42,9 @@ def reconstruction_metrics(
 ) -> dict:
     """Streamed metrics over ``batches`` of raw activations (non-finite rows skipped, counted)."""
     n, skipped, sse, l0, cos = 0, 0, 0.0, 0.0, 0.0
-    sum_x = sum_x2 = fire = None
+    sum_x: torch.Tensor | None = None
+    sum_x2: torch.Tensor | None = None
+    fire: torch.Tensor | None = None
     device = sae.W_dec.device
     for batch in batches:
         finite = torch.isfinite(batch).all(1)
@@ -62,6 +64,7 @@ def reconstruction_metrics(
         n += len(x)
     if n == 0:
         raise MusaeError("No finite activation rows to evaluate on.", "harvest more data.")
+    assert sum_x is not None and sum_x2 is not None and fire is not None  # n > 0: set
     variance = (sum_x2 - sum_x.pow(2) / n).sum().item()
     fvu = sse / max(variance, 1e-12)
     frequency = (fire / n).cpu().numpy()

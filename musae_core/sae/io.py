@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path, write_json_atomic
-from musae_core.sae.architectures import SparseAutoencoder, build_sae
+from musae_core.sae.architectures import BatchTopKSAE, JumpReLUSAE, SparseAutoencoder, build_sae
 from musae_core.sae.config import SAEConfig
 
 CFG = "cfg.json"
@@ -43,7 +43,7 @@ def save_sae(
     with atomic_path(folder / WEIGHTS) as tmp:
         save_file(weights, str(tmp))
     stats = {"max_activation": sae.max_activation.detach().float().cpu().contiguous()}
-    if sae.cfg.architecture in ("batchtopk", "matryoshka_batchtopk"):
+    if isinstance(sae, BatchTopKSAE):  # batchtopk, matryoshka_batchtopk
         stats["batch_threshold"] = sae.threshold.detach().float().cpu().reshape(1)
     with atomic_path(folder / STATS) as tmp:
         save_file(stats, str(tmp))
@@ -99,11 +99,11 @@ def load_sae(
                 "the SAE diverged or the file is damaged; retrain or re-download it.",
             )
         getattr(sae, name).data.copy_(tensor.float())
-    if cfg.architecture == "jumprelu":
+    if isinstance(sae, JumpReLUSAE):
         if "threshold" not in weights:
             raise MusaeError(f"{weights_path} lacks the JumpReLU threshold.", "re-export it.")
         sae.log_threshold.data.copy_(weights["threshold"].float().clamp_min(1e-12).log())
-    if cfg.architecture == "batchtopk" and "topk_threshold" in weights:  # a SAELens BatchTopK
+    if type(sae) is BatchTopKSAE and "topk_threshold" in weights:  # a SAELens BatchTopK
         sae.threshold.copy_(weights["topk_threshold"].float().reshape(()))
     if isinstance(raw_cfg, dict) and raw_cfg.get("rescale_acts_by_decoder_norm"):
         _fold_decoder_norms(sae, cfg_path)
@@ -137,7 +137,7 @@ def _load_stats(sae: SparseAutoencoder, folder: Path) -> None:
         raise MusaeError(f"{path} is corrupt ({exc}).", "delete it; it is optional.") from exc
     if "max_activation" in stats and stats["max_activation"].shape == sae.max_activation.shape:
         sae.max_activation.copy_(stats["max_activation"])
-    if "batch_threshold" in stats and sae.cfg.architecture in ("batchtopk", "matryoshka_batchtopk"):
+    if "batch_threshold" in stats and isinstance(sae, BatchTopKSAE):
         sae.threshold.copy_(stats["batch_threshold"].reshape(()))
 
 

@@ -81,7 +81,7 @@ class SaeFeatureAdd(AddDirection):
 
     beta_source: str = ""
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {**super().params(), "beta_source": self.beta_source}
 
 
@@ -89,7 +89,7 @@ class SaeFeatureAdd(AddDirection):
 class SaeFeatureClamp(Intervention):
     """x' = x + (value - f_j(x)) * d_j: set feature j's SAE activation to ``value`` everywhere."""
 
-    sae: SparseAutoencoder | None = field(default=None, repr=False)
+    sae: SparseAutoencoder | None = field(default=None, repr=False)  # None only as a default
     feature: int = 0
     value: float = 0.0
 
@@ -98,11 +98,13 @@ class SaeFeatureClamp(Intervention):
         return True
 
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.sae is None:
+            raise MusaeError("A clamp needs the SAE that reads its feature.", "pass sae=...")
         flat = hidden.reshape(-1, hidden.shape[-1]).to(self.sae.W_enc.dtype)
         current = self.sae.encode(flat)[:, self.feature].reshape(*hidden.shape[:-1], 1)
         return (self.value - current.to(hidden.dtype)) * self.on(hidden)
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"feature": self.feature, "value": self.value}
 
 
@@ -124,13 +126,30 @@ def feature_intervention(
     alpha = check_strength(feature, alpha, mode)
     direction = sae.W_dec[feature].detach().float().cpu()
     source = {"sae": sae_path, "feature": feature, "model_id": sae.cfg.model_id}
-    common = {"layer": sae.cfg.layer, "direction": direction, "branch": branch,
-              "envelope": envelope, "source": source}  # fmt: skip
+    layer, steer_branch = sae.cfg.layer, CfgBranch(branch)
     if mode == "add":
         beta = feature_beta(sae, feature, db)
-        return SaeFeatureAdd(alpha=alpha, beta=beta.value, beta_source=beta.source, **common)
+        return SaeFeatureAdd(
+            layer=layer,
+            direction=direction,
+            branch=steer_branch,
+            envelope=envelope,
+            source=source,
+            alpha=alpha,
+            beta=beta.value,
+            beta_source=beta.source,
+        )
     if mode == "clamp":
-        return SaeFeatureClamp(sae=sae, feature=feature, value=alpha, **common)
+        return SaeFeatureClamp(
+            layer=layer,
+            direction=direction,
+            branch=steer_branch,
+            envelope=envelope,
+            source=source,
+            sae=sae,
+            feature=feature,
+            value=alpha,
+        )
     raise MusaeError(f"Unknown steering mode {mode!r}.", "use add or clamp.")
 
 

@@ -154,7 +154,8 @@ class _Codes:
     dense: torch.Tensor | None = None
 
     def l0(self) -> float:
-        active = self.values if self.dense is None else self.dense
+        active = self.dense if self.dense is not None else self.values
+        assert active is not None  # built with values+indices or with dense
         return (active > 0).sum(-1).float().mean().item()
 
 
@@ -172,6 +173,7 @@ def _update_statistics(sae, codes: _Codes, since_fired, fire_counts, rows: int, 
     """Firing counts, steps since each latent fired (dead mask) and max activations."""
     since_fired += rows
     if codes.dense is None:
+        assert codes.values is not None and codes.indices is not None  # k-sparse codes
         live = codes.values > 0
         fired = codes.indices[live]
         fire_counts += torch.bincount(fired, minlength=fire_counts.numel()).to(fire_counts.dtype)

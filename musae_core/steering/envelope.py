@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,9 +34,9 @@ class Envelope:
         ys = np.array([g for _, g in self.points])
         return torch.from_numpy(np.interp(times, xs, ys)).to(positions.device)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"points": [list(p) for p in self.points]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Envelope:
+    def from_dict(cls, data: dict[str, Any]) -> Envelope:
         return cls(tuple((float(t), float(g)) for t, g in data["points"]))

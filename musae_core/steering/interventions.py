@@ -9,8 +9,10 @@ from __future__ import annotations
 import abc
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from musae_core.errors import MusaeError
@@ -19,7 +21,7 @@ from musae_core.steering.envelope import Envelope
 
 
 def validated_direction(
-    vector, d_model: int | None = None, what: str = "direction"
+    vector: npt.ArrayLike, d_model: int | None = None, what: str = "direction"
 ) -> torch.Tensor:
     """Check a steering vector is 1-D, finite and of the model's width; return it as float32."""
     tensor = torch.as_tensor(np.asarray(vector, dtype=np.float32))
@@ -47,8 +49,10 @@ class Intervention(abc.ABC):
     direction: torch.Tensor
     branch: CfgBranch = CfgBranch.BOTH
     envelope: Envelope | None = None
-    source: dict = field(default_factory=dict)
-    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    source: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.direction = validated_direction(self.direction)
@@ -63,7 +67,7 @@ class Intervention(abc.ABC):
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
         """The change at full strength, broadcastable to ``hidden`` (batch, positions, d)."""
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         """The scalar settings, for the reproducibility sidecar."""
         return {}
 
@@ -76,9 +80,10 @@ class Intervention(abc.ABC):
 
     def unit(self, like: torch.Tensor) -> torch.Tensor:
         d = self.on(like)
-        return d / d.norm().clamp_min(torch.finfo(d.dtype).tiny)
+        unit: torch.Tensor = d / d.norm().clamp_min(torch.finfo(d.dtype).tiny)
+        return unit
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         digest = hashlib.sha256(self.direction.numpy().tobytes()).hexdigest()[:16]
         return {
             "kind": type(self).__name__,
@@ -106,7 +111,7 @@ class AddDirection(Intervention):
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.on(hidden) * (self.alpha * self.beta)
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "beta": self.beta}
 
 
@@ -121,9 +126,10 @@ class RelativeAdd(Intervention):
         return self.alpha != 0.0
 
     def delta(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden.norm(dim=-1, keepdim=True) * self.unit(hidden) * self.alpha
+        delta: torch.Tensor = hidden.norm(dim=-1, keepdim=True) * self.unit(hidden) * self.alpha
+        return delta
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
 
@@ -142,5 +148,5 @@ class ClampDirection(Intervention):
         coefficient = (hidden * u).sum(dim=-1, keepdim=True)
         return (self.value - coefficient) * u
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         return {"value": self.value}

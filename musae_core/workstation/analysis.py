@@ -52,7 +52,9 @@ def spectrogram(
     return Spectrogram(db.astype(np.float32), hop / sample_rate, freqs, duration)
 
 
-def waveform_peaks(audio: np.ndarray, sample_rate: int, buckets: int = 2000):
+def waveform_peaks(
+    audio: np.ndarray, sample_rate: int, buckets: int = 2000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(times, mins, maxs) with at most ``buckets`` points: fast to draw at any length."""
     x = np.asarray(audio, dtype=np.float32)
     x = x.mean(axis=0) if x.ndim == 2 else x

@@ -9,9 +9,13 @@ worker), never from the database itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from musae_core.features.concept_groups import ConceptGroup, concept_groups
 from musae_core.workstation.mixer import MixerState
+
+if TYPE_CHECKING:
+    from musae_core.features.db import FeatureDB
 
 NO_GROUPS = "No concept groups: run `musae demo score --write-db` or a sweep with a truth table."
 
@@ -38,7 +42,7 @@ def concept_names(groups: list[ConceptGroup]) -> dict[str, ConceptGroup]:
     return dict(sorted(named.items()))
 
 
-def feature_concepts(db, feature: int | None = None) -> FeatureConcepts:
+def feature_concepts(db: FeatureDB | None, feature: int | None = None) -> FeatureConcepts:
     """Every concept with a group, the groups holding ``feature`` and their members' labels.
     Empty for no database or one older than the ``concept_groups`` table."""
     if db is None:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,7 +25,14 @@ from musae_core.features.records import FeatureRecord, Label, TopClip
 from musae_core.workstation.analysis import Spectrogram, spectrogram
 from musae_core.workstation.concepts import FeatureConcepts, feature_concepts
 
+if TYPE_CHECKING:
+    from musae_core.features.db import FeatureDB
+    from musae_core.features.records import FeatureRecord, Label, TopClip
+    from musae_core.jobs import CancelToken
+
 log = logging.getLogger(__name__)
+_ClipKey = tuple[str, int]  # (snippet path, sample rate)
+_Decoded = tuple[np.ndarray, Spectrogram]  # (audio, spectrogram)
 CLIP_CACHE_SIZE = 32  # decoded snippets kept (10 s at 32 kHz: 1.3 MB each)
 SPECTROGRAM = {"n_fft": 1024, "hop": 512, "n_bins": 64}  # a clip row is ~100 px tall
 
@@ -67,16 +75,17 @@ class _ClipCache:
     """Thread-safe LRU of decoded snippets: (path, rate) -> (audio, spectrogram)."""
 
     def __init__(self, size: int) -> None:
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+        self.size, self._lock = size, threading.Lock()
+        self._items: OrderedDict[_ClipKey, _Decoded] = OrderedDict()
 
-    def get(self, key):
+    def get(self, key: _ClipKey) -> _Decoded | None:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
         return None
 
-    def put(self, key, value) -> None:
+    def put(self, key: _ClipKey, value: _Decoded) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -116,7 +125,7 @@ def feature_details(
 
 def load_clip_audio(
     views: list[ClipView],
-    cancel=None,
+    cancel: CancelToken | None = None,
     on_clip: Callable[[int, ClipView], None] | None = None,
 ) -> list[ClipView]:
     """Decode each view's snippet and spectrogram in rank order (cached); ``on_clip(i, view)``

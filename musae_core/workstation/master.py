@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.models.base import CfgBranch, GenerationRequest
@@ -44,10 +45,10 @@ class MasterSettings:
             return self
         return dataclasses.replace(self, seed=(rng or random.Random()).randrange(2**31))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> MasterSettings:
+    def from_dict(cls, data: dict[str, Any]) -> MasterSettings:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})

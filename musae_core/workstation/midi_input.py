@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from musae_core.workstation.midi_map import MidiEvent, event_from_mido
 
@@ -39,7 +40,7 @@ class MidiInputs:
 
     def __init__(self, on_event: Callable[[MidiEvent], None]) -> None:
         self.on_event = on_event
-        self.ports: list = []
+        self.ports: list[Any] = []  # mido input ports
 
     def open(self, wanted: str = "") -> str | None:
         """Open ``wanted`` ("" = every input port); returns why nothing opened, or None."""
@@ -60,8 +61,8 @@ class MidiInputs:
                 log.warning("cannot open MIDI input %s: %s", name, exc)
         return None if self.ports else "No MIDI input port could be opened."
 
-    def _callback(self, name: str) -> Callable:
-        def receive(message) -> None:
+    def _callback(self, name: str) -> Callable[[Any], None]:
+        def receive(message: Any) -> None:
             event = event_from_mido(message, name)
             if event is not None:
                 self.on_event(event)

@@ -8,6 +8,7 @@ control's raw range linearly onto the target's range. No MIDI I/O here (see ``mi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from musae_core.errors import MusaeError
 
@@ -31,7 +32,7 @@ class MidiEvent:
         return self.kind, self.channel, self.number
 
 
-def event_from_mido(message, port: str = "") -> MidiEvent | None:
+def event_from_mido(message: Any, port: str = "") -> MidiEvent | None:
     """A mido message as a ``MidiEvent``; None for messages no knob can follow (clock, ...)."""
     kind = getattr(message, "type", "")
     if kind == "control_change":
@@ -108,13 +109,13 @@ class MidiMapping:
         port = self.port or "any input"
         return f"{control}, channel {self.channel + 1}, {port}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"port": self.port, "channel": self.channel, "kind": self.kind,
                 "number": self.number, "target": self.target,
                 "min": self.minimum, "max": self.maximum}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict) -> MidiMapping:
+    def from_dict(cls, data: dict[str, Any]) -> MidiMapping:
         try:
             return cls(kind=str(data["kind"]), channel=int(data.get("channel", 0)),
                        number=int(data.get("number", 0)), target=str(data["target"]),
@@ -144,11 +145,11 @@ def _same_source(a: MidiMapping, b: MidiMapping) -> bool:
     )
 
 
-def mappings_to_section(mappings: Mappings) -> dict:
+def mappings_to_section(mappings: Mappings) -> dict[str, Any]:
     return {"version": SECTION_VERSION, "mappings": [m.to_dict() for m in mappings]}
 
 
-def mappings_from_section(section: dict | None) -> Mappings:
+def mappings_from_section(section: dict[str, Any] | None) -> Mappings:
     """Read the project's midi section; projects saved before MIDI learn have none (no maps)."""
     if not section:
         return ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from musae_core.errors import MusaeError
 
@@ -26,13 +27,13 @@ class Channel:
         if self.mode not in MODES:
             raise MusaeError(f"Unknown steering mode {self.mode!r}.", "use add or clamp.")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["envelope"] = [list(p) for p in self.envelope]
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> Channel:
+    def from_dict(cls, data: dict[str, Any]) -> Channel:
         return cls(
             feature=int(data["feature"]),
             strength=float(data.get("strength", 0.0)),
@@ -72,7 +73,7 @@ class MixerState:
         i = self.index(feature)
         return MixerState(self.channels[:i] + self.channels[i + 1 :])
 
-    def update(self, feature: int, **changes) -> MixerState:
+    def update(self, feature: int, **changes: Any) -> MixerState:
         i = self.index(feature)
         new = dataclasses.replace(self.channels[i], **changes)
         return MixerState((*self.channels[:i], new, *self.channels[i + 1 :]))
@@ -84,11 +85,11 @@ class MixerState:
             return soloed
         return [c for c in self.channels if not c.mute]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"channels": [c.to_dict() for c in self.channels]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> MixerState:
+    def from_dict(cls, data: dict[str, Any]) -> MixerState:
         return cls(tuple(Channel.from_dict(c) for c in data.get("channels", ())))
 
 

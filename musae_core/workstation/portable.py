@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from musae_core.audio.io import sidecar_path
+from musae_core.errors import MusaeError
 from musae_core.features.db import snippet_dir_for
-from musae_core.workstation.project import Project
+from musae_core.workstation.project import SUFFIX, Project
 from musae_core.workstation.takes import LANES, SIDES, TakeRecord
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def gather_takes(project: Project, export: ExportFn) -> None:
     Takes whose audio is loaded are (re)written by ``export`` so their sidecars describe the
     project as saved; takes whose audio could not be loaded are copied as they are.
     """
-    folder = project.takes_dir
+    folder = _beside(project, "_takes")  # == project.takes_dir
     for take in project.takes:
         for which in SIDES:
             dest = folder / f"take-{take.take_id}-{which}.wav"
@@ -66,9 +67,16 @@ def _gather_lanes(take: TakeRecord, dest: Path) -> None:
     take.files[LANES] = str(dest)
 
 
+def _beside(project: Project, suffix: str) -> Path:
+    """``NAME{suffix}`` beside the project file (it must have been given a path)."""
+    if project.path is None:
+        raise MusaeError("The project has never been saved.", "use File > Save As.")
+    return project.path.parent / (project.path.name.removesuffix(SUFFIX) + suffix)
+
+
 def resources_dir(project: Project) -> Path:
     """Where copied SAE and feature database go: ``NAME_resources/`` beside the project file."""
-    return project.takes_dir.with_name(project.takes_dir.name.removesuffix("_takes") + "_resources")
+    return _beside(project, "_resources")
 
 
 def copy_resources(project: Project) -> None:
@@ -77,7 +85,7 @@ def copy_resources(project: Project) -> None:
     Resources already inside the project's folder stay where they are. Copies are made under a
     temporary name and renamed, so an interrupted save leaves no half-copied resource in use.
     """
-    base = project.path.parent.resolve()
+    base = _beside(project, "").parent.resolve()
     target = resources_dir(project)
     if project.sae_path and not Path(project.sae_path).resolve().is_relative_to(base):
         src = Path(project.sae_path)

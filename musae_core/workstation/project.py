@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
@@ -19,6 +21,8 @@ from musae_core.workstation.mixer import MixerState
 from musae_core.workstation.project_check import check_project_data, field_error
 from musae_core.workstation.takes import TakeRecord
 from musae_core.workstation.transport import TransportPrefs
+
+T = TypeVar("T")
 
 FORMAT = "musae-project"
 SCHEMA_VERSION = 1
@@ -62,7 +66,7 @@ class Project:
             return None
         return self.path.parent / (self.path.name.removesuffix(SUFFIX) + "_takes")
 
-    def to_dict(self, base: Path) -> dict:
+    def to_dict(self, base: Path) -> dict[str, Any]:
         takes = []
         for take in self.takes:
             entry = take.to_entry()
@@ -112,7 +116,8 @@ class Project:
         takes = []
         for i, entry in enumerate(data.get("takes", [])):
             take = _built(path, f"takes[{i}]", TakeRecord.from_entry, entry)
-            take.files = {k: _abs(v, base) for k, v in take.files.items()}
+            files = {k: _abs(v, base) for k, v in take.files.items()}
+            take.files = {k: v for k, v in files.items() if v is not None}  # "": no file
             takes.append(take)
         return cls(
             model_id=data.get("model_id"),
@@ -127,7 +132,7 @@ class Project:
         )
 
 
-def _read_json(path: Path):
+def _read_json(path: Path) -> Any:
     """The parsed file, or an error that says what is wrong with *this* file and what to do."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -153,7 +158,7 @@ def _read_json(path: Path):
         ) from exc
 
 
-def _built(path: Path, where: str, build, data):
+def _built(path: Path, where: str, build: Callable[[Any], T], data: Any) -> T:
     """``build(data)``, with any value error reported under the project file and field."""
     try:
         return build(data)

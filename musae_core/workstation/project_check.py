@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.workstation.master import MasterSettings
@@ -43,7 +44,7 @@ NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "
          list: "a list", dict: "an object", None: "null"}  # fmt: skip
 
 
-def _fits(value, kind) -> bool:
+def _fits(value: object, kind: Any) -> bool:
     if isinstance(kind, tuple):
         return any(_fits(value, k) for k in kind)
     if kind is None:
@@ -55,7 +56,7 @@ def _fits(value, kind) -> bool:
     return isinstance(value, kind)
 
 
-def _describe(kind) -> str:
+def _describe(kind: Any) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(NAMES[k] for k in kinds)
 
@@ -69,7 +70,9 @@ def field_error(path: Path, where: str, problem: str) -> MusaeError:
     )
 
 
-def _check(path: Path, data, where: str, schema: dict, required: tuple[str, ...] = ()) -> None:
+def _check(
+    path: Path, data: object, where: str, schema: dict[str, Any], required: tuple[str, ...] = ()
+) -> None:
     if not isinstance(data, dict):
         raise field_error(path, where, f"must be an object, not {data!r}")
     for key in required:
@@ -84,7 +87,7 @@ def _check(path: Path, data, where: str, schema: dict, required: tuple[str, ...]
             )
 
 
-def check_project_data(path: Path, data) -> None:
+def check_project_data(path: Path, data: object) -> None:
     """Raise a MusaeError naming ``path`` and the first field whose type is wrong."""
     if not isinstance(data, dict):
         raise MusaeError(f"{path.name} is not a musae project.", "pick a .musae.json file.")
@@ -101,7 +104,7 @@ def check_project_data(path: Path, data) -> None:
                 raise field_error(path, f"{where}.files.{key}", f"is {value!r}, but must be text")
 
 
-def _check_mixer(path: Path, mixer, where: str) -> None:
+def _check_mixer(path: Path, mixer: Any, where: str) -> None:
     _check(path, mixer, where, {"channels": list})
     for i, channel in enumerate(mixer.get("channels", [])):
         _check(path, channel, f"{where}.channels[{i}]", CHANNEL, ("feature",))

@@ -10,6 +10,7 @@ punch. Its sidecar carries the recipe (segments, punch points) that renders it a
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,8 +21,19 @@ from musae_core.workstation.master import MasterSettings
 from musae_core.workstation.mixer import MixerState
 from musae_core.workstation.takes import TakeRecord, matched_gains
 
+if TYPE_CHECKING:
+    from musae_core.models.base import GenerationRequest, Take
+    from musae_core.steering.interventions import Intervention
+    from musae_core.workstation.session import Session, _Rendered
 
-def attach_recipe(record: TakeRecord, rendered, request, interventions, mixer) -> None:
+
+def attach_recipe(
+    record: TakeRecord,
+    rendered: _Rendered,
+    request: GenerationRequest,
+    interventions: list[Intervention],
+    mixer: MixerState,
+) -> None:
     """Give a freshly rendered take its codes and recipe (live changes included)."""
     record.codes = rendered.take.codes
     recipe = rendered.recipe or Recipe(request, [Segment(0, list(interventions))])
@@ -32,7 +44,7 @@ def attach_recipe(record: TakeRecord, rendered, request, interventions, mixer) -
         record.punch_seconds = recipe.segments[1].start_frame / record.frame_rate
 
 
-def change_live(session, mixer: MixerState, master: MasterSettings) -> bool:
+def change_live(session: Session, mixer: MixerState, master: MasterSettings) -> bool:
     """Steer the take that is streaming with ``mixer`` from its next chunk on; False when no
     steered take is streaming (then the caller renders again as usual)."""
     live = session.live
@@ -42,7 +54,9 @@ def change_live(session, mixer: MixerState, master: MasterSettings) -> bool:
     return True
 
 
-def _parent_take(session, parent: TakeRecord, cancel):
+def _parent_take(
+    session: Session, parent: TakeRecord, cancel: CancelToken | None
+) -> tuple[Take, Recipe]:
     """The parent's codes, audio and recipe (rendered again from its mixer when the codes are
     not in memory, e.g. after reopening a project)."""
     if parent.codes is not None and parent.recipe is not None and parent.steered is not None:
@@ -50,7 +64,8 @@ def _parent_take(session, parent: TakeRecord, cancel):
 
         audio = parent.steered[None]
         request = parent.recipe.request
-        take = Take(audio, parent.sample_rate, parent.codes, request, session.model.model_id)
+        model_id = session._loaded_model().model_id
+        take = Take(audio, parent.sample_rate, parent.codes, request, model_id)
         return take, parent.recipe
     request = parent.master.request()
     ivs = session.interventions(parent.mixer, parent.master)
@@ -59,7 +74,7 @@ def _parent_take(session, parent: TakeRecord, cancel):
 
 
 def punch_take(
-    session,
+    session: Session,
     parent: TakeRecord,
     seconds: float,
     mixer: MixerState | None = None,

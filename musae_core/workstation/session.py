@@ -30,10 +30,14 @@ from musae_core.workstation.session_files import ProjectFiles
 from musae_core.workstation.settings import Settings
 from musae_core.workstation.takes import TakeRecord, matched_gains
 
-if TYPE_CHECKING:  # loaded on demand (load_model, open_sae, open_feature_db), not on import
+if TYPE_CHECKING:
     from musae_core.features.db import FeatureDB
-    from musae_core.models.base import MusicModel
+    from musae_core.models.base import GenerationRequest, MusicModel, Take
+    from musae_core.punch.live import LiveStream
+    from musae_core.punch.takes import Recipe
     from musae_core.sae.architectures import SparseAutoencoder
+    from musae_core.steering.interventions import Intervention
+    from musae_core.workstation.concepts import FeatureConcepts
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,8 @@ ChunkFn = Callable[[StreamChunk], None]
 class _Rendered:
     audio: np.ndarray  # (channels, samples)
     residual: torch.Tensor | None  # (frames, d_model) at the SAE layer
-    take: object  # musae_core Take
-    recipe: object = None  # musae_core.punch.Recipe of a live-steered stream
+    take: Take
+    recipe: Recipe | None = None  # of a live-steered stream
 
 
 @dataclass
@@ -82,7 +86,7 @@ class Session(ProjectFiles):
         self._unsteered: tuple[object, _Rendered] | None = None
         self._next_id = max((t.take_id for t in self.project.takes), default=0) + 1
         self.db_warning: str | None = None  # a legacy feature DB accepted without SAE identity
-        self.live = None  # musae_core.punch.live.LiveStream of the steered pass streaming now
+        self.live: LiveStream | None = None  # of the steered pass streaming now
 
     # --- state --------------------------------------------------------------------------------
     @property
@@ -185,11 +189,21 @@ class Session(ProjectFiles):
         if self.db_warning:
             log.warning("%s", self.db_warning)
 
-    def concepts(self, feature: int | None = None):
+    def concepts(self, feature: int | None = None) -> FeatureConcepts:
         """Concepts with groups, and ``feature``'s groups (``workstation.concepts``)."""
         from musae_core.workstation.concepts import feature_concepts
 
         return feature_concepts(self.db, feature)
+
+    def _loaded_model(self) -> MusicModel:
+        if self.model is None:
+            raise MusaeError(self.steering_unavailable() or "No model.", "open a model first.")
+        return self.model
+
+    def _loaded_sae(self) -> SparseAutoencoder:
+        if self.sae is None:
+            raise MusaeError("No SAE is loaded.", "open an SAE (File > Open SAE) to steer.")
+        return self.sae
 
     def close(self) -> None:
         if self.db is not None:
@@ -197,19 +211,19 @@ class Session(ProjectFiles):
         self.db = None
 
     # --- steering + rendering -----------------------------------------------------------------
-    def interventions(self, mixer: MixerState, master: MasterSettings) -> list:
+    def interventions(self, mixer: MixerState, master: MasterSettings) -> list[Intervention]:
         """The audible channels as engine interventions (empty when steering is unavailable)."""
         if self.steering_unavailable() is not None:
             return []
         from musae_core.sae import feature_intervention
         from musae_core.steering import Envelope
 
-        result = []
+        sae, result = self._loaded_sae(), []
         for channel in mixer.audible():
             envelope = Envelope(channel.envelope) if channel.envelope else None
             result.append(
                 feature_intervention(
-                    self.sae,
+                    sae,
                     channel.feature,
                     channel.strength,
                     mode=channel.mode,
@@ -223,20 +237,26 @@ class Session(ProjectFiles):
 
     def expected_samples(self, master: MasterSettings) -> int:
         """Samples per take channel for ``master`` (a player sizes its stream buffer from it)."""
-        model = self.model
+        model = self._loaded_model()
         return round(model.n_frames_for(master.duration) * model.sample_rate / model.frame_rate)
 
     def _generate(
-        self, request, interventions, progress, cancel, on_chunk=None, live=False
+        self,
+        request: GenerationRequest,
+        interventions: list[Intervention],
+        progress: ProgressFn | None,
+        cancel: CancelToken | None,
+        on_chunk: ChunkFn | None = None,
+        live: bool = False,
     ) -> _Rendered:
         from musae_core.models.residual import capture_residual
         from musae_core.render import explain_breakdown
         from musae_core.steering import steer
 
-        model = self.model
+        model, sae = self._loaded_model(), self.sae
         n_frames = model.n_frames_for(request.duration)
-        steerable = self.sae is not None and not self.steering_unavailable()
-        layers = [self.sae.cfg.layer] if steerable else []
+        steerable = sae is not None and not self.steering_unavailable()
+        layers = [sae.cfg.layer] if sae is not None and steerable else []
         live_stream = None
         if live and on_chunk is not None:  # knob changes land mid-take (musae_core.punch.live)
             from musae_core.punch.live import LiveStream
@@ -258,7 +278,15 @@ class Session(ProjectFiles):
         recipe = live_stream.recipe() if live_stream is not None else None
         return _Rendered(np.ascontiguousarray(take.audio[0], np.float32), residual, take, recipe)
 
-    def _stream(self, request, n_frames: int, progress, cancel, on_chunk: ChunkFn, live=None):
+    def _stream(
+        self,
+        request: GenerationRequest,
+        n_frames: int,
+        progress: ProgressFn | None,
+        cancel: CancelToken | None,
+        on_chunk: ChunkFn,
+        live: LiveStream | None = None,
+    ) -> Take:
         """Run the engine's chunked decode inside the caller's hooks; returns the full take.
 
         The final chunk carries the same take ``generate`` returns (same codes and audio), so
@@ -266,7 +294,7 @@ class Session(ProjectFiles):
         """
         from musae_core.models.streaming import stream_take
 
-        model = self.model
+        model = self._loaded_model()
         total = round(n_frames * model.sample_rate / model.frame_rate)
         take = None
         if live is not None:
@@ -298,8 +326,9 @@ class Session(ProjectFiles):
     def _lanes(self, residual: torch.Tensor | None, features: list[int]) -> dict[int, np.ndarray]:
         if residual is None or not features:
             return {}
+        sae = self._loaded_sae()
         with torch.no_grad():
-            codes = self.sae.encode(residual.to(self.sae.W_enc.device, self.sae.W_enc.dtype))
+            codes = sae.encode(residual.to(sae.W_enc.device, sae.W_enc.dtype))
         picked = codes[:, features].float().cpu().numpy()
         return {f: picked[:, i].copy() for i, f in enumerate(features)}
 
@@ -338,7 +367,7 @@ class Session(ProjectFiles):
                     progress(done_phases[0] * total + done, phases * total)
 
             def plain_pass(chunks: ChunkFn | None) -> _Rendered:
-                if cached:
+                if cached and self._unsteered is not None:
                     return self._unsteered[1]
                 rendered = self._generate(request, [], report, cancel, chunks)
                 self._unsteered = (request, rendered)
@@ -379,7 +408,9 @@ class Session(ProjectFiles):
         return take
 
     # --- export + projects --------------------------------------------------------------------
-    def export(self, take: TakeRecord, path: str | os.PathLike[str], which: str = "steered"):
+    def export(
+        self, take: TakeRecord, path: str | os.PathLike[str], which: str = "steered"
+    ) -> tuple[Path, Path]:
         """Write a take as WAV plus JSON sidecar (recipe, mixer, A/B gains); returns both paths."""
         from musae_core.audio.io import write_take_files
 
@@ -396,6 +427,8 @@ class Session(ProjectFiles):
         return write_take_files(path, take.audio(which), take.sample_rate, metadata)
 
     @classmethod
-    def from_project_file(cls, path: str | os.PathLike[str], settings: Settings | None = None):
+    def from_project_file(
+        cls, path: str | os.PathLike[str], settings: Settings | None = None
+    ) -> Session:
         """Open a project: read the file (fast); models, SAEs and DBs load in ``open_resources``."""
         return cls(project=Project.load(path), settings=settings or Settings())

@@ -9,16 +9,35 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check
+
+if TYPE_CHECKING:
+    from musae_core.workstation.project import Project
+    from musae_core.workstation.takes import TakeRecord
 
 log = logging.getLogger("musae_core.workstation.session")
 
 
 class ProjectFiles:
     """Save and open the session's project (methods of ``Session``)."""
+
+    if TYPE_CHECKING:  # what this mixin uses of ``Session``
+        project: Project
+        db_warning: str | None
+
+        def open_feature_db(self, path: str | os.PathLike[str]) -> Any: ...
+        def load_model(
+            self, model_id: str | None = None, cancel: CancelToken | None = None
+        ) -> Any: ...
+        def load_sae(self, path: str | os.PathLike[str]) -> Any: ...
+        def export(
+            self, take: TakeRecord, path: str | os.PathLike[str], which: str = "steered"
+        ) -> Any: ...
 
     def save_project(
         self, path: str | os.PathLike[str] | None = None, copy_resources: bool = False
@@ -48,24 +67,24 @@ class ProjectFiles:
         Reports one progress step per phase and logs each phase's seconds, so a slow start can
         be read from the log. ``feature_db=False`` when the caller opens the DB on its own.
         """
-        project, warnings = self.project, []
-        phases = [
+        project, warnings = self.project, list[str]()
+        phases: list[tuple[str, object, Callable[[], object]]] = [
             ("feature database", feature_db and project.feature_db_path,
-             lambda: self.open_feature_db(project.feature_db_path)),
+             lambda: self.open_feature_db(project.feature_db_path or "")),
             ("model", project.model_id, lambda: self.load_model(project.model_id, cancel)),
             ("SAE", project.sae_path, lambda: self._load_project_sae(warnings)),
             ("takes", project.takes, lambda: warnings.extend(self._load_takes())),
         ]  # fmt: skip
-        phases = [(name, run) for name, wanted, run in phases if wanted]
-        for done, (name, run) in enumerate(phases):
+        steps = [(name, run) for name, wanted, run in phases if wanted]
+        for done, (name, run) in enumerate(steps):
             if progress is not None:
-                progress(done, len(phases))
+                progress(done, len(steps))
             started = time.perf_counter()
             run()
             check(cancel)
             log.info("opened %s: %s in %.2f s", project.path, name, time.perf_counter() - started)
         if progress is not None:
-            progress(len(phases), len(phases))
+            progress(len(steps), len(steps))
         if self.db_warning:
             warnings.append(self.db_warning)
         return warnings
@@ -75,7 +94,7 @@ class ProjectFiles:
         from musae_core.features.sae_match import SaeMismatch
 
         try:
-            self.load_sae(self.project.sae_path)
+            self.load_sae(self.project.sae_path or "")
         except SaeMismatch as exc:
             warnings.append(f"SAE not loaded: {exc.one_line()}")
 

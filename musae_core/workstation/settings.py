@@ -91,6 +91,7 @@ def llm_api_key() -> str | None:
     try:
         import keyring
 
-        return keyring.get_password(APP_NAME, "llm_api_key")
+        key = keyring.get_password(APP_NAME, "llm_api_key")
+        return str(key) if key is not None else None
     except Exception:  # keyring missing or no backend: no key
         return None

@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musae_core.fileio import atomic_path
 from musae_core.workstation.master import MasterSettings
 from musae_core.workstation.mixer import MixerState
+
+if TYPE_CHECKING:
+    from musae_core.punch.takes import Recipe
 
 SILENCE_DB = -120.0
 SIDES = ("unsteered", "steered")  # the two WAVs of a take; ``files`` may also hold LANES
@@ -54,13 +58,13 @@ class TakeRecord:
     gains: tuple[float, float] = (1.0, 1.0)  # (unsteered, steered)
     activations: dict[int, np.ndarray] = field(default_factory=dict)
     unsteered_activations: dict[int, np.ndarray] = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     render_seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)  # SIDES -> wav, LANES -> npz path
     parent_id: int | None = None  # a punch-in take: the take it was punched into
     punch_seconds: float | None = None  # where its steering changes (punch-in or live knob)
     codes: np.ndarray | None = field(default=None, repr=False)  # in memory only, for punch-in
-    recipe: object = field(default=None, repr=False)  # musae_core.punch.Recipe, in memory only
+    recipe: Recipe | None = field(default=None, repr=False)  # in memory only
 
     @property
     def duration(self) -> float:
@@ -87,7 +91,7 @@ class TakeRecord:
             name += f" (live change at {self.punch_seconds:.2f} s)"
         return name
 
-    def to_entry(self) -> dict:
+    def to_entry(self) -> dict[str, Any]:
         """The project-file form: recipe and file paths, not audio."""
         return {
             "take_id": self.take_id,
@@ -103,7 +107,7 @@ class TakeRecord:
         }
 
     @classmethod
-    def from_entry(cls, data: dict) -> TakeRecord:
+    def from_entry(cls, data: dict[str, Any]) -> TakeRecord:
         return cls(
             take_id=int(data["take_id"]),
             master=MasterSettings.from_dict(data["master"]),
@@ -134,7 +138,9 @@ class TakeRecord:
         arrays = {f"steered_{f}": v for f, v in self.activations.items()}
         arrays |= {f"unsteered_{f}": v for f, v in self.unsteered_activations.items()}
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+            np.savez(
+                fh, allow_pickle=False, **{k: np.asarray(v, np.float32) for k, v in arrays.items()}
+            )
         return Path(path)
 
     def load_lanes(self, path: Path) -> None:
@@ -145,5 +151,5 @@ class TakeRecord:
                 lanes = self.activations if side == "steered" else self.unsteered_activations
                 lanes[int(feature)] = np.array(data[key], np.float32)
 
-    def replace(self, **changes) -> TakeRecord:
+    def replace(self, **changes: Any) -> TakeRecord:
         return dataclasses.replace(self, **changes)

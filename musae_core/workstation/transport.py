@@ -7,6 +7,7 @@ save and read back when the project opens, so a reopened project sounds the way 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 SIDES = ("steered", "unsteered")
 
@@ -18,7 +19,7 @@ class TransportPrefs:
     loop_region: tuple[float, float] | None = None  # seconds
     auto_render: bool = True
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ab": self.ab,
             "loop": self.loop,
@@ -27,10 +28,10 @@ class TransportPrefs:
         }
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> TransportPrefs:
+    def from_dict(cls, data: dict[str, Any] | None) -> TransportPrefs:
         """Lenient: a missing or odd value falls back to its default (older projects have none)."""
         data = data if isinstance(data, dict) else {}
-        region = data.get("loop_region")
+        region = data.get("loop_region") or ()  # None: no loop region
         try:
             start, end = (float(v) for v in region)
             loop_region = (min(start, end), max(start, end))

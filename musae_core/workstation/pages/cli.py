@@ -32,7 +32,7 @@ def cmd_export_html(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "export-html",
         help="static HTML pages of features (opens from disk)",

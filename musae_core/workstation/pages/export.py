@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -17,6 +18,11 @@ from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.workstation.details import feature_details
 from musae_core.workstation.pages import pictures, templates, words
+
+if TYPE_CHECKING:
+    from musae_core.features.db import FeatureDB
+    from musae_core.features.records import FeatureRecord, Label
+    from musae_core.workstation.details import ClipView
 
 PLAYS_IN_BROWSERS = {".opus", ".ogg", ".flac", ".wav", ".mp3"}
 """Snippet formats copied as-is: Chromium and Firefox play Ogg Opus and FLAC natively."""
@@ -56,7 +62,9 @@ def _fraction(value: float) -> str:
     return f"{100 * value:.2g} %" if value < 0.01 else f"{100 * value:.1f} %"
 
 
-def _clip_view(view, folder: Path, feature: int, counts: dict) -> dict:
+def _clip_view(
+    view: ClipView, folder: Path, feature: int, counts: dict[str, int]
+) -> dict[str, Any]:
     from musae_core.features.snippets import snippet_span
 
     clip = view.clip
@@ -71,26 +79,41 @@ def _clip_view(view, folder: Path, feature: int, counts: dict) -> dict:
     }
     span = None
     snippet = clip.snippet_path
-    if view.playable and snippet is not None and Path(snippet).suffix in PLAYS_IN_BROWSERS:
+    window = (float(clip.best_window[0]), float(clip.best_window[1]))
+    audio, spectrum = view.audio, view.spectrogram
+    if (
+        audio is not None
+        and audio.size > 0
+        and spectrum is not None
+        and snippet is not None
+        and Path(snippet).suffix in PLAYS_IN_BROWSERS
+    ):
         target = folder / "audio" / Path(snippet).name
         if not target.exists():
             shutil.copyfile(snippet, target)
             counts["audio"] += 1
         image = folder / "img" / f"f{feature}-c{clip.rank}.png"
-        image.write_bytes(pictures.spectrogram_png(view.spectrogram.db))
+        image.write_bytes(pictures.spectrogram_png(spectrum.db))
         entry["audio"] = f"audio/{target.name}"
         entry["spectrogram"] = f"img/{image.name}"
-        seconds = view.audio.shape[-1] / view.sample_rate
-        span = snippet_span(tuple(clip.best_window), clip.clip_seconds, seconds)
+        seconds = audio.shape[-1] / view.sample_rate
+        span = snippet_span(window, clip.clip_seconds, seconds)
     else:
         counts["missing"] += 1
     entry["timeline"] = pictures.timeline_svg(
-        clip.timeline, clip.frame_rate, tuple(clip.best_window), span
+        [float(v) for v in clip.timeline], clip.frame_rate, window, span
     )
     return entry
 
 
-def _feature_page(db, feature: int, folder: Path, exported: set[int], counts: dict, clips: int):
+def _feature_page(
+    db: FeatureDB,
+    feature: int,
+    folder: Path,
+    exported: set[int],
+    counts: dict[str, int],
+    clips: int,
+) -> dict[str, Any]:
     details = feature_details(db, feature, max_clips=clips)
     record = details.record
     edges, hist_counts = record.histogram
@@ -117,12 +140,12 @@ def _feature_page(db, feature: int, folder: Path, exported: set[int], counts: di
     }
 
 
-def _best_first(labels: list, record) -> list:
+def _best_first(labels: list[Label], record: FeatureRecord) -> list[Label]:
     """The shown (best) label first, then the others by score."""
     return sorted(labels, key=lambda lab: (lab.text != record.best_label, -lab.score))
 
 
-def _index_row(page: dict, record) -> dict:
+def _index_row(page: dict[str, Any], record: FeatureRecord) -> dict[str, Any]:
     steers = record.steers
     return {
         "id": page["id"],
@@ -165,7 +188,7 @@ def _swap_in(tmp: Path, out: Path) -> None:
 
 
 def export_feature_pages(
-    db,
+    db: FeatureDB,
     features: list[int],
     out: str | Path,
     overwrite: bool = False,

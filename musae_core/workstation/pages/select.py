@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from musae_core.errors import MusaeError
+
+if TYPE_CHECKING:
+    from musae_core.features.db import FeatureDB
 
 TOP_ORDER = "label_score"
 """``--top N`` takes the N labelled features with the highest best-label score (ties by id)."""
@@ -28,7 +33,7 @@ def parse_ids(text: str) -> list[int]:
 
 
 def select_features(
-    db,
+    db: FeatureDB,
     ids: list[int] | None = None,
     top: int | None = None,
     all_features: bool = False,

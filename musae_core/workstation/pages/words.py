@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from musae_core.features.evidence import directed_auroc, evidence_sentence
+
+if TYPE_CHECKING:
+    from musae_core.features.records import Label, SteeringRecord
 
 SOURCES = {
     "descriptor": "DSP descriptors",
@@ -25,7 +29,7 @@ def _strength(auroc: float | None) -> str:
     return "Weak evidence"
 
 
-def label_sentence(label) -> str:
+def label_sentence(label: Label) -> str:
     """'Strong evidence: “dark”, from DSP descriptors (score 0.60): Top clips are darker than 99 %
     of random clips (AUROC 0.99, ...).' for one ``Label``.
 
@@ -42,7 +46,7 @@ def label_sentence(label) -> str:
     return f"{head}: {reading}." if reading else f"{head}."
 
 
-def steering_sentence(record) -> str:
+def steering_sentence(record: SteeringRecord | None) -> str:
     """The recorded verdict of ``musae eval-steering`` (a ``SteeringRecord``) or its absence."""
     if record is None:
         return "Steering was not evaluated for this feature."
