@@ -80,9 +80,9 @@ class MasterPanel(QWidget):
         self.duration.setValue(master.duration)
         self.seed.setValue(master.seed)
         self.lock.setChecked(master.seed_locked)
-        self.temperature.setValue(master.temperature)
-        self.top_k.setValue(master.top_k)
-        self.cfg.setValue(master.cfg_scale)
+        self.temperature.setValue(master.sampling.temperature)
+        self.top_k.setValue(master.sampling.top_k)
+        self.cfg.setValue(master.sampling.cfg_scale)
         self.branch.setCurrentText(master.steer_branch)
         for w in widgets:
             w.blockSignals(False)
