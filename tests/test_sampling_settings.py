@@ -13,6 +13,7 @@ from musae_core.models.base import GenerationRequest
 from musae_core.models.sampling import SamplingSettings, build_warpers
 from musae_core.punch.sidecar import recipe_from_sidecar
 from musae_core.workstation import MasterSettings, Project
+from musae_core.workstation.midi_map import MidiMapping, master_target
 from musae_core.workstation.project import FORMAT
 
 # what `musae generate` wrote into a take sidecar's "request" before SamplingSettings existed
@@ -97,6 +98,8 @@ def test_master_section_sets_top_p_and_passes_it_to_the_render():
     assert MasterSettings.from_dict(master.to_dict()) == master
     with pytest.raises(MusaeError, match="top_p"):
         master.replace(top_p=2.0)
+    mapping = MidiMapping("cc", 0, 1, master_target("top_p"), 0.0, 1.0)  # MIDI-learnable too
+    assert mapping.master == "top_p"
 
 
 def test_requests_and_master_keep_the_flat_json_keys():
