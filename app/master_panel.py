@@ -30,6 +30,8 @@ class MasterPanel(QWidget):
         self.dice = QToolButton(text="New", toolTip="New random seed")
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=3.0, singleStep=0.05)
         self.top_k = QSpinBox(minimum=0, maximum=2048)
+        self.top_p = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.top_p.setToolTip("Nucleus sampling: keep the likeliest tokens up to this mass; 0: off")
         self.cfg = QDoubleSpinBox(minimum=0.0, maximum=15.0, singleStep=0.5)
         self.branch = QComboBox()
         self.branch.addItems(["both", "conditional", "unconditional"])
@@ -43,10 +45,12 @@ class MasterPanel(QWidget):
         form.addRow("Seed", seed_row)
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-k", self.top_k)
+        form.addRow("Top-p", self.top_p)
         form.addRow("CFG scale", self.cfg)
         form.addRow("Steer branch", self.branch)
         for name, w in (("duration", self.duration), ("temperature", self.temperature),
-                        ("top_k", self.top_k), ("cfg_scale", self.cfg)):  # fmt: skip
+                        ("top_k", self.top_k), ("top_p", self.top_p),
+                        ("cfg_scale", self.cfg)):  # fmt: skip
             w.setProperty("midi_target", master_target(name))  # right-click: MIDI learn
         self.sync(bench.master)
         self.prompt.editingFinished.connect(lambda: bench.set_master(prompt=self.prompt.text()))
@@ -60,6 +64,7 @@ class MasterPanel(QWidget):
             lambda: bench.set_master(temperature=self.temperature.value())
         )
         self.top_k.editingFinished.connect(lambda: bench.set_master(top_k=self.top_k.value()))
+        self.top_p.editingFinished.connect(lambda: bench.set_master(top_p=self.top_p.value()))
         self.cfg.editingFinished.connect(lambda: bench.set_master(cfg_scale=self.cfg.value()))
         self.branch.activated.connect(
             lambda i: bench.set_master(steer_branch=self.branch.itemText(i))
@@ -73,16 +78,17 @@ class MasterPanel(QWidget):
 
     def sync(self, master) -> None:
         widgets = (self.prompt, self.duration, self.seed, self.lock, self.temperature, self.top_k,
-                   self.cfg, self.branch)  # fmt: skip
+                   self.top_p, self.cfg, self.branch)  # fmt: skip
         for w in widgets:
             w.blockSignals(True)
         self.prompt.setText(master.prompt)
         self.duration.setValue(master.duration)
         self.seed.setValue(master.seed)
         self.lock.setChecked(master.seed_locked)
-        self.temperature.setValue(master.temperature)
-        self.top_k.setValue(master.top_k)
-        self.cfg.setValue(master.cfg_scale)
+        self.temperature.setValue(master.sampling.temperature)
+        self.top_k.setValue(master.sampling.top_k)
+        self.top_p.setValue(master.sampling.top_p)
+        self.cfg.setValue(master.sampling.cfg_scale)
         self.branch.setCurrentText(master.steer_branch)
         for w in widgets:
             w.blockSignals(False)

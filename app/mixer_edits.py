@@ -7,8 +7,6 @@ these methods use; split out so each file stays readable.
 
 from __future__ import annotations
 
-import dataclasses
-
 from musae_core.workstation import default_envelope
 from musae_core.workstation.concepts import with_group
 
@@ -88,7 +86,7 @@ class MixerEdits:
 
     def set_master(self, **changes) -> None:
         try:
-            self.project.master = dataclasses.replace(self.master, **changes)
+            self.project.master = self.master.replace(**changes)
         except Exception as exc:
             self._report(exc)
             return

@@ -61,11 +61,12 @@ def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: in
     """Key of takes prompted with every instrument x mode (other factors random)."""
     from musae_core.labeling.steering_eval import mono_takes
     from musae_core.models.base import GenerationRequest
+    from musae_core.models.sampling import SamplingSettings
 
     targets = prompt_targets(seed)
+    sampling = SamplingSettings(temperature=temperature, top_k=top_k, cfg_scale=cfg)
     request = GenerationRequest(prompts=tuple(t.caption() for t in targets), duration=seconds,
-                                seed=seed, cfg_scale=cfg, top_k=top_k,
-                                temperature=temperature)  # fmt: skip
+                                seed=seed, sampling=sampling)  # fmt: skip
     takes = mono_takes(model.generate(request))
     held = halves_agree(takes, model.sample_rate)
     top1 = top3 = parallel = 0

@@ -67,6 +67,7 @@ def main() -> None:
     from musae_core.demo.score import prompt_following
     from musae_core.models.base import GenerationRequest
     from musae_core.models.loading import load_model
+    from musae_core.models.sampling import SamplingSettings
 
     report["cold_load_s"] = [cold_load_seconds(args.model) for _ in range(3)]
     print("cold load (s)", report["cold_load_s"], flush=True)
@@ -82,7 +83,7 @@ def main() -> None:
     _, report["decode_10s"] = timed(lambda: model.decode(codes))
     print("decode 10 s", report["decode_10s"], flush=True)
     request = GenerationRequest(prompts=(held[0]["caption"],), duration=10.0, seed=0,
-                                cfg_scale=args.cfg)  # fmt: skip
+                                sampling=SamplingSettings(cfg_scale=args.cfg))  # fmt: skip
     _, report["generate_10s"] = timed(lambda: model.generate(request))
     print("generate 10 s", report["generate_10s"], flush=True)
 
@@ -103,7 +104,8 @@ def main() -> None:
 
     judge = fit_token_classifier(model, *heldout_audio(args.corpus, args.classifier_corpus, sr))
     report["prompt_following"] = prompt_following(model, classifier, args.take_seconds, 0,
-                                                  args.cfg, rounds=args.rounds,
+                                                  SamplingSettings(cfg_scale=args.cfg),
+                                                  rounds=args.rounds,
                                                   token_judge=judge)  # fmt: skip
     print("prompt following", report["prompt_following"], flush=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=float) + "\n")

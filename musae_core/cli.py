@@ -49,6 +49,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from musae_core.audio.io import write_take_files
     from musae_core.models.base import GenerationRequest
     from musae_core.models.loading import load_model
+    from musae_core.models.sampling import SamplingSettings
     from musae_core.render import render, take_metadata
 
     out = Path(args.out)
@@ -57,11 +58,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         prompts=tuple(args.prompt),
         duration=args.duration,
         seed=args.seed,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        cfg_scale=args.cfg_scale,
         variants=args.variants,
+        sampling=SamplingSettings.from_dict(vars(args)),
     )
     model = load_model(args.model, device=args.device, dtype=args.dtype)
     model.n_frames_for(request.duration)  # validates the duration before any work

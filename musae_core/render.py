@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import platform
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -84,7 +83,7 @@ def take_metadata(model: MusicModel, take: Take, index: int = 0) -> dict[str, An
         "device": str(model.device),
         "dtype": str(model.dtype).replace("torch.", ""),
         "batch_index": index,
-        "request": dataclasses.asdict(take.request),
+        "request": take.request.to_dict(),
         "steering": take.steering,
         "render_seconds": round(take.seconds, 3),
         "versions": versions(),

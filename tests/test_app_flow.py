@@ -213,6 +213,17 @@ def test_master_settings_and_errors_keep_the_app_running(window, qtbot):
     assert window.isVisible()
 
 
+def test_master_panel_sets_top_p(window, qtbot):
+    """The master section had no top-p: the panel's field now reaches the render request."""
+    bench, panel = window.bench, window.master
+    panel.top_p.setValue(0.9)
+    panel.top_p.editingFinished.emit()
+    assert bench.master.sampling.top_p == 0.9 and bench.master.request().sampling.top_p == 0.9
+    assert bench.dirty and panel.top_p.property("midi_target") == "master:top_p"
+    bench.set_master(top_p=0.0, temperature=0.5)  # e.g. undo or a MIDI knob: the panel follows
+    assert panel.top_p.value() == 0.0 and panel.temperature.value() == 0.5
+
+
 @pytest.mark.slow
 def test_no_arguments_opens_the_shipped_demo(window, qtbot, tmp_path, monkeypatch):
     """`musae-app` alone: the user's copy of resources/demo opens with the demo model, its SAE

@@ -12,6 +12,7 @@ from musae_core.errors import MusaeError
 from musae_core.models import convert_audiocraft as ca
 from musae_core.models.audiocraft_backend import audiocraft_available
 from musae_core.models.audiocraft_cfg import check_convertible_cfg
+from musae_core.models.sampling import SamplingSettings
 
 needs_audiocraft = pytest.mark.skipif(
     not audiocraft_available(),
@@ -136,5 +137,7 @@ def test_converted_model_residuals_match_transformers(tiny_model):
     torch.testing.assert_close(loss_ac, loss_hf, rtol=1e-5, atol=1e-5)
     from musae_core.models.base import GenerationRequest
 
-    request = GenerationRequest(duration=0.3, temperature=0, cfg_scale=1.0)
+    request = GenerationRequest(
+        duration=0.3, sampling=SamplingSettings(temperature=0, cfg_scale=1.0)
+    )
     assert (twin.generate(request).codes == tiny_model.generate(request).codes).all()

@@ -21,6 +21,7 @@ from musae_core.harvest.prepare import open_for_writing
 from musae_core.harvest.writer import ShardWriter
 from musae_core.models.base import GenerationRequest
 from musae_core.models.residual import capture_residual
+from musae_core.models.sampling import SamplingSettings
 
 D = 8
 
@@ -99,11 +100,20 @@ def test_truncated_shard_names_file_and_fix(store, file):
 
 def test_generations_are_harvested_with_audio_and_resume(tiny_model, tmp_path):
     config = HarvestConfig(layers=(0, 3), dtype="fp32", shard_rows=20)
-    settings = GenerationSettings(duration=0.3, seed=5, variants=2)
+    settings = GenerationSettings(
+        duration=0.3, seed=5, variants=2, sampling=SamplingSettings(top_k=50)
+    )
     out = tmp_path / "gen"
     report = harvest_generations(tiny_model, ["calm piano", "drums"], out, config, settings)
     store = ActivationStore.open(out)
     assert report.rows == store.num_rows() == 4 * 15 and store.conditioning == "generated"
+    # the store records the sampling under the keys it always had
+    assert store.meta["generation"] == {
+        "temperature": 1.0,
+        "top_k": 50,
+        "top_p": 0.0,
+        "cfg_scale": 3.0,
+    }
     sources = store.sources()
     assert [s["path"] for s in sources] == [
         "generated:calm piano#5", "generated:calm piano#6", "generated:drums#7",
@@ -112,7 +122,9 @@ def test_generations_are_harvested_with_audio_and_resume(tiny_model, tmp_path):
     audio, rate = sf.read(store.audio_path(sources[2]))
     assert rate == 32_000 and len(audio) == round(0.3 * 32_000)
     # rows equal the residual captured while generating the same take
-    request = GenerationRequest(prompts=("drums",), duration=0.3, seed=7)
+    request = GenerationRequest(
+        prompts=("drums",), duration=0.3, seed=7, sampling=settings.sampling
+    )
     with capture_residual(tiny_model, [3]) as rec:
         tiny_model.generate(request)
     rows = torch.cat([

@@ -14,6 +14,7 @@ from musae_core.labeling.steering_eval import (
     paired_shift,
     run_steering_eval,
 )
+from musae_core.models.sampling import SamplingSettings
 from musae_core.steering import AddDirection
 
 HIGH = {"descriptor": "register_midi", "direction": "higher"}
@@ -53,7 +54,7 @@ def test_run_steering_eval_on_the_tiny_model(tiny_model, labelling_db):
         return AddDirection(layer=1, direction=direction, alpha=alpha * 10, beta=2.0)
 
     clap = load_clap("tiny", device="cpu")
-    settings = SteeringSettings(n=3, duration=0.5, cfg_scale=1.0)
+    settings = SteeringSettings(n=3, duration=0.5, sampling=SamplingSettings(cfg_scale=1.0))
     summary = run_steering_eval(db, tiny_model, [0, 1, 2], make, clap, settings)
     assert (summary.evaluated, summary.unlabelled, summary.failed) == (2, 1, 0)
     assert built == [(0, 1.0), (1, 1.0)]
@@ -76,7 +77,7 @@ def test_zero_strength_never_steers(tiny_model, labelling_db):
     def make(feature_id, alpha):
         return AddDirection(layer=1, direction=direction, alpha=0.0, beta=1.0)
 
-    settings = SteeringSettings(n=2, duration=0.5, cfg_scale=1.0)
+    settings = SteeringSettings(n=2, duration=0.5, sampling=SamplingSettings(cfg_scale=1.0))
     summary = run_steering_eval(db, tiny_model, [0], make, load_clap("tiny"), settings)
     record = db.steering(0)
     steers, evidence = record.steers, record.evidence

@@ -82,7 +82,7 @@ def test_master_control_learn_esc_and_forget(window, qtbot):  # noqa: F811
     right_click_learn(midi, spin)
     midi.feed_mido(cc(1, 0, channel=3), "ctl")
     midi.feed_mido(cc(1, 127, channel=3), "ctl")
-    assert bench.master.cfg_scale == spin.maximum() and spin.value() == spin.maximum()
+    assert bench.master.sampling.cfg_scale == spin.maximum() and spin.value() == spin.maximum()
     event = QContextMenuEvent(QContextMenuEvent.Mouse, QPoint(5, 5), spin.mapToGlobal(QPoint(5, 5)))
     QApplication.sendEvent(spin.lineEdit(), event)  # where a real right-click lands
     forget = next(a for a in midi.menu.actions() if a.text() == "Forget MIDI mapping")
@@ -91,7 +91,7 @@ def test_master_control_learn_esc_and_forget(window, qtbot):  # noqa: F811
     midi.menu.close()
     assert bench.project.midi == ()
     midi.feed_mido(cc(1, 0, channel=3), "ctl")
-    assert bench.master.cfg_scale == spin.maximum()
+    assert bench.master.sampling.cfg_scale == spin.maximum()
 
 
 def test_mapping_survives_save_and_reopen_and_shows_in_settings(window, qtbot, tmp_path):  # noqa: F811

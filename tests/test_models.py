@@ -10,6 +10,7 @@ from musae_core.errors import Cancelled, MusaeError
 from musae_core.jobs import CancelToken
 from musae_core.models.base import GenerationRequest
 from musae_core.models.loading import load_model
+from musae_core.models.sampling import SamplingSettings
 from musae_core.models.tiny import build_tiny_musicgen, save_tiny_musicgen
 
 
@@ -59,7 +60,11 @@ def test_greedy_decoding_matches_transformers_generate(model_id):
     ids = model.tokenizer(["bright piano"], return_tensors="pt")
     steps = 50 + max(model.delays)
     reference = model.hf.generate(**ids, do_sample=False, guidance_scale=3.0, max_new_tokens=steps)
-    take = model.generate(GenerationRequest(prompts=("bright piano",), duration=1.0, temperature=0))
+    take = model.generate(
+        GenerationRequest(
+            prompts=("bright piano",), duration=1.0, sampling=SamplingSettings(temperature=0)
+        )
+    )
     assert take.audio.shape == (1, model.audio_channels, 32_000)
     assert torch.allclose(torch.from_numpy(take.audio), reference[..., :32_000])
     codes = model.encode(torch.from_numpy(take.audio[:, 0]))
@@ -99,7 +104,9 @@ def test_encode_teacher_force_round_trip(tiny_model):
     out = tiny_model.teacher_force(codes)
     assert out.n_frames == 30 and torch.isfinite(out.loss).all()
     # the model assigns higher likelihood to its own greedy continuation than to shuffled codes
-    greedy = tiny_model.generate(GenerationRequest(duration=0.6, temperature=0.0, cfg_scale=1.0))
+    greedy = tiny_model.generate(
+        GenerationRequest(duration=0.6, sampling=SamplingSettings(temperature=0.0, cfg_scale=1.0))
+    )
     own = tiny_model.teacher_force(torch.from_numpy(greedy.codes)).loss
     shuffled = torch.from_numpy(greedy.codes)[..., torch.randperm(30)]
     assert own < tiny_model.teacher_force(shuffled).loss

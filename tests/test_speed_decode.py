@@ -11,6 +11,7 @@ import torch
 from musae_core.models.base import GenerationRequest
 from musae_core.models.loading import load_model
 from musae_core.models.residual import capture_residual
+from musae_core.models.sampling import SamplingSettings
 from musae_core.models.static_cache import (
     EAGER,
     DecodeOptions,
@@ -43,7 +44,9 @@ def _direction(model, seed=0):
 
 @pytest.mark.parametrize("temperature", [1.0, 0.0])
 def test_static_cache_gives_the_eager_tokens(model, temperature):
-    request = GenerationRequest(prompts=("pad",), duration=1.0, seed=5, temperature=temperature)
+    request = GenerationRequest(
+        prompts=("pad",), duration=1.0, seed=5, sampling=SamplingSettings(temperature=temperature)
+    )
     eager = _take(model, EAGER, request)
     fast = _take(model, STATIC, request)
     assert np.array_equal(eager.codes, fast.codes)

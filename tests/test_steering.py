@@ -10,6 +10,7 @@ from musae_core.errors import MusaeError
 from musae_core.models.base import CfgBranch, GenerationRequest
 from musae_core.models.loading import load_model
 from musae_core.models.residual import capture_residual
+from musae_core.models.sampling import SamplingSettings
 from musae_core.render import render
 from musae_core.steering import AddDirection, ClampDirection, Envelope, RelativeAdd, steer
 
@@ -118,8 +119,12 @@ def test_several_directions_compose(tiny_model, codes):
 def test_cfg_branch_choice(tiny_model):
     """Steering only the unconditional half changes a CFG take but not a CFG-free one."""
     d = _direction(tiny_model)
-    req_cfg = GenerationRequest(prompts=("x",), duration=0.5, seed=4, cfg_scale=3.0)
-    req_nocfg = GenerationRequest(prompts=("x",), duration=0.5, seed=4, cfg_scale=1.0)
+    req_cfg = GenerationRequest(
+        prompts=("x",), duration=0.5, seed=4, sampling=SamplingSettings(cfg_scale=3.0)
+    )
+    req_nocfg = GenerationRequest(
+        prompts=("x",), duration=0.5, seed=4, sampling=SamplingSettings(cfg_scale=1.0)
+    )
     iv = AddDirection(layer=1, direction=d, alpha=30.0, branch=CfgBranch.UNCONDITIONAL)
     assert not np.array_equal(
         render(tiny_model, req_cfg, [iv]).codes, tiny_model.generate(req_cfg).codes

@@ -13,7 +13,7 @@ from musae_core import render as render_module
 from musae_core.cli import main
 from musae_core.errors import MusaeError
 from musae_core.features import FeatureDB
-from musae_core.models.sampling import NonFiniteLogits, choose_tokens
+from musae_core.models.sampling import NonFiniteLogits, SamplingSettings, choose_tokens
 from musae_core.sae import load_sae, save_sae
 from musae_core.sae.steering import BETA_DEFAULT, BETA_FROM_DB, BETA_FROM_SAE, feature_beta
 from musae_core.workstation.master import MasterSettings
@@ -79,7 +79,9 @@ def test_same_knob_value_gives_the_same_residual_shift_in_app_cli_and_eval_steer
 def test_app_take_sidecar_records_beta_and_its_source(tiny_model, tiny_sae_dir):
     session = Session(model=tiny_model, sae=load_sae(tiny_sae_dir))
     mixer = MixerState().add(FEATURE, strength=ALPHA)
-    take = session.render(MasterSettings(duration=0.3, cfg_scale=1.0), mixer)
+    take = session.render(
+        MasterSettings(duration=0.3, sampling=SamplingSettings(cfg_scale=1.0)), mixer
+    )
     recipe = take.metadata["steering"][0]
     assert recipe["alpha"] == ALPHA and recipe["beta_source"] == BETA_FROM_SAE
     assert recipe["beta"] == pytest.approx(1 + 7 * FEATURE / 47, rel=1e-5)
@@ -121,7 +123,9 @@ def test_app_render_with_a_blown_up_beta_is_a_clear_error(tiny_model, tiny_sae_d
     session = Session(model=tiny_model, sae=load_sae(save_sae(sae, tmp_path / "sae")))
     mixer = MixerState().add(FEATURE, strength=1.0)
     with pytest.raises(MusaeError, match=f"feature {FEATURE} at strength 1"):
-        session.render(MasterSettings(duration=0.3, cfg_scale=1.0), mixer)
+        session.render(
+            MasterSettings(duration=0.3, sampling=SamplingSettings(cfg_scale=1.0)), mixer
+        )
     assert session.takes == []
 
 

@@ -46,6 +46,7 @@ from musae_core.features.concepts import report_from_json
 from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn
 from musae_core.labeling.steering_eval import mono_takes
+from musae_core.models.sampling import SamplingSettings
 
 ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 PAPER_STEERING = (0.15, 0.35)
@@ -95,7 +96,7 @@ def score_labels(db, tracking: dict[int, str]) -> dict:
 
 
 def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: int,
-                     cfg_scale: float = 3.0, rounds: int = 1,
+                     sampling: SamplingSettings | None = None, rounds: int = 1,
                      token_judge: tuple[FactorClassifier, dict] | None = None) -> dict:  # fmt: skip
     """Classifier accuracy per factor on takes prompted with every instrument x mode, ``rounds``
     times (other factors drawn afresh each time); with ``token_judge`` (token_classifier.py:
@@ -114,7 +115,7 @@ def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: 
                 batch.append(f.to_dict())
         request = GenerationRequest(prompts=tuple(t["caption"] for t in batch),
                                     duration=seconds, seed=seed + round_index,
-                                    cfg_scale=cfg_scale)  # fmt: skip
+                                    sampling=sampling or SamplingSettings())  # fmt: skip
         takes.extend(mono_takes(model.generate(request)))
         targets.extend(batch)
     accuracy = _accuracy(classifier.predict(takes, model.sample_rate), targets)

@@ -21,6 +21,7 @@ from musae_core.demo.factor_classifier import FactorClassifier
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.labeling.steering_eval import mono_takes, paired_shift
 from musae_core.models.base import GenerationRequest, MusicModel
+from musae_core.models.sampling import SamplingSettings
 from musae_core.render import render
 from musae_core.sae.architectures import SparseAutoencoder
 from musae_core.sae.steering import feature_intervention
@@ -30,7 +31,7 @@ from musae_core.sae.steering import feature_intervention
 class SteeringScoreSettings:
     alpha: float = 4.0
     duration: float = 4.0
-    cfg_scale: float = 3.0
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
     seed: int = 0
     p_threshold: float = 0.05
     max_features: int = 48
@@ -99,7 +100,7 @@ def score_steering(
     progress = progress or no_progress
     rate = model.sample_rate
     request = GenerationRequest(prompts=tuple(prompts), duration=settings.duration,
-                                seed=settings.seed, cfg_scale=settings.cfg_scale)  # fmt: skip
+                                seed=settings.seed, sampling=settings.sampling)  # fmt: skip
 
     def probabilities(interventions) -> dict[str, np.ndarray]:
         takes = mono_takes(render(model, request, interventions, cancel=cancel))
@@ -179,7 +180,7 @@ def score_concept_steering(
     progress = progress or no_progress
     rate = model.sample_rate
     request = GenerationRequest(prompts=tuple(prompts), duration=settings.duration,
-                                seed=settings.seed, cfg_scale=settings.cfg_scale)  # fmt: skip
+                                seed=settings.seed, sampling=settings.sampling)  # fmt: skip
     report = ConceptSteeringReport(settings={**asdict(settings), "alphas": list(alphas),
                                              "prompts": list(prompts), "limit": limit})  # fmt: skip
 

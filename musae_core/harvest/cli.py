@@ -33,6 +33,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
     from musae_core.harvest.generations import harvest_generations
     from musae_core.harvest.harvester import harvest_audio
     from musae_core.models.loading import load_model
+    from musae_core.models.sampling import SamplingSettings
 
     if args.captions and args.prompts:
         raise MusaeError("--captions applies to --audio, not --prompts.", "drop --captions.")
@@ -56,8 +57,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
             if prompts is not None:
                 settings = GenerationSettings(
                     duration=args.duration, seed=args.seed, variants=args.variants,
-                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                    cfg_scale=args.cfg_scale,
+                    sampling=SamplingSettings.from_dict(vars(args)),
                 )  # fmt: skip
                 report = harvest_generations(
                     model, prompts, args.out, config, settings,

@@ -9,6 +9,7 @@ from pathlib import Path
 from musae_core.errors import MusaeError
 from musae_core.harvest.store import STORE_DTYPES
 from musae_core.models.base import MusicModel
+from musae_core.models.sampling import SamplingSettings
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,7 @@ class GenerationSettings:
     duration: float = 10.0
     seed: int = 0
     variants: int = 1
-    temperature: float = 1.0
-    top_k: int = 250
-    top_p: float = 0.0
-    cfg_scale: float = 3.0
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
 
 @dataclass

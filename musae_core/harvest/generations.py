@@ -62,14 +62,7 @@ def harvest_generations(
     entries = [
         {"path": generated_key(p, s), "name": f"{p}#{s}", "caption": p, "seed": s} for p, s in takes
     ]
-    generation = {
-        "generation": {
-            "temperature": settings.temperature,
-            "top_k": settings.top_k,
-            "top_p": settings.top_p,
-            "cfg_scale": settings.cfg_scale,
-        }
-    }
+    generation = {"generation": settings.sampling.to_dict()}
     meta = store_meta(
         model, list(config.layers), config.dtype, settings.duration, settings.duration,
         "generated", generation,
@@ -90,8 +83,7 @@ def harvest_generations(
                 continue
             request = GenerationRequest(
                 prompts=(prompt,), duration=settings.duration, seed=seed,
-                temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
-                cfg_scale=settings.cfg_scale,
+                sampling=settings.sampling,
             )  # fmt: skip
             with capture_residual(model, list(config.layers)) as rec:
                 take = model.generate(request, cancel=cancel)

@@ -26,6 +26,7 @@ from musae_core.features.records import Label
 from musae_core.jobs import CancelToken, ProgressFn, check
 from musae_core.labeling.clap import ClapEmbedder
 from musae_core.labeling.descriptors import NUMERIC_DESCRIPTORS, describe
+from musae_core.models.sampling import SamplingSettings
 
 JOB = "eval-steering"
 NEUTRAL_PROMPTS = ("Simple melody",)
@@ -41,7 +42,7 @@ class SteeringSettings:
     duration: float = 5.0
     prompts: tuple[str, ...] = NEUTRAL_PROMPTS
     seed: int = 0
-    cfg_scale: float = 3.0
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
     p_threshold: float = 0.05
 
 
@@ -171,7 +172,7 @@ def run_steering_eval(
     settings = settings or SteeringSettings()
     prompts = tuple(settings.prompts[i % len(settings.prompts)] for i in range(settings.n))
     request = GenerationRequest(prompts=prompts, duration=settings.duration, seed=settings.seed,
-                                cfg_scale=settings.cfg_scale)  # fmt: skip
+                                sampling=settings.sampling)  # fmt: skip
     summary = SteeringSummary()
     baseline: list[np.ndarray] | None = None
     for index, feature_id in enumerate(feature_ids):

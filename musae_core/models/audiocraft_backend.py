@@ -183,7 +183,7 @@ class AudiocraftMusicGen(MusicModel):
         k = self.num_codebooks
         steps = dp.steps_for_frames(n_frames, self.delays)
         batch = request.batch_size
-        cfg = request.cfg_scale > 1.0
+        cfg = request.sampling.uses_cfg
         started = time.perf_counter()
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices, device_type=self.device.type):
@@ -193,8 +193,8 @@ class AudiocraftMusicGen(MusicModel):
             valid = dp.valid_mask(steps, self.delays, n_frames, device=self.device)
             tokens = torch.full((batch, k, steps + 1), self.pad_id, device=self.device)
             tokens[:, :, 0] = self.bos_id
-            warpers = build_warpers(request.temperature, request.top_k, request.top_p)
-            greedy = request.temperature <= 0
+            warpers = build_warpers(request.sampling)
+            greedy = request.sampling.greedy
             with self.lm.streaming():
                 for t in range(steps):
                     check(cancel)
@@ -209,8 +209,8 @@ class AudiocraftMusicGen(MusicModel):
                         frame_rate=self.frame_rate,
                     )
                     logits = self._logits(step_ids, conditions, ctx)[:, :, -1].float()
-                    chosen = choose_tokens(mix_cfg(logits, batch, request.cfg_scale), warpers,
-                                           greedy)  # fmt: skip
+                    mixed = mix_cfg(logits, batch, request.sampling.cfg_scale)
+                    chosen = choose_tokens(mixed, warpers, greedy)
                     tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
                     progress(t + 1, steps)
             codes = dp.undelay(tokens[:, :, 1:], self.delays, n_frames)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from musae_core.jobs import CancelToken, ProgressFn
+from musae_core.models.sampling import SamplingSettings
 
 
 class CfgBranch(str, Enum):
@@ -35,11 +36,8 @@ class GenerationRequest:
     prompts: tuple[str, ...] = ("",)
     duration: float = 5.0
     seed: int = 0
-    temperature: float = 1.0
-    top_k: int = 250
-    top_p: float = 0.0
-    cfg_scale: float = 3.0
     variants: int = 1
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
     def __post_init__(self) -> None:
         from musae_core.errors import MusaeError
@@ -48,12 +46,18 @@ class GenerationRequest:
             raise MusaeError("A generation request needs at least one prompt.", "pass --prompt.")
         if self.variants < 1:
             raise MusaeError(f"variants must be >= 1, got {self.variants}.", "use --variants 1.")
-        if not self.temperature >= 0:
-            raise MusaeError(f"temperature must be >= 0, got {self.temperature}.", "use e.g. 1.0.")
-        if self.top_k < 0 or not 0.0 <= self.top_p <= 1.0:
-            raise MusaeError("top-k must be >= 0 and top-p in [0, 1].", "use e.g. top-k 250.")
-        if not self.cfg_scale >= 0:
-            raise MusaeError(f"CFG scale must be >= 0, got {self.cfg_scale}.", "use e.g. 3.0.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sidecar form: the sampling keys flat beside prompts, duration, seed, variants."""
+        own = {"prompts": list(self.prompts), "duration": self.duration, "seed": self.seed}
+        return {**own, "variants": self.variants, **self.sampling.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        """A sidecar's request; sampling keys it predates take their defaults."""
+        known = {k: data[k] for k in ("duration", "seed", "variants") if k in data}
+        prompts = tuple(data.get("prompts", ("",)))
+        return cls(prompts=prompts, sampling=SamplingSettings.from_dict(data), **known)
 
     @property
     def batch_size(self) -> int:

@@ -264,7 +264,7 @@ class TransformersMusicGen(MusicModel):
         k = self.num_codebooks
         steps = dp.steps_for_frames(n_frames, self.delays)
         batch = request.batch_size
-        cfg = request.cfg_scale > 1.0
+        cfg = request.sampling.uses_cfg
         options = self.decode_options or decode_options(self.device)
         devices = [self.device] if self.device.type == "cuda" else []
         compiler = self._layer_compiler(options)
@@ -285,8 +285,8 @@ class TransformersMusicGen(MusicModel):
                     enc = nn.functional.pad(enc, (0, 0, 0, cross_len - enc.shape[1]))
                     enc_mask = nn.functional.pad(enc_mask, (0, cross_len - enc_mask.shape[1]))
             cache = new_cache(self.hf.decoder.config, self_len, cross_len, options.static_cache)
-            warpers = build_warpers(request.temperature, request.top_k, request.top_p)
-            greedy = request.temperature <= 0
+            warpers = build_warpers(request.sampling)
+            greedy = request.sampling.greedy
             positions = torch.arange(steps)
             state = DecodeState(self, tokens, n_frames, steps, options)
             for t in range(steps):
@@ -303,7 +303,8 @@ class TransformersMusicGen(MusicModel):
                 if compiler is not None:
                     compiler.step_begin()
                 hidden = self._decoder_hidden(step_ids, enc, enc_mask, ctx, cache)
-                logits = mix_cfg(self._logits(hidden[:, -1:])[:, :, -1], batch, request.cfg_scale)
+                logits = self._logits(hidden[:, -1:])[:, :, -1]
+                logits = mix_cfg(logits, batch, request.sampling.cfg_scale)
                 chosen = choose_tokens(logits, warpers, greedy)
                 tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
                 state.step = t + 1

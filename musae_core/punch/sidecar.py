@@ -89,13 +89,9 @@ def recipe_from_sidecar(data: dict) -> Recipe:
     cache: dict = {}
     if data.get("recipe"):
         return _recipe(data["recipe"], cache)
-    request = _request(data["request"])
+    request = GenerationRequest.from_dict(data["request"])
     steering = [intervention_from_dict(d, cache) for d in data.get("steering", [])]
     return Recipe(request, [Segment(0, steering)])
-
-
-def _request(data: dict) -> GenerationRequest:
-    return GenerationRequest(**{**data, "prompts": tuple(data["prompts"])})
 
 
 def _recipe(data: dict, cache: dict) -> Recipe:
@@ -104,4 +100,5 @@ def _recipe(data: dict, cache: dict) -> Recipe:
         for s in data["segments"]
     ]
     parent = _recipe(data["parent"], cache) if data.get("parent") else None
-    return Recipe(_request(data["request"]), segments, parent, int(data.get("punch_frame", 0)))
+    request = GenerationRequest.from_dict(data["request"])
+    return Recipe(request, segments, parent, int(data.get("punch_frame", 0)))

@@ -9,7 +9,6 @@ result is a pure function of (request, segments), which is what the sidecar reco
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ class Recipe:
 
     def to_dict(self, frame_rate: float) -> dict:
         return {
-            "request": dataclasses.asdict(self.request),
+            "request": self.request.to_dict(),
             "punch_frame": self.punch_frame,
             "punch_seconds": round(self.punch_frame / frame_rate, 6),
             "crossfade_ms": CROSSFADE_MS,

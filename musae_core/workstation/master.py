@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.models.base import CfgBranch, GenerationRequest
+from musae_core.models.sampling import SAMPLING_FIELDS, SamplingSettings
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,7 @@ class MasterSettings:
     duration: float = 5.0
     seed: int = 1
     seed_locked: bool = True
-    temperature: float = 1.0
-    top_k: int = 250
-    cfg_scale: float = 3.0
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
     steer_branch: str = CfgBranch.BOTH.value
 
     def __post_init__(self) -> None:
@@ -31,13 +30,16 @@ class MasterSettings:
 
     def request(self) -> GenerationRequest:
         return GenerationRequest(
-            prompts=(self.prompt,),
-            duration=self.duration,
-            seed=self.seed,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            cfg_scale=self.cfg_scale,
+            prompts=(self.prompt,), duration=self.duration, seed=self.seed, sampling=self.sampling
         )
+
+    def replace(self, **changes: Any) -> MasterSettings:
+        """These settings with some changed; a sampling knob (``top_p=0.9``) may be named
+        directly, as the master panel and MIDI mappings do."""
+        knobs = {k: changes.pop(k) for k in SAMPLING_FIELDS if k in changes}
+        if knobs:
+            changes["sampling"] = changes.get("sampling", self.sampling).replace(**knobs)
+        return dataclasses.replace(self, **changes)
 
     def next_seed(self, rng: random.Random | None = None) -> MasterSettings:
         """The settings for the next render: same seed when locked, a fresh one otherwise."""
@@ -46,9 +48,14 @@ class MasterSettings:
         return dataclasses.replace(self, seed=(rng or random.Random()).randrange(2**31))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The project-file form: the sampling keys flat beside the others, as before."""
+        own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        sampling = own.pop("sampling")
+        return {**own, **sampling.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MasterSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """Unknown keys are ignored; missing ones (top_p in files before it existed) default."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"sampling"}
+        own = {k: v for k, v in data.items() if k in known}
+        return cls(**own, sampling=SamplingSettings.from_dict(data))

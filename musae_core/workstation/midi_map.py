@@ -14,7 +14,7 @@ from musae_core.errors import MusaeError
 
 KINDS = ("cc", "pitchbend", "note")
 RAW_RANGE = {"cc": (0, 127), "note": (0, 127), "pitchbend": (-8192, 8191)}
-MASTER_TARGETS = ("temperature", "top_k", "cfg_scale", "duration")
+MASTER_TARGETS = ("temperature", "top_k", "top_p", "cfg_scale", "duration")
 SECTION_VERSION = 1  # of the project's "midi" section; a project without it has no mappings
 
 

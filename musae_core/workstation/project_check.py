@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from musae_core.errors import MusaeError
+from musae_core.models.sampling import SamplingSettings
 from musae_core.workstation.master import MasterSettings
 
 OPTIONAL_TEXT = (str, None)
@@ -19,7 +20,9 @@ TOP = {
     "master": dict,
     "takes": list,
 }
-MASTER = {f.name: type(f.default) for f in dataclasses.fields(MasterSettings)}
+MASTER = {
+    f.name: type(f.default) for f in dataclasses.fields(MasterSettings) if f.name != "sampling"
+} | {f.name: type(f.default) for f in dataclasses.fields(SamplingSettings)}  # stored flat
 CHANNEL = {
     "feature": int,
     "strength": float,
