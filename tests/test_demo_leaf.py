@@ -1,6 +1,6 @@
 """The demo is a leaf (issue 21, section 1): the engine imports and loads models without it and
 without the semitone codec, which transformers learns about only when a folder names it; the
-demo's model id and the debug model's ids resolve through explicit registration points."""
+demo's model id, label method and debug-model ids resolve through explicit registration points."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 import musae_core.models
 from musae_core.errors import MusaeError
+from musae_core.labeling.file_classifiers import FILE_CLASSIFIERS, file_classifier_method
 from musae_core.models import loading
 from musae_core.models.audiocraft_backend import audiocraft_available
 from musae_core.models.loading import load_model, register_model_parts
@@ -118,3 +119,18 @@ def test_tiny_audiocraft_is_dispatched_by_the_loader():
     if not audiocraft_available():
         with pytest.raises(MusaeError, match="audiocraft"):
             load_model("tiny-audiocraft", device="cpu")
+
+
+def test_the_demo_classifier_is_a_registered_label_method():
+    from musae_core.labeling.cli import METHODS
+
+    assert "classifier" in METHODS and "classifier" in FILE_CLASSIFIERS
+    with pytest.raises(MusaeError, match="needs --classifier"):
+        file_classifier_method("classifier", None, top_k=3)
+    npz = DEMO_DIR / "factor_classifier.npz"
+    if not npz.exists():
+        pytest.skip("no shipped factor classifier")
+    method = file_classifier_method("classifier", str(npz), top_k=2)
+    assert method.source == "classifier" and method.top_k == 2
+    assert method.job == "label:classifier:musae-demo-factors"
+    assert "flute" in method.tagger.metadata.classes
