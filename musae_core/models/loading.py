@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn
@@ -50,7 +51,9 @@ def load_model(
     return model
 
 
-def _load_model(model_id, device, dtype, cache_dir, allow_download) -> MusicModel:
+def _load_model(
+    model_id: str, device: str, dtype: str, cache_dir: str | Path | None, allow_download: bool
+) -> MusicModel:
     from musae_core.models.convert_audiocraft import is_audiocraft_checkpoint
     from musae_core.models.musicgen_hf import TransformersMusicGen
     from musae_core.models.musicgen_melody_hf import TransformersMusicGenMelody
@@ -139,13 +142,16 @@ def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
 
 
-def _load_transformers(model_id: str, cache_dir, allow_download: bool):
+def _load_transformers(
+    model_id: str, cache_dir: str | Path | None, allow_download: bool
+) -> tuple[Any, Any]:  # (transformers MusicGen model, its tokenizer)
     from transformers import (
         AutoConfig,
         AutoTokenizer,
         MusicgenForConditionalGeneration,
         MusicgenMelodyForConditionalGeneration,
         PretrainedConfig,
+        PreTrainedModel,
     )
 
     local = Path(model_id).expanduser()
@@ -165,7 +171,7 @@ def _load_transformers(model_id: str, cache_dir, allow_download: bool):
         config = AutoConfig.from_pretrained(source, cache_dir=cache_dir, local_files_only=offline)
     except (OSError, ValueError) as exc:
         raise _missing_weights_error(model_id, is_folder) from exc
-    classes = {
+    classes: dict[str, type[PreTrainedModel]] = {
         "musicgen": MusicgenForConditionalGeneration,
         "musicgen_melody": MusicgenMelodyForConditionalGeneration,
     }

@@ -156,10 +156,12 @@ class SemitoneCodecModel(SemitoneCodecPreTrainedModel):
             codes.append(idx)
         return torch.stack(codes), quantized
 
-    def dequantize(self, codes: torch.Tensor) -> torch.Tensor:
+    # the codec's own codes -> features, not transformers' (argument-less) quantization API
+    def dequantize(self, codes: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """(Q, N) -> (N, bands)."""
         books = self.codebooks.float()
-        return sum(books[q][codes[q]] for q in range(codes.shape[0]))
+        rest = (books[q][codes[q]] for q in range(1, codes.shape[0]))
+        return sum(rest, start=books[0][codes[0]])
 
     def synthesize(self, features: torch.Tensor) -> torch.Tensor:
         """(B, frames, bands) log band power -> (B, frames * hop_length) audio."""
@@ -215,6 +217,7 @@ class SemitoneCodecModel(SemitoneCodecPreTrainedModel):
 
     def forward(self, input_values: torch.Tensor, *args, **kwargs) -> SemitoneCodecDecoderOutput:
         codes = self.encode(input_values).audio_codes
+        assert codes is not None  # encode always sets them
         out = self.decode(codes)
         out.audio_values = out.audio_values[..., : input_values.shape[-1]]
         return out
