@@ -64,7 +64,8 @@ def _load_model(
     if name == "tiny-audiocraft":  # audiocraft's own debug model, on the audiocraft backend
         from musae_core.models.audiocraft_debug import load_debug_audiocraft
 
-        return load_debug_audiocraft(_tiny_seed(model_id), torch_device, torch_dtype)
+        debug: MusicModel = load_debug_audiocraft(_tiny_seed(model_id), torch_device, torch_dtype)
+        return debug
     if is_audiocraft_checkpoint(model_id):
         from musae_core.models.audiocraft_backend import load_audiocraft_model
 
@@ -110,7 +111,7 @@ def _tiny_seed(model_id: str) -> int:
     return int(text)
 
 
-def register_model_parts(config: dict, model_id: str) -> None:
+def register_model_parts(config: dict[str, Any], model_id: str) -> None:
     """Tell transformers about a model part musae ships that ``config`` (a MusicGen config.json)
     names: today the semitone codec of the demo's model. Only then is its module imported, so
     other models load without it, and with a transformers too old for it."""
