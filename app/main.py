@@ -15,7 +15,8 @@ log = logging.getLogger("musae.app")
 
 
 def demo_project() -> Path | None:
-    """The user's own copy of the shipped demo project (see musae_core/demo/ship.py)."""
+    """The user's own copy of the shipped demo project (see musae_core/demo/ship.py): the app's
+    default project, and its one import of the demo (a registration point, docs/demo.md)."""
     from musae_core.demo.ship import user_demo_project
     from musae_core.workstation.settings import data_dir
 

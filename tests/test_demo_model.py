@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from musae_core.demo.codec import DemoCodecConfig, DemoCodecModel
 from musae_core.demo.codec_train import CodecTrainSpec, train_codec
 from musae_core.demo.corpus import CorpusSpec, build_corpus
 from musae_core.demo.data import load_corpus_audio
@@ -24,6 +23,7 @@ from musae_core.errors import MusaeError
 from musae_core.models.base import GenerationRequest
 from musae_core.models.loading import load_model
 from musae_core.models.residual import capture_residual
+from musae_core.models.semitone_codec import SemitoneCodecConfig, SemitoneCodecModel
 from musae_core.steering import AddDirection, steer
 
 if shutil.which("fluidsynth") is None and not os.environ.get("CI"):
@@ -46,7 +46,7 @@ def corpus(tmp_path_factory):
 
 def _spec(codec_steps: int, lm_steps: int) -> DemoTrainSpec:
     return DemoTrainSpec(
-        codec=DemoCodecConfig(**TINY_CODEC),
+        codec=SemitoneCodecConfig(**TINY_CODEC),
         codec_train=CodecTrainSpec(iterations=codec_steps),
         shape=TINY_SHAPE,
         lm_train=LMTrainSpec(batch=4, crop_frames=40, warmup=2, max_steps=lm_steps, minutes=5),
@@ -54,7 +54,7 @@ def _spec(codec_steps: int, lm_steps: int) -> DemoTrainSpec:
 
 
 def test_codec_api_matches_encodec_shapes():
-    codec = DemoCodecModel(DemoCodecConfig(**TINY_CODEC)).eval()
+    codec = SemitoneCodecModel(SemitoneCodecConfig(**TINY_CODEC)).eval()
     with torch.inference_mode():
         codes = codec.encode(torch.randn(3, 1, 16_000 + 100)).audio_codes
         assert codes.shape == (1, 3, 2, 51)  # padded up to whole 320-sample frames
@@ -71,10 +71,10 @@ def test_codec_training_keeps_pitch_and_resumes(corpus, tmp_path):
     from musae_core.errors import Cancelled
     from musae_core.jobs import CancelToken
 
-    config = DemoCodecConfig(**TINY_CODEC)
+    config = SemitoneCodecConfig(**TINY_CODEC)
     audio, _ = load_corpus_audio(corpus, config.sampling_rate)
     torch.manual_seed(0)
-    before = evaluate_codec(DemoCodecModel(config).eval(), audio[:4])
+    before = evaluate_codec(SemitoneCodecModel(config).eval(), audio[:4])
     cancel = CancelToken()
     logs = []
 
@@ -282,7 +282,7 @@ def test_mode_contrast_makes_the_lm_read_the_mode_word(tmp_path):
     modes = ["major", "minor"] * 8
     codes = np.stack([rng.integers(0, 16, (2, 40)) + (16 if m == "minor" else 0) for m in modes])
     captions = [f"slow soft {m} flute melody, in C {m}" for m in modes]
-    codec = DemoCodecModel(DemoCodecConfig(**TINY_CODEC)).eval()
+    codec = SemitoneCodecModel(SemitoneCodecConfig(**TINY_CODEC)).eval()
     gaps = {}
     for weight in (0.0, 1.0):
         hf = build_demo_musicgen(codec, TINY_SHAPE, seed=0)

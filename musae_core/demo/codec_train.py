@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musae_core.demo.codec import DemoCodecConfig, DemoCodecModel, nearest
 from musae_core.fileio import atomic_path
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
+from musae_core.models.semitone_codec import SemitoneCodecConfig, SemitoneCodecModel, nearest
 
 CKPT = "codec_ckpt.pt"
 
@@ -51,7 +51,7 @@ def kmeans(x: torch.Tensor, k: int, iterations: int, generator: torch.Generator,
     return centres
 
 
-def frames_for_training(codec: DemoCodecModel, audio: np.ndarray, spec: CodecTrainSpec,
+def frames_for_training(codec: SemitoneCodecModel, audio: np.ndarray, spec: CodecTrainSpec,
                         cancel: CancelToken | None = None) -> torch.Tensor:  # fmt: skip
     """Log band frames of ``audio`` (clips, samples), sampled down to ``spec.max_frames``."""
     feats = []
@@ -67,7 +67,7 @@ def frames_for_training(codec: DemoCodecModel, audio: np.ndarray, spec: CodecTra
     return x
 
 
-def save_checkpoint(path: Path, codec: DemoCodecModel, stages_done: int, spec) -> None:
+def save_checkpoint(path: Path, codec: SemitoneCodecModel, stages_done: int, spec) -> None:
     payload = {"config": codec.config.to_dict(), "model": codec.state_dict(),
                "stages_done": stages_done, "spec": asdict(spec)}  # fmt: skip
     with atomic_path(path) as tmp:
@@ -87,34 +87,34 @@ def codec_finished(path: str | Path, spec: CodecTrainSpec | None = None) -> bool
     return payload["stages_done"] >= payload["config"]["num_quantizers"]
 
 
-def load_codec_checkpoint(path: str | Path) -> DemoCodecModel:
+def load_codec_checkpoint(path: str | Path) -> SemitoneCodecModel:
     """The codec stored in a training checkpoint, in eval mode."""
     payload = _payload(Path(path))
-    codec = DemoCodecModel(DemoCodecConfig(**_config_kwargs(payload["config"])))
+    codec = SemitoneCodecModel(SemitoneCodecConfig(**_config_kwargs(payload["config"])))
     codec.load_state_dict(payload["model"])
     return codec.eval()
 
 
 def _config_kwargs(d: dict) -> dict:
-    fields = DemoCodecConfig.__dataclass_fields__
+    fields = SemitoneCodecConfig.__dataclass_fields__
     return {k: v for k, v in d.items() if k in fields and k not in ("model_type",)}
 
 
 def train_codec(
     audio: np.ndarray,
     out: str | Path,
-    config: DemoCodecConfig,
+    config: SemitoneCodecConfig,
     spec: CodecTrainSpec,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     log=print,
-) -> DemoCodecModel:
+) -> SemitoneCodecModel:
     """Fit (or resume fitting) every RVQ stage on ``audio`` (clips, samples)."""
     progress = progress or no_progress
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CKPT
-    codec = DemoCodecModel(config).eval()
+    codec = SemitoneCodecModel(config).eval()
     done = 0
     if ckpt.exists():
         payload = _payload(ckpt)
@@ -153,7 +153,7 @@ def mel_l1(pred: torch.Tensor, target: torch.Tensor, sample_rate: int) -> float:
 
 
 @torch.inference_mode()
-def evaluate_codec(codec: DemoCodecModel, audio: np.ndarray, max_clips: int = 16) -> dict:
+def evaluate_codec(codec: SemitoneCodecModel, audio: np.ndarray, max_clips: int = 16) -> dict:
     """Reconstruction quality on ``audio`` (clips, samples): mel L1, chroma and log-magnitude
     correlation (SNR is reported but means little: Griffin-Lim does not keep the phase)."""
     import librosa

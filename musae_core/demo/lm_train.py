@@ -27,13 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from musae_core.demo.codec import DemoCodecModel
 from musae_core.demo.factors import flip_mode
 from musae_core.demo.tokenizer import demo_tokenizer
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models import delay as dp
+from musae_core.models.semitone_codec import SemitoneCodecModel
 
 CKPT = "lm_ckpt.pt"
 CODES = "codes.npz"
@@ -59,7 +59,7 @@ class LMTrainSpec:
 
 @torch.inference_mode()
 def encode_corpus(
-    codec: DemoCodecModel,
+    codec: SemitoneCodecModel,
     audio: np.ndarray,
     batch: int = 8,
     progress: ProgressFn | None = None,

@@ -1,10 +1,11 @@
 """Assemble the demo model as a real transformers MusicGen folder (safetensors + tokenizer).
 
 Text encoder: a small T5 over the byte-level tokenizer of ``models/tiny.py`` (trained jointly
-with the decoder). Audio encoder: the demo codec (``musae_demo_codec``). Decoder: a small
+with the decoder). Audio encoder: the semitone codec
+(``models/semitone_codec.py``, model type ``musae_demo_codec``). Decoder: a small
 MusicGen decoder over the codec's delayed codebooks. ``load_model(folder)`` then runs it through
-``TransformersMusicGen`` like any facebook/musicgen-* checkpoint, once ``musae_core.demo.codec``
-is imported (which registers the codec with transformers' Auto classes).
+``TransformersMusicGen`` like any facebook/musicgen-* checkpoint (``load_model`` registers the
+semitone codec with transformers' Auto classes when a folder's config names it).
 """
 
 from __future__ import annotations
@@ -22,29 +23,18 @@ from transformers import (
     T5Config,
 )
 
-from musae_core.demo.codec import DemoCodecConfig, DemoCodecModel
 from musae_core.demo.tokenizer import demo_tokenizer
+from musae_core.models import semitone_codec
 from musae_core.models.hf_quiet import quiet_musicgen_config_check
+from musae_core.models.loading import SHIPPED_MODELS
+from musae_core.models.semitone_codec import SemitoneCodecConfig, SemitoneCodecModel
 
 quiet_musicgen_config_check()  # pad/bos = codebook_size is MusicGen's own layout, not an error
 
 MAX_SECONDS = 30
 
 
-DEMO_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo" / "model"
-
-
-def demo_model_folder() -> Path:
-    """The shipped demo model (``load_model("demo")``)."""
-    from musae_core.errors import MusaeError
-
-    if not (DEMO_MODEL_DIR / "config.json").exists():
-        raise MusaeError(
-            f"The demo model is missing from {DEMO_MODEL_DIR}.",
-            "train it: musae demo build-corpus --out C && musae demo train --corpus C --out W, "
-            f"then copy W/model to {DEMO_MODEL_DIR}.",
-        )
-    return DEMO_MODEL_DIR
+DEMO_MODEL_DIR = SHIPPED_MODELS["demo"]  # resources/demo/model: ``load_model("demo")``
 
 
 @dataclass
@@ -60,7 +50,8 @@ class LMShape:
     text_heads: int = 4
 
 
-def demo_config(codec_config: DemoCodecConfig, shape: LMShape) -> MusicgenConfig:
+def demo_config(codec_config: SemitoneCodecConfig, shape: LMShape) -> MusicgenConfig:
+    semitone_codec.register()  # MusicgenConfig looks the audio encoder up in AutoConfig
     text = T5Config(
         vocab_size=len(demo_tokenizer()),
         d_model=shape.hidden_size,
@@ -105,7 +96,7 @@ def set_generation_defaults(model: MusicgenForConditionalGeneration) -> None:
 
 
 def build_demo_musicgen(
-    codec: DemoCodecModel, shape: LMShape, seed: int = 0
+    codec: SemitoneCodecModel, shape: LMShape, seed: int = 0
 ) -> MusicgenForConditionalGeneration:
     """A fresh (untrained LM) MusicGen around a trained ``codec``."""
     torch.manual_seed(seed)

@@ -43,9 +43,10 @@ def save_fp16_model(model_dir: Path, dest: Path) -> None:
     import torch
     from transformers import MusicgenForConditionalGeneration
 
-    import musae_core.demo.codec  # noqa: F401  (registers the codec with transformers)
     from musae_core.demo.model_build import save_demo_model
+    from musae_core.models import semitone_codec
 
+    semitone_codec.register()  # the folder's audio encoder is the semitone codec
     hf = MusicgenForConditionalGeneration.from_pretrained(str(model_dir))
     extra = model_dir / "musae_demo.json"
     meta = json.loads(extra.read_text()) if extra.exists() else None

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musae_core.demo.codec import DemoCodecConfig
 from musae_core.demo.codec_train import (
     CKPT as CODEC_CKPT,
 )
@@ -44,13 +43,14 @@ from musae_core.demo.model_build import LMShape, build_demo_musicgen, save_demo_
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn, check
+from musae_core.models.semitone_codec import SemitoneCodecConfig
 
 ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 
 
 @dataclass
 class DemoTrainSpec:
-    codec: DemoCodecConfig = field(default_factory=DemoCodecConfig)
+    codec: SemitoneCodecConfig = field(default_factory=SemitoneCodecConfig)
     codec_train: CodecTrainSpec = field(default_factory=CodecTrainSpec)
     shape: LMShape = field(default_factory=LMShape)
     lm_train: LMTrainSpec = field(default_factory=LMTrainSpec)

@@ -12,8 +12,9 @@ from pathlib import Path
 from musae_core.cli_support import progress_bar, stopped_exit
 from musae_core.errors import MusaeError
 from musae_core.features.db import FeatureDB
+from musae_core.labeling.file_classifiers import FILE_CLASSIFIERS, file_classifier_method
 
-METHODS = ("descriptors", "clap", "llm", "essentia", "classifier", "validate")
+METHODS = ("descriptors", "clap", "llm", "essentia", *FILE_CLASSIFIERS, "validate")
 KEPT = "every label written so far is in the database; run the same command to finish the rest"
 
 
@@ -95,17 +96,8 @@ def _build_method(args, embedder_cache):
             )
         return TaggerMethod(EssentiaTagger(args.essentia_embedding, args.essentia_head),
                             top_k=args.top_k)  # fmt: skip
-    if args.method == "classifier":
-        from musae_core.demo.factor_tagger import FactorTagger
-        from musae_core.labeling.methods import TaggerMethod
-
-        if not args.classifier:
-            raise MusaeError(
-                "--method classifier needs --classifier (a factor classifier .npz).",
-                "use resources/demo/factor_classifier.npz or train one: musae demo features.",
-            )
-        tagger = FactorTagger.load(args.classifier)
-        return TaggerMethod(tagger, top_k=args.top_k, source="classifier")
+    if args.method in FILE_CLASSIFIERS:
+        return file_classifier_method(args.method, args.classifier, args.top_k)
     return None
 
 

@@ -365,16 +365,3 @@ def _load_compression(folder: Path, allow_download: bool) -> nn.Module:
     model = builders.get_compression_model(cfg)
     model.load_state_dict(pkg["best_state"])
     return model.eval()
-
-
-def load_audiocraft_id(model_id: str, device: torch.device, dtype: torch.dtype,
-                       allow_download: bool = False) -> AudiocraftMusicGen:  # fmt: skip
-    """``load_model``'s entry: 'tiny-audiocraft[:SEED]' or an audiocraft export path."""
-    name, _, seed_text = model_id.partition(":")
-    if name == "tiny-audiocraft":
-        if seed_text and not seed_text.isdigit():
-            raise MusaeError(f"Bad tiny model id {model_id!r}.", "use 'tiny-audiocraft:SEED'.")
-        from musae_core.models.audiocraft_debug import load_debug_audiocraft
-
-        return load_debug_audiocraft(int(seed_text or 0), device, dtype)
-    return load_audiocraft_model(model_id, device, dtype, model_id, allow_download)

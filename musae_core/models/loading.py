@@ -7,6 +7,7 @@ asked for a download (``musae download`` or ``allow_download=True``).
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,11 @@ from musae_core.models.base import MusicModel
 from musae_core.models.devices import select_device, select_dtype
 
 log = logging.getLogger(__name__)
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+SHIPPED_MODELS = {"demo": RESOURCES / "demo" / "model"}  # id -> folder (musae demo train's)
+SEMITONE_CODEC_TYPE = "musae_demo_codec"  # = semitone_codec.MODEL_TYPE (import-free here)
+SEMITONE_CODEC_TRANSFORMERS = "5.4"  # strict dataclass configs (5.3 refuses it; 5.4 loads it)
 
 KNOWN_MUSICGEN_IDS = (
     "facebook/musicgen-small",
@@ -36,7 +42,8 @@ def load_model(
     cache_dir: str | Path | None = None,
     allow_download: bool = False,
 ) -> MusicModel:
-    """Load ``model_id``: 'tiny[-stereo|-melody][:SEED]', 'demo', a folder, or a HF repo id."""
+    """Load ``model_id``: 'tiny[-stereo|-melody|-audiocraft][:SEED]', a shipped model ('demo'),
+    a folder (transformers or audiocraft export), or a Hugging Face repo id."""
     from musae_core import threads
 
     model = _load_model(model_id, device, dtype, cache_dir, allow_download)
@@ -47,19 +54,22 @@ def load_model(
 def _load_model(
     model_id: str, device: str, dtype: str, cache_dir: str | Path | None, allow_download: bool
 ) -> MusicModel:
+    from musae_core.models.convert_audiocraft import is_audiocraft_checkpoint
     from musae_core.models.musicgen_hf import TransformersMusicGen
+    from musae_core.models.musicgen_melody_hf import TransformersMusicGenMelody
 
     torch_device = select_device(device)
     torch_dtype = select_dtype(dtype, torch_device)
-    from musae_core.models.musicgen_melody_hf import TransformersMusicGenMelody
-
     name = model_id.split(":")[0]
-    from musae_core.models.convert_audiocraft import is_audiocraft_checkpoint
+    if name == "tiny-audiocraft":  # audiocraft's own debug model, on the audiocraft backend
+        from musae_core.models.audiocraft_debug import load_debug_audiocraft
 
-    if name == "tiny-audiocraft" or is_audiocraft_checkpoint(model_id):  # audiocraft backend
-        from musae_core.models.audiocraft_backend import load_audiocraft_id
+        debug: MusicModel = load_debug_audiocraft(_tiny_seed(model_id), torch_device, torch_dtype)
+        return debug
+    if is_audiocraft_checkpoint(model_id):
+        from musae_core.models.audiocraft_backend import load_audiocraft_model
 
-        return load_audiocraft_id(model_id, torch_device, torch_dtype, allow_download)
+        return load_audiocraft_model(model_id, torch_device, torch_dtype, model_id, allow_download)
     if name in ("tiny", "tiny-stereo", "tiny-melody"):
         from musae_core.models.tiny import build_tiny_musicgen, build_tiny_musicgen_melody
 
@@ -68,14 +78,25 @@ def _load_model(
             hf, tokenizer = build_tiny_musicgen_melody(seed)
         else:
             hf, tokenizer = build_tiny_musicgen(seed, stereo=name == "tiny-stereo")
-    elif name == "demo":
-        from musae_core.demo.model_build import demo_model_folder
-
-        hf, tokenizer = _load_transformers(str(demo_model_folder()), cache_dir, False)
+    elif model_id in SHIPPED_MODELS:
+        hf, tokenizer = _load_transformers(str(shipped_model_folder(model_id)), cache_dir, False)
     else:
         hf, tokenizer = _load_transformers(model_id, cache_dir, allow_download)
     backend = TransformersMusicGenMelody if "Melody" in type(hf).__name__ else TransformersMusicGen
     return backend(hf.to(torch_device, torch_dtype), tokenizer, model_id)
+
+
+def shipped_model_folder(model_id: str) -> Path:
+    """The folder of a model shipped under resources/ (``SHIPPED_MODELS``), found by path: loading
+    the demo's model never imports the demo code that built it."""
+    folder = SHIPPED_MODELS[model_id]
+    if not (folder / "config.json").exists():
+        raise MusaeError(
+            f"The {model_id} model is missing from {folder}.",
+            f"build it as {folder.parent / 'README.md'} says (the demo: scripts/build_demo.sh, "
+            f"or musae demo train, then copy its model folder to {folder}).",
+        )
+    return folder
 
 
 def _tiny_seed(model_id: str) -> int:
@@ -85,9 +106,41 @@ def _tiny_seed(model_id: str) -> int:
     if not text.isdigit():
         raise MusaeError(
             f"Bad tiny model id {model_id!r}.",
-            "use e.g. 'tiny', 'tiny:SEED', 'tiny-stereo' or 'tiny-melody'.",
+            "use e.g. 'tiny', 'tiny:SEED', 'tiny-stereo', 'tiny-melody' or 'tiny-audiocraft:SEED'.",
         )
     return int(text)
+
+
+def register_model_parts(config: dict[str, Any], model_id: str) -> None:
+    """Tell transformers about a model part musae ships that ``config`` (a MusicGen config.json)
+    names: today the semitone codec of the demo's model. Only then is its module imported, so
+    other models load without it, and with a transformers too old for it."""
+    if (config.get("audio_encoder") or {}).get("model_type") != SEMITONE_CODEC_TYPE:
+        return
+    import transformers
+
+    if _release(transformers.__version__) < _release(SEMITONE_CODEC_TRANSFORMERS):
+        raise _codec_needs_newer_transformers(model_id, "its config is a strict dataclass")
+    try:
+        from musae_core.models import semitone_codec
+    except ImportError as exc:
+        raise _codec_needs_newer_transformers(model_id, str(exc)) from exc
+    semitone_codec.register()
+
+
+def _codec_needs_newer_transformers(model_id: str, why: str) -> MusaeError:
+    import transformers
+
+    return MusaeError(
+        f"{model_id} uses musae's semitone codec, which needs transformers >= "
+        f"{SEMITONE_CODEC_TRANSFORMERS} (installed: {transformers.__version__}; {why}).",
+        f"upgrade it: pip install 'transformers>={SEMITONE_CODEC_TRANSFORMERS}'.",
+    )
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """'5.4.0.dev0' -> (5, 4): enough to compare against a floor."""
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
 
 
 def _load_transformers(
@@ -98,10 +151,9 @@ def _load_transformers(
         AutoTokenizer,
         MusicgenForConditionalGeneration,
         MusicgenMelodyForConditionalGeneration,
+        PretrainedConfig,
         PreTrainedModel,
     )
-
-    import musae_core.demo.codec  # noqa: F401  (registers the demo model's codec with Auto*)
 
     local = Path(model_id).expanduser()
     is_folder = local.is_dir()
@@ -113,6 +165,10 @@ def _load_transformers(
     source = str(local) if is_folder else model_id
     offline = is_folder or not allow_download
     try:
+        raw, _ = PretrainedConfig.get_config_dict(
+            source, cache_dir=cache_dir, local_files_only=offline
+        )
+        register_model_parts(raw, model_id)
         config = AutoConfig.from_pretrained(source, cache_dir=cache_dir, local_files_only=offline)
     except (OSError, ValueError) as exc:
         raise _missing_weights_error(model_id, is_folder) from exc

@@ -1,4 +1,8 @@
-"""The demo model's codec: residual VQ over a semitone-band spectrum, plugged into MusicGen.
+"""The semitone codec: residual VQ over a semitone-band spectrum, plugged into MusicGen.
+
+A model part like transformers' ``EncodecModel``; the embedded demo's model (resources/demo/model)
+is built on it. Transformers learns about it only through ``register()``, which ``load_model``
+calls when a model folder's config names this codec, not on import and not on every load.
 
 Why this design: it is the simplest one we measured that keeps pitch. A small learned
 encoder/decoder (log-STFT -> ConvNeXt -> RVQ -> ConvNeXt -> Griffin-Lim), trained for the CPU
@@ -16,8 +20,9 @@ docs/demo.md).
   magnitude -> fast Griffin-Lim from zero phase (deterministic).
 
 The codebooks are the only weights (a frozen parameter). Registered with transformers' Auto
-classes as ``musae_demo_codec``: ``encode(wav).audio_codes`` is (1, batch, codebooks, frames) and
-``decode(codes).audio_values`` is (batch, 1, samples), exactly like ``EncodecModel``.
+classes as ``musae_demo_codec`` (the name saved folders carry): ``encode(wav).audio_codes`` is
+(1, batch, codebooks, frames) and ``decode(codes).audio_values`` is (batch, 1, samples), exactly
+like ``EncodecModel``.
 """
 
 from __future__ import annotations
@@ -32,12 +37,12 @@ from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedMode
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-MODEL_TYPE = "musae_demo_codec"
+MODEL_TYPE = "musae_demo_codec"  # what saved folders' config.json names: renaming breaks them
 
 
 @strict
-class DemoCodecConfig(PreTrainedConfig):
-    """Shape of the demo codec. ``hop_length`` samples per code frame (50 Hz at the defaults)."""
+class SemitoneCodecConfig(PreTrainedConfig):
+    """Shape of the codec. ``hop_length`` samples per code frame (50 Hz at the defaults)."""
 
     model_type = MODEL_TYPE
     sampling_rate: int = 16_000
@@ -61,17 +66,17 @@ class DemoCodecConfig(PreTrainedConfig):
 
 
 @dataclass
-class DemoCodecEncoderOutput(ModelOutput):
+class SemitoneCodecEncoderOutput(ModelOutput):
     audio_codes: torch.Tensor | None = None
     audio_scales: list | None = None
 
 
 @dataclass
-class DemoCodecDecoderOutput(ModelOutput):
+class SemitoneCodecDecoderOutput(ModelOutput):
     audio_values: torch.Tensor | None = None
 
 
-def semitone_filterbank(config: DemoCodecConfig) -> torch.Tensor:
+def semitone_filterbank(config: SemitoneCodecConfig) -> torch.Tensor:
     """(bands, bins) triangular weights on the MIDI-pitch axis; edge bands take the rest."""
     freqs = torch.fft.rfftfreq(config.n_fft, 1.0 / config.sampling_rate).double()
     pitch = 12 * torch.log2(freqs.clamp_min(1e-3) / 440.0) + 69
@@ -89,21 +94,21 @@ def nearest(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     return dist.argmin(dim=1)
 
 
-class DemoCodecPreTrainedModel(PreTrainedModel):
-    config: DemoCodecConfig
-    config_class = DemoCodecConfig
+class SemitoneCodecPreTrainedModel(PreTrainedModel):
+    config: SemitoneCodecConfig
+    config_class = SemitoneCodecConfig
     base_model_prefix = "demo_codec"
     main_input_name = "input_values"
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, DemoCodecModel):
+        if isinstance(module, SemitoneCodecModel):
             init.normal_(module.codebooks)
 
 
-class DemoCodecModel(DemoCodecPreTrainedModel):
+class SemitoneCodecModel(SemitoneCodecPreTrainedModel):
     """Semitone-band features, residual VQ, band-to-bin expansion and Griffin-Lim."""
 
-    def __init__(self, config: DemoCodecConfig) -> None:
+    def __init__(self, config: SemitoneCodecConfig) -> None:
         super().__init__(config)
         c = config
         self.codebooks = nn.Parameter(
@@ -194,13 +199,13 @@ class DemoCodecModel(DemoCodecPreTrainedModel):
         extra = (-wav.shape[-1]) % hop
         return nn.functional.pad(wav, (0, extra)) if extra else wav
 
-    def encode(self, input_values: torch.Tensor, *args, **kwargs) -> DemoCodecEncoderOutput:
+    def encode(self, input_values: torch.Tensor, *args, **kwargs) -> SemitoneCodecEncoderOutput:
         """(B, 1, samples) -> audio_codes (1, B, num_quantizers, frames)."""
         feats = self.band_features(self._pad(input_values[:, 0].float()))
         b, t, n = feats.shape
         codes, _ = self.quantize(feats.reshape(b * t, n))
         codes = codes.reshape(-1, b, t).transpose(0, 1)  # (B, Q, T)
-        return DemoCodecEncoderOutput(audio_codes=codes[None], audio_scales=[None] * b)
+        return SemitoneCodecEncoderOutput(audio_codes=codes[None], audio_scales=[None] * b)
 
     def decode(self, audio_codes: torch.Tensor, audio_scales=None, *args, **kwargs):
         """audio_codes (1, B, Q, frames) -> audio_values (B, 1, samples)."""
@@ -208,9 +213,9 @@ class DemoCodecModel(DemoCodecPreTrainedModel):
         b, q, t = codes.shape
         feats = self.dequantize(codes.transpose(0, 1).reshape(q, b * t)).reshape(b, t, -1)
         wav = self.synthesize(feats)
-        return DemoCodecDecoderOutput(audio_values=wav[:, None].to(self.codebooks.dtype))
+        return SemitoneCodecDecoderOutput(audio_values=wav[:, None].to(self.codebooks.dtype))
 
-    def forward(self, input_values: torch.Tensor, *args, **kwargs) -> DemoCodecDecoderOutput:
+    def forward(self, input_values: torch.Tensor, *args, **kwargs) -> SemitoneCodecDecoderOutput:
         codes = self.encode(input_values).audio_codes
         assert codes is not None  # encode always sets them
         out = self.decode(codes)
@@ -219,11 +224,11 @@ class DemoCodecModel(DemoCodecPreTrainedModel):
 
 
 def register() -> None:
-    """Make ``AutoConfig``/``AutoModel`` (and so MusicGen's from_pretrained) know the codec."""
+    """Make ``AutoConfig``/``AutoModel`` (and so MusicGen's from_pretrained) know the codec.
+
+    Idempotent. Called by ``load_model`` for a folder whose config names ``MODEL_TYPE``, and by
+    the demo's builders before they save or reload such a folder."""
     with contextlib.suppress(ValueError):  # already registered
-        AutoConfig.register(MODEL_TYPE, DemoCodecConfig)
+        AutoConfig.register(MODEL_TYPE, SemitoneCodecConfig)
     with contextlib.suppress(ValueError):
-        AutoModel.register(DemoCodecConfig, DemoCodecModel)
-
-
-register()
+        AutoModel.register(SemitoneCodecConfig, SemitoneCodecModel)
