@@ -29,6 +29,7 @@ from musae_core.demo.concept_score import (
     concept_truth,
     ensure_analysis_store,
     label_fine_concepts,
+    level_tables,
     score_concept_labels,
     score_concept_section,
 )
@@ -293,10 +294,11 @@ def _concept_lines(report: dict) -> list[str]:
         f"{st.get('features_from', 'tracking features')}, best first, round-robin over "
         f"concepts): **{steer['fraction_steering']:.0%}** (target >= 50 %; paper: "
         f"{PAPER_STEERING[0]:.0%}-{PAPER_STEERING[1]:.0%})", "",
-        "Per concept (held-out clips; F1 columns: best single feature at its calibrated "
-        "threshold, k-sparse probes, full probes):", "",
+        "Per concept, each at its level (held-out clips; F1 columns: best single feature at "
+        "its calibrated threshold, k-sparse probes, full probes):", "",
     ]  # fmt: skip
-    return lines + report_from_json(section).to_markdown().splitlines()
+    return (lines + report_from_json(section).to_markdown().splitlines()
+            + level_tables(section))  # fmt: skip
 
 
 def _prompt_lines(pf: dict) -> list[str]:
