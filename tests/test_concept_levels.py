@@ -119,3 +119,11 @@ def test_scorecard_and_sweep_score_the_same_rows_the_same_way(monkeypatch, tmp_p
     assert table["split_k_le_5"] == s["carried_90pct_with_k_le_5"]
     assert (tmp_path / "concepts.json").exists()
     assert concept_summary(codes, truth, calibration, resid) == table
+
+
+def test_fine_concepts_are_told_from_factor_values():
+    from musae_core.demo.concept_score import is_fine_concept
+
+    assert all(map(is_fine_concept, ("pitch=61", "pitch_class=C#", "onset", "drum=kick",
+                                     "chord=C:maj", "melody")))  # fmt: skip
+    assert not any(map(is_fine_concept, ("drums=true", "tempo_band=fast", "instrument=piano")))

@@ -217,6 +217,14 @@ def label_fine_concepts(db_path: Path, feature_ids: list[int], progress=None,
         db.close()
 
 
+FINE_KINDS = ("pitch", "pitch_class", "onset", "drum", "chord", "melody", "accompaniment")
+
+
+def is_fine_concept(concept: str) -> bool:
+    """A within-clip concept (labelled by the fine-DSP labeller), not a clip factor value."""
+    return concept.partition("=")[0] in FINE_KINDS
+
+
 def score_concept_labels(db, tracking: dict[int, str]) -> dict:
     """Of the tracking features: the share whose own labeller's top label names the tracked
     concept (fine concepts: the fine-DSP labeller; factor values: the shown label), and the
@@ -229,8 +237,7 @@ def score_concept_labels(db, tracking: dict[int, str]) -> dict:
     per_feature = {}
     for j, concept in tracking.items():
         labels = db.labels(j)
-        kind = concept.partition("=")[0]
-        if kind in ("pitch", "pitch_class", "onset", "drum", "chord"):
+        if is_fine_concept(concept):
             fine = sorted((x for x in labels if x.source == SOURCE), key=lambda x: -x.score)
             top = fine[0].text if fine else None
             hit = top is not None and concept_of_label(top) == concept

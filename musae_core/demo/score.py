@@ -28,6 +28,7 @@ from musae_core.demo.concept_score import (
     concept_markdown,
     concept_truth,
     ensure_analysis_store,
+    is_fine_concept,
     label_fine_concepts,
     level_tables,
     score_concept_labels,
@@ -59,6 +60,9 @@ class ScoreSpec:
     concept_ks: tuple[int, ...] = (1, 2, 5, 20)
     analysis_train_clips: int = 300  # train clips harvested beside the held-out ones (no store)
     label_fine: bool = False  # run the fine-concept DSP labeller on the DB first (writes it)
+    # the fine labeller takes ~10-30 s a feature on a busy CPU: it labels the features tracking
+    # a fine concept (the factor values' features keep their shown label), best MCC first
+    label_fine_max: int = 40
     concept_steering_features: int = 24
     concept_alphas: tuple[float, ...] = (2.0, 4.0, 8.0)
     prompts_section: bool = True
@@ -192,13 +196,19 @@ def run_score(
     truth, truth_source = concept_truth(spec.truth, rows, records, corpus, store.frame_rate,
                                         spec.truth_lag)  # fmt: skip
     concepts = score_concept_section(rows, truth, calibration, spec.concept_ks)
+    judged_tracking = dict(concepts.tracking)
     if spec.label_fine:
-        label_fine_concepts(features_dir / "features.db", sorted(concepts.tracking),
+        fine = sorted((j for j, c in concepts.tracking.items() if is_fine_concept(c)),
+                      key=lambda j: -concepts.tracking_mcc[j])  # fmt: skip
+        for j in fine[spec.label_fine_max :]:  # not labelled: left out of the label share
+            judged_tracking.pop(j)
+        label_fine_concepts(features_dir / "features.db", sorted(fine[: spec.label_fine_max]),
                             progress("labels: fine concepts"), cancel)  # fmt: skip
     db = FeatureDB.open(features_dir / "features.db", readonly=True)
     try:
         labels = score_labels(db, recovery.tracking)
-        concept_labels = score_concept_labels(db, concepts.tracking)
+        concept_labels = score_concept_labels(db, judged_tracking)
+        concept_labels["unlabelled_fine_features"] = len(concepts.tracking) - len(judged_tracking)
     finally:
         db.close()
     classifier = FactorClassifier.load(features_dir / "factor_classifier.npz")
