@@ -309,10 +309,15 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
         raise
     if state.skipped_rows:
         log.warning("skipped %d activation rows with NaN/inf values", state.skipped_rows)
-    with torch.no_grad():  # inference parameters from the final weights (BatchTopK's threshold)
-        batches = [_clean(next(stream), state, d_in).to(device) * state.scale
-                   for _ in range(CALIBRATION_BATCHES)]  # fmt: skip
-        sae.calibrate([sae.pre_acts(x) for x in batches if len(x)])
+    if type(sae).calibrate is not SparseAutoencoder.calibrate:
+        # inference parameters from the final weights (BatchTopK's threshold); these rows are
+        # not training rows, so their skipped ones are not counted
+        skipped = state.skipped_rows
+        with torch.no_grad():
+            batches = [_clean(next(stream), state, d_in).to(device) * state.scale
+                       for _ in range(CALIBRATION_BATCHES)]  # fmt: skip
+            sae.calibrate([sae.pre_acts(x) for x in batches if len(x)])
+        state.skipped_rows = skipped
     _gather_statistics(sae, fire_counts, world)
     final = _finalise(sae, cfg, state)
     if world[0] == 0:
