@@ -26,6 +26,7 @@ rows; calibration and held-out rows are split by clip, so pooled rows inherit th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -137,7 +138,8 @@ class ConceptLevels:
         for r in self.frame.rows:
             pooled = clip_rows.get(r["name"])
             rows.append({**pooled, "level": "clip"} if pooled else {**r, "level": "frame"})
-        tracking, mcc = {}, {}
+        tracking: dict[int, str] = {}
+        mcc: dict[int, float] = {}
         levels = [(self.frame, lambda c: c not in clip_rows)]
         if self.clip:
             levels.append((self.clip, lambda c: True))
@@ -152,7 +154,8 @@ class ConceptLevels:
         return ConceptReport(rows, tracking, mcc, settings)
 
     def level_json(self) -> dict:
-        out = {"frame": {"summary": self.frame.summary(), "settings": self.frame.settings}}
+        frame: dict[str, Any] = {"summary": self.frame.summary(), "settings": self.frame.settings}
+        out: dict[str, dict[str, Any]] = {"frame": frame}
         for name, rep in (("clip", self.clip), ("window", self.window)):
             if rep is not None:
                 out[name] = rep.to_json()
