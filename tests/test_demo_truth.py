@@ -140,7 +140,8 @@ def test_concept_table_reads_the_truth_per_row(corpus, tmp_path):
         truth = load_clip_truth(truth_path(corpus / "clips", record["clip"]))
         assert np.array_equal(column["drum=kick"][rows], truth.drums[:, 0])
         assert column[f"instrument={record['instrument']}"][rows].all()
-        assert column["drums=on"][rows].all() == record["drums"]
+        assert column["drums=true"][rows].all() == record["drums"]
+        assert column["drums=false"][rows].all() != record["drums"]
         sounding = truth.role.any(1)
         assert np.array_equal(column["pitch_class=C"][rows], truth.role[:, 0::12].any(1))
         assert (column["melody"][rows] | column["accompaniment"][rows])[sounding].all()

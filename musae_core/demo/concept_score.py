@@ -16,7 +16,8 @@ import scipy.sparse as sp
 import torch
 
 from musae_core.errors import MusaeError
-from musae_core.features.concepts import ConceptReport, ConceptTruth, score_concepts
+from musae_core.features.concept_levels import score_concept_levels
+from musae_core.features.concepts import ConceptReport, ConceptTruth
 
 HARVESTING = "harvest.incomplete"  # marks a store this module is still harvesting
 
@@ -76,34 +77,84 @@ def score_concept_section(
     ks: tuple[int, ...] = (1, 2, 5, 20),
     min_positives: int = 20,
 ) -> ConceptReport:
-    """Score the collected rows against ``truth`` (already aligned to them)."""
+    """Score the collected rows against ``truth`` (already aligned to them), each concept at
+    the level its truth lives (``features.concept_levels``; the sweep scores the same way)."""
     codes = sp.vstack(rows.codes).tocsr()
     resid = np.concatenate(rows.resid)
     calibration = np.isin(truth.clip_ids, list(calibration_sources))
-    return score_concepts(codes, truth, calibration, resid, ks=ks, min_positives=min_positives)
+    return score_concept_levels(codes, truth, calibration, resid, ks=ks,
+                                min_positives=min_positives).judged  # fmt: skip
 
 
 def concept_markdown(section: dict) -> list[str]:
-    """The concept section's Markdown: the summary against the targets, then the table."""
+    """The concept section's Markdown: the judged summary against the targets (each concept at
+    the level its truth lives), then the frame-level summary as before."""
     s = section["summary"]
     st = section["settings"]
+    levels = st.get("levels", {})
+    clip = levels.get("clip", {}).get("settings", {})
     lines = [
-        "", "## Concepts, frame by frame (calibrated)", "",
+        "", "## Concepts, each at the level its truth lives (calibrated)", "",
         f"Truth: {section.get('truth_source', 'corpus')}. Rows: {st['calibration_rows']} "
-        f"calibration frames ({st['calibration_clips']} clips) choose every feature, threshold "
-        f"and probe; {st['heldout_rows']} held-out frames ({st['heldout_clips']} clips) give "
-        f"every number. A concept is carried when the residual probe's held-out F1 >= "
-        f"{st['carried_f1']}; tracking = held-out MCC >= {st['tracking_mcc']}.", "",
-        f"- concepts scored: {s['scored']} of {s['concepts']} (the rest have fewer than "
-        f"{st['min_positives']} positive frames in a split); carried by the layer: "
-        f"**{s['carried']}**; not carried: {len(s['not_carried'])}",
+        f"calibration frames ({st['calibration_clips']} clips) choose every feature, threshold, "
+        f"pooling and probe; {st['heldout_rows']} held-out frames ({st['heldout_clips']} clips) "
+        f"give every number. Clip-level concepts ({len(st.get('clip_level_concepts', []))}: "
+        f"instrument, mode, tempo band, register, dynamics, drums) are judged on one pooled row "
+        f"per clip (each feature's mean or max over the clip, chosen on calibration clips; "
+        f"{clip.get('max_pooled_features', '-')} features use the max), every other concept per "
+        f"frame. A concept is carried when the residual probe's held-out F1 >= "
+        f"{st['carried_f1']} and >= the always-on F1 + {st.get('carried_margin', 0)}; "
+        f"tracking = held-out MCC >= {st['tracking_mcc']} (clip-level concepts: over held-out "
+        f"clips).", "",
+        *_summary_lines(s, st), "",
+    ]  # fmt: skip
+    if "frame" in levels:
+        f, fs = levels["frame"]["summary"], levels["frame"]["settings"]
+        lines += [
+            "Frame by frame (every concept per frame, the previous scorecard's measure):", "",
+            *_summary_lines(f, fs), "",
+        ]  # fmt: skip
+    return lines
+
+
+def _summary_lines(s: dict, st: dict) -> list[str]:
+    return [
+        f"- concepts scored: {s['scored']} of {s['concepts']} (the rest have too few "
+        f"positives in a split); carried by the layer: **{s['carried']}**; not carried: "
+        f"{len(s['not_carried'])}",
         f"- carried concepts with a single feature at AUROC >= 0.95: "
         f"**{s['carried_single_auroc_0.95']:.0%}** (target >= 80 %)",
         f"- carried concepts reaching 90 % of the full probe with k <= 5: "
         f"**{s['carried_90pct_with_k_le_5']:.0%}** (target >= 80 %)",
         f"- features tracking a concept (held-out MCC >= {st['tracking_mcc']}): "
-        f"**{s['tracking_features']}** (target >= 30)", "",
-    ]  # fmt: skip
+        f"**{s['tracking_features']}** (target >= 30)",
+    ]
+
+
+def level_tables(section: dict) -> list[str]:
+    """The per-level tables after the judged one: clip, 0.5-s window and frame level."""
+    from musae_core.features.concepts import report_from_json
+
+    levels = section["settings"].get("levels", {})
+    titles = {
+        "clip": "Clip level (clip-level concepts; one pooled row per clip)",
+        "window": "0.5-s windows (clip-level concepts; one pooled row per window)",
+        "frame": "Frame level (every concept, every scored frame; the previous measure)",
+    }
+    lines: list[str] = []
+    for name, title in titles.items():
+        if name not in levels:
+            continue
+        data = levels[name]
+        rep = report_from_json({"rows": data["rows"], "settings": data["settings"],
+                                "summary": {"tracking": {}}})  # fmt: skip
+        s = data["summary"]
+        lines += ["", f"### {title}", "",
+                  f"carried {s['carried']}; single feature AUROC >= 0.95: "
+                  f"{s['carried_single_auroc_0.95']:.0%}; 90 % with k <= 5: "
+                  f"{s['carried_90pct_with_k_le_5']:.0%}; tracking features: "
+                  f"{s['tracking_features']}", "",
+                  *rep.to_markdown().splitlines()]  # fmt: skip
     return lines
 
 
@@ -166,6 +217,14 @@ def label_fine_concepts(db_path: Path, feature_ids: list[int], progress=None,
         db.close()
 
 
+FINE_KINDS = ("pitch", "pitch_class", "onset", "drum", "chord", "melody", "accompaniment")
+
+
+def is_fine_concept(concept: str) -> bool:
+    """A within-clip concept (labelled by the fine-DSP labeller), not a clip factor value."""
+    return concept.partition("=")[0] in FINE_KINDS
+
+
 def score_concept_labels(db, tracking: dict[int, str]) -> dict:
     """Of the tracking features: the share whose own labeller's top label names the tracked
     concept (fine concepts: the fine-DSP labeller; factor values: the shown label), and the
@@ -178,8 +237,7 @@ def score_concept_labels(db, tracking: dict[int, str]) -> dict:
     per_feature = {}
     for j, concept in tracking.items():
         labels = db.labels(j)
-        kind = concept.partition("=")[0]
-        if kind in ("pitch", "pitch_class", "onset", "drum", "chord"):
+        if is_fine_concept(concept):
             fine = sorted((x for x in labels if x.source == SOURCE), key=lambda x: -x.score)
             top = fine[0].text if fine else None
             hit = top is not None and concept_of_label(top) == concept

@@ -1,95 +1,54 @@
 """Per-frame concept truth for demo-corpus clips, re-derived from each clip's seed.
 
-Clip ``i`` of a corpus is a pure function of (seed, i) (``corpus.render_clip``), so its MIDI can
-be composed again and read note by note: which pitches sound in each frame, where notes and drum
-hits start, which chord holds. This is the scorecard's fallback truth until a corpus records its
-own (``musae demo score --truth``); the concept names follow ``musae_core.features.concepts``:
+Clip ``i`` of a corpus is a pure function of (seed, i) (``corpus.render_clip``), so its notes
+can be composed again (``truth.derive_clip``, the same function that records a corpus's
+``.truth.npz``) and turned into the concept columns of ``truth_table.clip_concepts`` (the
+sweep's truth table): the scorecard and the sweep read one truth. Columns:
 
 - clip-level factor values, true on every frame of the clip: ``instrument=piano``,
   ``mode=minor``, ``tempo_band=fast``, ``register=high``, ``dynamics=soft``, ``drums=true``;
-- ``pitch=61`` / ``pitch_class=C#``: a (non-drum) note of that pitch / class sounds;
-- ``onset``: a non-drum note starts in the frame or the one before;
-- ``drum=kick|snare|hat``: that drum is hit in the frame or the one before;
-- ``chord=C:maj``: the bar's chord (root and quality of its triad) holds.
+- ``pitch=61`` / ``pitch_class=C#``: a note of that pitch / class sounds;
+- ``onset``: a pitched note starts in the frame (the frame whose centre is nearest);
+- ``drum=kick|snare|hat``: that drum is hit in the frame;
+- ``chord=C:maj``: the sounding chord; ``melody`` / ``accompaniment``: a melody note / chord
+  tone sounds.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
 
-import mido
 import numpy as np
 
-from musae_core.demo.composer import DRUM_HAT, DRUM_KICK, DRUM_SNARE, compose
-from musae_core.demo.factor_classifier import FACTORS, factor_labels
-from musae_core.demo.factors import NOTE_NAMES, sample_factors
+from musae_core.demo.factor_classifier import FACTORS
+from musae_core.demo.truth_table import is_factor
 from musae_core.errors import MusaeError
 from musae_core.features.concepts import ConceptTruth
-
-DRUMS = {DRUM_KICK: "kick", DRUM_SNARE: "snare", DRUM_HAT: "hat"}
-QUALITIES = {(4, 7): "maj", (3, 7): "min", (3, 6): "dim"}
-ONSET_FRAMES = 2  # an onset marks its frame and the next: rendering is not frame-exact
-
-
-def midi_notes(midi: mido.MidiFile) -> list[tuple[float, float, int, int]]:
-    """(start s, end s, pitch, channel) of every note."""
-    t, open_notes, notes = 0.0, {}, []
-    for msg in midi:  # iterating a MidiFile yields delta times in seconds
-        t += msg.time
-        if msg.type == "note_on" and msg.velocity > 0:
-            open_notes[(msg.note, msg.channel)] = t
-        elif msg.type in ("note_on", "note_off") and (msg.note, msg.channel) in open_notes:
-            notes.append((open_notes.pop((msg.note, msg.channel)), t, msg.note, msg.channel))
-    return notes
-
-
-def note_concepts(notes, n_frames: int, frame_rate: float, beat_seconds: float) -> dict:
-    """Concept name -> bool (n_frames,) for the fine (within-clip) concepts."""
-    out: dict[str, np.ndarray] = {}
-
-    def mark(name: str, lo: int, hi: int) -> None:
-        column = out.setdefault(name, np.zeros(n_frames, bool))
-        column[max(0, lo) : max(0, min(n_frames, hi))] = True
-
-    chords: dict[float, list[int]] = {}
-    for start, end, pitch, channel in notes:
-        first, last = int(start * frame_rate), int(np.ceil(end * frame_rate))
-        if channel == 9:
-            if pitch in DRUMS:
-                mark(f"drum={DRUMS[pitch]}", first, first + ONSET_FRAMES)
-            continue
-        mark(f"pitch={pitch}", first, last)
-        mark(f"pitch_class={NOTE_NAMES[pitch % 12]}", first, last)
-        mark("onset", first, first + ONSET_FRAMES)
-        if end - start >= 3 * beat_seconds:  # the composer's chords last a bar
-            chords.setdefault(start, []).append(pitch)
-    for start, pitches in chords.items():
-        pitches = sorted(pitches)
-        shape = tuple(p - pitches[0] for p in pitches[1:])
-        if len(pitches) == 3 and shape in QUALITIES:
-            end = start + 4 * beat_seconds
-            mark(f"chord={NOTE_NAMES[pitches[0] % 12]}:{QUALITIES[shape]}",
-                 int(start * frame_rate), int(np.ceil(end * frame_rate)))  # fmt: skip
-    return out
 
 
 def clip_concepts(record: dict, seed: int, clip_seconds: float, n_frames: int,
                   frame_rate: float) -> dict[str, np.ndarray]:  # fmt: skip
-    """Every concept column of one clip, checked against its factor record."""
-    index = int(record["clip"])
-    rng = random.Random(f"{seed}:{index}")
-    factors = sample_factors(rng)
+    """Every concept column of one clip that is true somewhere in it, checked against its
+    factor record: the recorded truth's columns (``truth.derive_clip`` composes the clip's
+    notes again; ``truth_table.clip_concepts`` turns them into concept columns), so the
+    scorecard and ``musae demo truth`` (the sweep's truth table) read one truth."""
+    from musae_core.demo.truth import derive_clip
+    from musae_core.demo.truth_table import clip_concepts as table_columns
+    from musae_core.demo.truth_table import concept_names
+
+    factors, _, truth = derive_clip(seed, int(record["clip"]), clip_seconds, frame_rate)
     if factors.to_dict()["caption"] != record["caption"]:
         raise MusaeError(
             f"Clip {record['clip']} does not re-derive from seed {seed} (its factors differ).",
             "score with --truth from a corpus that records its per-frame truth.",
         )
-    notes = midi_notes(compose(factors, clip_seconds, rng))
-    columns = note_concepts(notes, n_frames, frame_rate, 60.0 / factors.bpm)
-    for factor in FACTORS:
-        columns[f"{factor}={factor_labels(record, factor)}"] = np.ones(n_frames, bool)
-    return columns
+    table = table_columns(truth, record)
+    if len(table) < n_frames:  # rows past the clip's end hold its last frame's factors only
+        pad = np.zeros((n_frames - len(table), table.shape[1]), bool)
+        table = np.concatenate([table, pad])
+    table = table[:n_frames]
+    names = concept_names()
+    return {name: table[:, i] for i, name in enumerate(names) if table[:, i].any()}
 
 
 def corpus_truth(
@@ -120,8 +79,8 @@ def corpus_truth(
         source = frames - lag
         inside = (source >= 0) & (source < n)
         for name, values in cols.items():
-            truth[row : row + len(frames), column[name]] = (
-                values[np.clip(source, 0, n - 1)] & inside
+            truth[row : row + len(frames), column[name]] = values[np.clip(source, 0, n - 1)] & (
+                inside | is_factor(name)  # a clip's factors hold from its first row
             )
         row += len(frames)
     lengths = [len(f) for _, f in per_clip]

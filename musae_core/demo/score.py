@@ -28,7 +28,9 @@ from musae_core.demo.concept_score import (
     concept_markdown,
     concept_truth,
     ensure_analysis_store,
+    is_fine_concept,
     label_fine_concepts,
+    level_tables,
     score_concept_labels,
     score_concept_section,
 )
@@ -58,6 +60,9 @@ class ScoreSpec:
     concept_ks: tuple[int, ...] = (1, 2, 5, 20)
     analysis_train_clips: int = 300  # train clips harvested beside the held-out ones (no store)
     label_fine: bool = False  # run the fine-concept DSP labeller on the DB first (writes it)
+    # the fine labeller takes ~10-30 s a feature on a busy CPU: it labels the features tracking
+    # a fine concept (the factor values' features keep their shown label), best MCC first
+    label_fine_max: int = 40
     concept_steering_features: int = 24
     concept_alphas: tuple[float, ...] = (2.0, 4.0, 8.0)
     prompts_section: bool = True
@@ -181,13 +186,19 @@ def run_score(
     truth, truth_source = concept_truth(spec.truth, rows, records, corpus, store.frame_rate,
                                         spec.truth_lag)  # fmt: skip
     concepts = score_concept_section(rows, truth, calibration, spec.concept_ks)
+    judged_tracking = dict(concepts.tracking)
     if spec.label_fine:
-        label_fine_concepts(features_dir / "features.db", sorted(concepts.tracking),
+        fine = sorted((j for j, c in concepts.tracking.items() if is_fine_concept(c)),
+                      key=lambda j: -concepts.tracking_mcc[j])  # fmt: skip
+        for j in fine[spec.label_fine_max :]:  # not labelled: left out of the label share
+            judged_tracking.pop(j)
+        label_fine_concepts(features_dir / "features.db", sorted(fine[: spec.label_fine_max]),
                             progress("labels: fine concepts"), cancel)  # fmt: skip
     db = FeatureDB.open(features_dir / "features.db", readonly=True)
     try:
         labels = score_labels(db, recovery.tracking)
-        concept_labels = score_concept_labels(db, concepts.tracking)
+        concept_labels = score_concept_labels(db, judged_tracking)
+        concept_labels["unlabelled_fine_features"] = len(concepts.tracking) - len(judged_tracking)
     finally:
         db.close()
     classifier = FactorClassifier.load(features_dir / "factor_classifier.npz")
@@ -283,10 +294,11 @@ def _concept_lines(report: dict) -> list[str]:
         f"{st.get('features_from', 'tracking features')}, best first, round-robin over "
         f"concepts): **{steer['fraction_steering']:.0%}** (target >= 50 %; paper: "
         f"{PAPER_STEERING[0]:.0%}-{PAPER_STEERING[1]:.0%})", "",
-        "Per concept (held-out clips; F1 columns: best single feature at its calibrated "
-        "threshold, k-sparse probes, full probes):", "",
+        "Per concept, each at its level (held-out clips; F1 columns: best single feature at "
+        "its calibrated threshold, k-sparse probes, full probes):", "",
     ]  # fmt: skip
-    return lines + report_from_json(section).to_markdown().splitlines()
+    return (lines + report_from_json(section).to_markdown().splitlines()
+            + level_tables(section))  # fmt: skip
 
 
 def _prompt_lines(pf: dict) -> list[str]:

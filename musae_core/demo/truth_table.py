@@ -2,9 +2,12 @@
 
 Columns (binary per frame): ``pitch=N`` (MIDI note sounding), ``pitch_class=X``, ``onset`` (a
 pitched note starts), ``drum=kick|snare|hat`` (a hit), ``chord=X:q`` (the sounding chord),
-``melody`` / ``accompaniment`` (a melody note / chord tone sounds), and the clip factors
-(``instrument=``, ``mode=``, ``tempo=``, ``register=``, ``dynamics=``, ``drums=on``), constant over
-a clip. Pitches and chords that never occur in the selected rows get no column.
+``melody`` / ``accompaniment`` (a melody note / chord tone sounds), and the clip factors named as
+the factor classifier names them (``instrument=``, ``mode=``, ``tempo_band=``, ``register=``,
+``dynamics=``, ``drums=true|false``), constant over a clip. Pitches and chords that never occur
+in the selected rows get no column. The scorecard's re-derived truth
+(``frame_truth.corpus_truth``) builds its columns here too, so the scorecard and the sweep read
+one truth.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ FACTOR_CONCEPTS: tuple[tuple[str, tuple], ...] = (
     ("tempo_band", tuple(TEMPO_BANDS)),
     ("register", tuple(REGISTER_BANDS)),
     ("dynamics", tuple(DYNAMICS)),
+    ("drums", (True, False)),
 )
 PITCHES = range(128)
 CHORDS = [(root, q) for root in range(12) for q in QUALITIES]
@@ -57,8 +61,13 @@ def concept_names() -> list[str]:
     names += [f"chord={NOTE_NAMES[r]}:{q}" for r, q in CHORDS]
     names += ["melody", "accompaniment"]
     for factor, values in FACTOR_CONCEPTS:
-        names += [f"{factor.split('_')[0]}={v}" for v in values]
-    return [*names, "drums=on"]
+        names += [f"{factor}={str(v).lower() if factor == 'drums' else v}" for v in values]
+    return names
+
+
+def is_factor(name: str) -> bool:
+    """A clip-level factor column (constant over a clip)."""
+    return name.partition("=")[0] in dict(FACTOR_CONCEPTS)
 
 
 def clip_concepts(truth: ClipTruth, record: dict) -> np.ndarray:
@@ -80,8 +89,8 @@ def clip_concepts(truth: ClipTruth, record: dict) -> np.ndarray:
         ((truth.role & CHORD) > 0).any(1, keepdims=True),
     ]
     for factor, values in FACTOR_CONCEPTS:
-        parts.append(np.tile(np.array([record[factor] == v for v in values]), (truth.n_frames, 1)))
-    parts.append(np.full((truth.n_frames, 1), bool(record["drums"])))
+        value = bool(record[factor]) if factor == "drums" else record[factor]
+        parts.append(np.tile(np.array([value == v for v in values]), (truth.n_frames, 1)))
     return np.concatenate(parts, axis=1)
 
 
@@ -105,19 +114,24 @@ def corpus_concept_truth(
     frames: np.ndarray,
     clip_numbers: dict[int, int],
     cancel: CancelToken | None = None,
+    lag: int = 0,
 ) -> ConceptTruth:
-    """The concept table for rows (``source_ids``, ``frames``) of a store over ``corpus``."""
+    """The concept table for rows (``source_ids``, ``frames``) of a store over ``corpus``;
+    row frame ``f`` gets the truth of frame ``f - lag`` (all false before the clip starts)."""
     corpus = Path(corpus)
     records = {int(r["clip"]): r for r in load_factors(corpus)}
     names = concept_names()
+    clip_level = np.array([is_factor(n) for n in names])
     table = np.zeros((len(source_ids), len(names)), bool)
     for source in np.unique(source_ids):
         check(cancel)
         number = clip_numbers[int(source)]
         truth = load_clip_truth(truth_path(corpus / "clips", clip_name(number)))
         rows = np.flatnonzero(source_ids == source)
-        inside = np.clip(frames[rows], 0, truth.n_frames - 1)
+        source = frames[rows] - lag
+        inside = np.clip(source, 0, truth.n_frames - 1)
         table[rows] = clip_concepts(truth, records[number])[inside]
+        table[rows] &= (source >= 0)[:, None] | clip_level  # factors hold from the first row
     optional = [n.startswith(("pitch=", "chord=")) for n in names]
     keep = [i for i in range(len(names)) if table[:, i].any() or not optional[i]]
     return ConceptTruth(
@@ -130,10 +144,11 @@ def corpus_concept_truth(
 
 
 def write_store_truth(
-    corpus: str | Path, store_path: str | Path, out: str | Path, clips: int = 100
+    corpus: str | Path, store_path: str | Path, out: str | Path, clips: int = 100, lag: int = 1
 ) -> ConceptTruth:
     """Truth for the first ``clips`` held-out clips of the store and as many training clips
-    (the calibration rows of ``score_concepts``), saved to ``out``."""
+    (the calibration rows of ``score_concepts``), saved to ``out``; store row ``t`` gets the
+    truth of audio frame ``t - lag`` (the scorecard's default ``--truth-lag``)."""
     from musae_core.harvest.store import ActivationStore
     from musae_core.sae.sweep_data import store_row_keys
 
@@ -149,6 +164,6 @@ def write_store_truth(
             "harvest every clip of CORPUS/clips (the held-out clips are every 10th one).",
         )
     rows = np.flatnonzero(np.isin(source_ids, held + train))
-    truth = corpus_concept_truth(corpus, source_ids[rows], frames[rows], numbers)
+    truth = corpus_concept_truth(corpus, source_ids[rows], frames[rows], numbers, lag=lag)
     truth.save(out)
     return truth

@@ -175,15 +175,24 @@ def _delta_loss(model, sae, store, rows: LayerRows, n_clips: int, cancel) -> dic
 
 
 def _concepts(sae, rows: LayerRows, truth, spec: SweepSpec, folder: Path) -> dict:
-    """score_concepts on the truth's rows; calibration = rows of training sources."""
-    from musae_core.features.concepts import save_report, score_concepts
-
+    """The scorecard's concept scoring (``score_concept_levels``: clip-level concepts pooled
+    per clip, the others per frame) on the truth's rows; calibration = rows of training
+    sources."""
     positions = rows.rows_for(truth.clip_ids, truth.frame_index)
     acts = rows.acts[torch.from_numpy(positions)]
     calibration = ~is_heldout_source(truth.clip_ids, spec.holdout_every)
-    report = score_concepts(encode_rows(sae, acts), truth, calibration,
-                            resid=acts.float().numpy())  # fmt: skip
-    save_report(report, folder / "concepts.json")
+    return concept_summary(encode_rows(sae, acts), truth, calibration, acts.float().numpy(),
+                           folder / "concepts.json")  # fmt: skip
+
+
+def concept_summary(codes, truth, calibration, resid, path: Path | None = None) -> dict:
+    """The sweep table's concept columns from the one concept-scoring path."""
+    from musae_core.features.concept_levels import score_concept_levels
+    from musae_core.features.concepts import save_report
+
+    report = score_concept_levels(codes, truth, calibration, resid).judged
+    if path is not None:
+        save_report(report, path)
     summary = report.summary()
     carried = summary["carried"]
     return {
@@ -193,6 +202,7 @@ def _concepts(sae, rows: LayerRows, truth, spec: SweepSpec, folder: Path) -> dic
         "n_split_k_le_5": round(summary["carried_90pct_with_k_le_5"] * carried),
         "tracking_features": summary["tracking_features"],
         "concepts": summary["concepts"],
+        "heldout_clips": report.settings.get("heldout_clips"),
     }
 
 

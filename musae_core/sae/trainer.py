@@ -35,6 +35,7 @@ from musae_core.sae.io import save_sae
 log = logging.getLogger(__name__)
 BatchFactory = Callable[[int], Iterator[torch.Tensor]]
 CHECKPOINT = "checkpoint.pt"
+CALIBRATION_BATCHES = 8  # batches that set inference parameters after training (SAE.calibrate)
 
 
 @dataclass
@@ -310,6 +311,15 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
         raise
     if state.skipped_rows:
         log.warning("skipped %d activation rows with NaN/inf values", state.skipped_rows)
+    if type(sae).calibrate is not SparseAutoencoder.calibrate:
+        # inference parameters from the final weights (BatchTopK's threshold); these rows are
+        # not training rows, so their skipped ones are not counted
+        skipped = state.skipped_rows
+        with torch.no_grad():
+            batches = [_clean(next(stream), state, d_in).to(device) * state.scale
+                       for _ in range(CALIBRATION_BATCHES)]  # fmt: skip
+            sae.calibrate([sae.pre_acts(x) for x in batches if len(x)])
+        state.skipped_rows = skipped
     _gather_statistics(sae, fire_counts, world)
     final = _finalise(sae, cfg, state)
     if world[0] == 0:
