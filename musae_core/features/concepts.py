@@ -342,7 +342,8 @@ def score_concepts(
     rows = []
     for c, name in enumerate(truth.names):
         share = float(y[:, c].mean())
-        base = {"name": name, "positives": share, "baseline_f1": 2 * share / (1 + share)}
+        baseline_f1 = 2 * share / (1 + share)
+        base = {"name": name, "positives": share, "baseline_f1": baseline_f1}
         if not enough[c]:
             rows.append({**base, "status": "too few positives", "carried": False})
             continue
@@ -352,7 +353,7 @@ def score_concepts(
         thr = best_threshold(column[cal], ys[cal, i], "mcc")
         det = detector_scores(column[held], ys[held, i], thr)
         ceiling = float(resid_f1[i]) if resid_f1 is not None else float(codes_f1[i])
-        carried = is_carried(ceiling, base["baseline_f1"])
+        carried = is_carried(ceiling, baseline_f1)
         to_90 = next((k for k in scan if sparse_f1[k][i] >= SPLIT_FRACTION * ceiling), None)
         rows.append({
             **base, "status": "carried" if carried else "not carried by the layer",
