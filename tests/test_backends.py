@@ -111,3 +111,21 @@ def test_cancel_leaves_no_hooks_and_seeds_reproduce(model):
     c = model.generate(_request(model, seed=6))
     assert np.array_equal(a.codes, b.codes) and np.array_equal(a.audio, b.audio)
     assert not np.array_equal(a.codes, c.codes)
+
+
+# --- the stepping interface (MusicModel.decode_steps), one loop for every backend -------------
+def test_decode_steps_is_the_loop_generate_runs(model):
+    request = _request(model, variants=2)
+    seen = []
+    for state in model.decode_steps(request):
+        seen.append((state.step, state.steps, state.frames_done))
+    steps = 8 + max(model.delays)
+    assert [(s, t) for s, t, _ in seen] == [(i, steps) for i in range(1, steps + 1)]
+    assert seen[-1][2] == 8 and seen[max(model.delays)][2] == 1  # frames complete as they lag
+    codes = state.codes()
+    progress = []
+    take = model.generate(request, progress=lambda d, t: progress.append((d, t)))
+    assert progress == [(s, t) for s, t, _ in seen]
+    assert np.array_equal(codes.cpu().numpy(), take.codes) and take.codes.shape[-1] == 8
+    built = model.build_take(request, codes, model.decode(codes), take.seconds)
+    assert np.array_equal(built.audio, take.audio) and built.model_id == take.model_id

@@ -77,18 +77,3 @@ def test_render_stream_steers_and_records(tiny_model):
     assert not np.array_equal(take1.codes, plain.codes)
     assert take1.steering and take1.steering[0]["layer"] == 1
     assert not tiny_model.residual_module(1)._forward_hooks  # hooks gone after the stream
-
-
-def test_models_without_a_decode_loop_stream_one_final_chunk(tiny_model):
-    class Plain:  # e.g. the audiocraft backend: generate() only
-        sample_rate, frame_rate = tiny_model.sample_rate, tiny_model.frame_rate
-
-        def generate(self, request, progress=None, cancel=None):
-            return tiny_model.generate(request, progress, cancel)
-
-    from musae_core.models.streaming import stream_take
-
-    request = GenerationRequest(prompts=("x",), duration=0.4, seed=1)
-    (chunk,) = list(stream_take(Plain(), request))
-    assert chunk.final and chunk.start_sample == 0 and chunk.n_frames == 20
-    assert np.array_equal(chunk.audio, tiny_model.generate(request).audio)

@@ -1,8 +1,9 @@
 """Streaming playback: decode the codec in chunks while the language model is still sampling.
 
 ``stream_take(model, request, progress, cancel)`` (also ``model.generate_stream``) runs the
-same decoding loop as ``generate`` and yields ``AudioChunk``s as soon as enough frames are
-complete. ``render_stream`` does the same with steering interventions active.
+same decoding loop as ``generate`` (``MusicModel.decode_steps``, every backend) and yields
+``AudioChunk``s as soon as enough frames are complete. ``render_stream`` does the same
+with steering interventions active.
 
 MusicGen's EnCodec decoder is convolutional (non-causal convolutions plus an LSTM), so a chunk
 decoded on its own differs from the full decode near its edges. Each chunk is therefore decoded
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
-from musae_core.models.base import GenerationRequest, Take
+from musae_core.models.base import DecodeState, GenerationRequest, MusicModel, Take
 
 
 @dataclass
@@ -58,7 +59,7 @@ class StreamOptions:
 class _ChunkDecoder:
     """Turns growing code prefixes into consecutive audio chunks (see module docstring)."""
 
-    def __init__(self, model, options: StreamOptions) -> None:
+    def __init__(self, model: MusicModel, options: StreamOptions) -> None:
         self.model = model
         self.opt = options
         self.hop = model.sample_rate / model.frame_rate
@@ -95,12 +96,12 @@ class _ChunkDecoder:
 
 
 def stream_take(
-    model,
+    model: MusicModel,
     request: GenerationRequest,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     options: StreamOptions | None = None,
-    steps: Iterator | None = None,
+    steps: Iterator[DecodeState] | None = None,
     on_boundary: Callable[[int], object] | None = None,
 ) -> Iterator[AudioChunk]:
     """Generate ``request`` and yield audio chunks as frames complete (see module docstring).
@@ -109,21 +110,11 @@ def stream_take(
     per-segment steering); ``on_boundary(step)`` runs after each chunk is handed out, before
     the next decoder step (where a live knob change may start a new steering segment).
 
-    ``model`` is a ``TransformersMusicGen`` (anything with ``decode_steps``, ``decode`` and
-    ``_take``); any other ``MusicModel`` (e.g. the audiocraft backend) falls back to one final
-    chunk holding the whole take. Cancelling stops between steps with ``Cancelled``, as
-    ``generate`` does.
+    Cancelling stops between steps with ``Cancelled``, as ``generate`` does.
     """
     progress = progress or no_progress
     options = options or StreamOptions()
     started = time.perf_counter()
-    if not hasattr(model, "decode_steps"):
-        take = model.generate(request, progress=progress, cancel=cancel)
-        n_frames = take.codes.shape[-1]
-        last = _chunk(model, take.audio, 0, n_frames, started, final=True)
-        last.take = take
-        yield last
-        return
     chunks = _ChunkDecoder(model, options)
     state = None
     for state in steps if steps is not None else model.decode_steps(request, cancel):
@@ -140,7 +131,7 @@ def stream_take(
         audio, first, n = chunks.decode(codes, final=True)
         last = _chunk(model, audio, first, n, started, final=True)
         if options.full_take:
-            last.take = model._take(request, codes, model.decode(codes), 0.0)
+            last.take = model.build_take(request, codes, model.decode(codes), 0.0)
             last.take.seconds = time.perf_counter() - started
     yield last
 
