@@ -71,7 +71,9 @@ class GenerationRequest:
 
 @dataclass
 class Take:
-    """Generated audio and the codes behind it. ``audio`` is (batch, channels, samples) float32."""
+    """Generated audio and the codes behind it. ``audio`` is (batch, channels, samples) float32;
+    ``steering`` records the interventions it was made with, ``activations`` the residual stream
+    captured while rendering (layer -> (batch, frames, d_model)), both set by ``render``."""
 
     audio: np.ndarray
     sample_rate: int
@@ -80,6 +82,7 @@ class Take:
     model_id: str
     seconds: float = 0.0
     steering: list[dict] = field(default_factory=list)
+    activations: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass

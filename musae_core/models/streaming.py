@@ -2,8 +2,8 @@
 
 ``stream_take(model, request, progress, cancel)`` (also ``model.generate_stream``) runs the
 same decoding loop as ``generate`` (``MusicModel.decode_steps``, every backend) and yields
-``AudioChunk``s as soon as enough frames are complete. ``render_stream`` does the same
-with steering interventions active.
+``AudioChunk``s as soon as enough frames are complete. Steered streaming goes through
+``musae_core.render.render(..., on_chunk=...)``, which runs this inside the steering hooks.
 
 MusicGen's EnCodec decoder is convolutional (non-causal convolutions plus an LSTM), so a chunk
 decoded on its own differs from the full decode near its edges. Each chunk is therefore decoded
@@ -18,9 +18,8 @@ is what the app should store.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,23 +146,3 @@ def _chunk(model, audio, first, n, started, final=False) -> AudioChunk:
         elapsed=time.perf_counter() - started,
         final=final,
     )
-
-
-def render_stream(
-    model,
-    request: GenerationRequest,
-    interventions: Sequence = (),
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-    options: StreamOptions | None = None,
-) -> Iterator[AudioChunk]:
-    """``stream_take`` with steering ``interventions`` active for the whole stream (the
-    streaming twin of ``musae_core.render.render``); the final chunk's take records them."""
-    from musae_core.steering import steer
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(steer(model, interventions))
-        for chunk in stream_take(model, request, progress, cancel, options):
-            if chunk.take is not None:
-                chunk.take.steering = [iv.to_dict() for iv in interventions]
-            yield chunk
