@@ -111,3 +111,82 @@ def test_cancel_leaves_no_hooks_and_seeds_reproduce(model):
     c = model.generate(_request(model, seed=6))
     assert np.array_equal(a.codes, b.codes) and np.array_equal(a.audio, b.audio)
     assert not np.array_equal(a.codes, c.codes)
+
+
+# --- the stepping interface (MusicModel.decode_steps), one loop for every backend -------------
+def test_decode_steps_is_the_loop_generate_runs(model):
+    request = _request(model, variants=2)
+    seen = []
+    for state in model.decode_steps(request):
+        seen.append((state.step, state.steps, state.frames_done))
+    steps = 8 + max(model.delays)
+    assert [(s, t) for s, t, _ in seen] == [(i, steps) for i in range(1, steps + 1)]
+    assert seen[-1][2] == 8 and seen[max(model.delays)][2] == 1  # frames complete as they lag
+    codes = state.codes()
+    progress = []
+    take = model.generate(request, progress=lambda d, t: progress.append((d, t)))
+    assert progress == [(s, t) for s, t, _ in seen]
+    assert np.array_equal(codes.cpu().numpy(), take.codes) and take.codes.shape[-1] == 8
+    built = model.build_take(request, codes, model.decode(codes), take.seconds)
+    assert np.array_equal(built.audio, take.audio) and built.model_id == take.model_id
+
+
+def test_streamed_render_hands_chunks_in_order_and_the_same_take(model):
+    from musae_core.models.streaming import StreamOptions
+    from musae_core.render import render
+
+    request = _request(model)
+    options = StreamOptions(first_chunk=2, chunk=2, left_context=2, lookahead=1, crossfade=1)
+    steps, chunks = [0], []
+    direction = torch.ones(model.d_model)
+    steering = [AddDirection(1, direction, alpha=1.0)]
+    take = render(
+        model,
+        request,
+        steering,
+        lambda done, total: steps.__setitem__(0, done),
+        on_chunk=lambda c: chunks.append((c, steps[0])),
+        stream_options=options,
+        capture_layers=[1],
+    )
+    finals = [c.final for c, _ in chunks]
+    assert len(chunks) >= 3 and finals == [False] * (len(chunks) - 1) + [True]
+    sizes = [c.n_frames for c, _ in chunks]
+    assert [c.start_frame for c, _ in chunks] == list(np.cumsum([0, *sizes[:-1]]))
+    assert sum(sizes) == 8
+    assert [s for _, s in chunks] == sorted(s for _, s in chunks) and chunks[0][1] < chunks[-1][1]
+    assert chunks[-1][0].take is take and take.steering[0]["layer"] == 1
+    plain = render(model, request, steering, capture_layers=[1])
+    assert np.array_equal(take.codes, plain.codes) and np.array_equal(take.audio, plain.audio)
+    assert take.activations[1].shape == (1, 8, model.d_model)
+    assert torch.equal(take.activations[1], plain.activations[1])
+    assert _no_hooks(model)
+
+
+def test_cancel_mid_stream_stops_at_a_step_and_leaves_no_hooks(model):
+    from musae_core.models.streaming import StreamOptions
+    from musae_core.render import render
+
+    token, chunks = CancelToken(), []
+
+    def first_chunk_cancels(chunk):
+        chunks.append(chunk)
+        token.cancel()
+
+    options = StreamOptions(first_chunk=2, chunk=2, left_context=2, lookahead=1, crossfade=1)
+    steering = [AddDirection(1, torch.ones(model.d_model), alpha=1.0)]
+    torch.manual_seed(1)
+    expected = torch.rand(2)
+    torch.manual_seed(1)
+    with pytest.raises(Cancelled):
+        render(
+            model,
+            _request(model),
+            steering,
+            cancel=token,
+            on_chunk=first_chunk_cancels,
+            stream_options=options,
+        )
+    assert len(chunks) == 1 and not chunks[0].final
+    assert torch.equal(torch.rand(2), expected)  # the loop's forked RNG left the global one alone
+    assert _no_hooks(model)

@@ -10,7 +10,8 @@ from musae_core.errors import Cancelled
 from musae_core.jobs import CancelToken
 from musae_core.models.base import GenerationRequest
 from musae_core.models.loading import load_model
-from musae_core.models.streaming import StreamOptions, render_stream
+from musae_core.models.streaming import StreamOptions
+from musae_core.render import render
 from musae_core.steering import AddDirection
 
 REQUEST = GenerationRequest(prompts=("bright piano",), duration=2.0, seed=4)
@@ -66,29 +67,18 @@ def test_cancel_stops_the_stream(tiny_model):
     assert torch.equal(torch.rand(2), expected)
 
 
-def test_render_stream_steers_and_records(tiny_model):
+def test_steered_streaming_render_steers_and_records(tiny_model):
     direction = torch.randn(tiny_model.d_model, generator=torch.Generator().manual_seed(0))
     zero = [AddDirection(layer=1, direction=direction, alpha=0.0)]
     strong = [AddDirection(layer=1, direction=direction, alpha=20.0)]
     plain = tiny_model.generate(REQUEST)
-    take0 = list(render_stream(tiny_model, REQUEST, zero))[-1].take
-    take1 = list(render_stream(tiny_model, REQUEST, strong))[-1].take
+    chunks0, chunks1 = [], []
+    take0 = render(tiny_model, REQUEST, zero, on_chunk=chunks0.append)
+    take1 = render(tiny_model, REQUEST, strong, on_chunk=chunks1.append)
+    assert take0 is chunks0[-1].take and take1 is chunks1[-1].take
+    assert len(chunks1) >= 3 and [c.final for c in chunks1][-1]
     assert np.array_equal(take0.audio, plain.audio)
     assert not np.array_equal(take1.codes, plain.codes)
     assert take1.steering and take1.steering[0]["layer"] == 1
+    assert np.array_equal(take1.audio, render(tiny_model, REQUEST, strong).audio)
     assert not tiny_model.residual_module(1)._forward_hooks  # hooks gone after the stream
-
-
-def test_models_without_a_decode_loop_stream_one_final_chunk(tiny_model):
-    class Plain:  # e.g. the audiocraft backend: generate() only
-        sample_rate, frame_rate = tiny_model.sample_rate, tiny_model.frame_rate
-
-        def generate(self, request, progress=None, cancel=None):
-            return tiny_model.generate(request, progress, cancel)
-
-    from musae_core.models.streaming import stream_take
-
-    request = GenerationRequest(prompts=("x",), duration=0.4, seed=1)
-    (chunk,) = list(stream_take(Plain(), request))
-    assert chunk.final and chunk.start_sample == 0 and chunk.n_frames == 20
-    assert np.array_equal(chunk.audio, tiny_model.generate(request).audio)

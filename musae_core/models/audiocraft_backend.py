@@ -11,22 +11,21 @@ semantics exactly. audiocraft is imported lazily; see docs/audiocraft.md for ins
 
 from __future__ import annotations
 
-import time
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from musae_core.errors import MusaeError
-from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models import delay as dp
 from musae_core.models.base import (
     ForwardContext,
     GenerationRequest,
     MusicModel,
-    Take,
+    StepLogits,
     TeacherForcedOutput,
 )
 from musae_core.models.convert_audiocraft import (
@@ -35,7 +34,6 @@ from musae_core.models.convert_audiocraft import (
     lm_file,
     load_package,
 )
-from musae_core.models.sampling import build_warpers, choose_tokens, mix_cfg
 
 INSTALL_HINT = (
     "install the optional audiocraft backend: `bash scripts/install_audiocraft.sh` "
@@ -170,61 +168,29 @@ class AudiocraftMusicGen(MusicModel):
         with self._in_context(ctx):
             return self.lm(ids, conditions=[], condition_tensors=conditions)
 
-    # --- generation -----------------------------------------------------------------------
-    @torch.inference_mode()
-    def generate(
-        self,
-        request: GenerationRequest,
-        progress: ProgressFn | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Take:
-        progress = progress or no_progress
-        n_frames = self.n_frames_for(request.duration)
-        k = self.num_codebooks
-        steps = dp.steps_for_frames(n_frames, self.delays)
+    # --- the decoding step --------------------------------------------------------------
+    @contextlib.contextmanager
+    def open_decoder(
+        self, request: GenerationRequest, steps: int, cfg: bool
+    ) -> Iterator[StepLogits]:
+        """Conditions for the prompts and audiocraft's streaming KV cache for one generation;
+        a prepended condition (e.g. melody chroma) is fed with the first step at positions < 0."""
         batch = request.batch_size
-        cfg = request.sampling.uses_cfg
-        started = time.perf_counter()
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
-            torch.manual_seed(request.seed)
-            conditions = self._conditions(request.batch_prompts(), cfg)
-            prefix = self._prefix_length(conditions)
-            valid = dp.valid_mask(steps, self.delays, n_frames, device=self.device)
-            tokens = torch.full((batch, k, steps + 1), self.pad_id, device=self.device)
-            tokens[:, :, 0] = self.bos_id
-            warpers = build_warpers(request.sampling)
-            greedy = request.sampling.greedy
-            with self.lm.streaming():
-                for t in range(steps):
-                    check(cancel)
-                    step_ids = tokens[:, :, t : t + 1]
-                    if cfg:
-                        step_ids = step_ids.repeat(2, 1, 1)
-                    first = t == 0 and prefix > 0
-                    ctx = ForwardContext(
-                        positions=torch.arange(-prefix, 1) if first else torch.tensor([t]),
-                        conditional_rows=batch,
-                        cfg=cfg,
-                        frame_rate=self.frame_rate,
-                    )
-                    logits = self._logits(step_ids, conditions, ctx)[:, :, -1].float()
-                    mixed = mix_cfg(logits, batch, request.sampling.cfg_scale)
-                    chosen = choose_tokens(mixed, warpers, greedy)
-                    tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
-                    progress(t + 1, steps)
-            codes = dp.undelay(tokens[:, :, 1:], self.delays, n_frames)
-            check(cancel)
-            audio = self.decode(codes)
-        n_samples = round(n_frames * self.sample_rate / self.frame_rate)
-        return Take(
-            audio=audio[..., :n_samples].cpu().numpy().astype(np.float32),
-            sample_rate=self.sample_rate,
-            codes=codes.cpu().numpy(),
-            request=request,
-            model_id=self.model_id,
-            seconds=time.perf_counter() - started,
-        )
+        conditions = self._conditions(request.batch_prompts(), cfg)
+        prefix = self._prefix_length(conditions)
+
+        def step_logits(t: int, step_ids: torch.Tensor) -> torch.Tensor:
+            first = t == 0 and prefix > 0
+            ctx = ForwardContext(
+                positions=torch.arange(-prefix, 1) if first else torch.tensor([t]),
+                conditional_rows=batch,
+                cfg=cfg,
+                frame_rate=self.frame_rate,
+            )
+            return self._logits(step_ids, conditions, ctx)[:, :, -1].float()
+
+        with self.lm.streaming():
+            yield step_logits
 
     # --- teacher forcing ------------------------------------------------------------------
     @torch.inference_mode()

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from musae_core.jobs import CancelToken, ProgressFn
+from musae_core.errors import MusaeError
+from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
+from musae_core.models import delay as dp
 from musae_core.models.sampling import SamplingSettings
+
+if TYPE_CHECKING:
+    from musae_core.models.streaming import AudioChunk
 
 
 class CfgBranch(str, Enum):
@@ -70,7 +76,9 @@ class GenerationRequest:
 
 @dataclass
 class Take:
-    """Generated audio and the codes behind it. ``audio`` is (batch, channels, samples) float32."""
+    """Generated audio and the codes behind it. ``audio`` is (batch, channels, samples) float32;
+    ``steering`` records the interventions it was made with, ``activations`` the residual stream
+    captured while rendering (layer -> (batch, frames, d_model)), both set by ``render``."""
 
     audio: np.ndarray
     sample_rate: int
@@ -79,6 +87,7 @@ class Take:
     model_id: str
     seconds: float = 0.0
     steering: list[dict[str, Any]] = field(default_factory=list)
+    activations: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +104,37 @@ class ForwardContext:
     conditional_rows: int
     cfg: bool
     frame_rate: float
+
+
+StepLogits = Callable[[int, torch.Tensor], torch.Tensor]
+"""One decoder step of a backend: ``(t, ids)`` with ``ids`` the delayed tokens (B', K, 1) fed
+at position ``t`` (B' = 2 x batch under CFG, conditional rows first) -> raw next-token logits
+(B', K, V). It runs the forward pass with a ``ForwardContext`` visible to residual hooks."""
+
+
+@dataclass
+class DecodeState:
+    """Where a decoding loop stands: ``step`` of ``steps`` done, delayed ``tokens`` so far.
+
+    The loop yields one shared state after every step; a caller may overwrite the column just
+    sampled (``tokens[:, :, step]``) before asking for the next step (punch-in teacher forcing).
+    """
+
+    tokens: torch.Tensor  # (B, K, steps + 1), column 0 is BOS
+    n_frames: int
+    steps: int
+    delays: list[int]
+    step: int = 0
+
+    @property
+    def frames_done(self) -> int:
+        """Frames whose every codebook has been sampled (the delay pattern lags the last one)."""
+        return max(0, min(self.n_frames, self.step - max(self.delays)))
+
+    def codes(self, stop: int | None = None) -> torch.Tensor:
+        """(B, K, frames) undelayed codes of the first ``stop`` complete frames (default all)."""
+        stop = self.frames_done if stop is None else stop
+        return dp.undelay(self.tokens[:, :, 1:], self.delays, stop)
 
 
 @dataclass
@@ -118,6 +158,10 @@ class MusicModel(abc.ABC):
     max_duration: float
     device: torch.device
     dtype: torch.dtype
+    delays: list[int]  # codebook k of frame f is sampled at decoder position f + delays[k]
+    pad_id: int
+    bos_id: int
+    codebook_size: int
 
     def __init__(self) -> None:
         self._context: ForwardContext | None = None
@@ -198,6 +242,55 @@ class MusicModel(abc.ABC):
 
     # --- language model -------------------------------------------------------------------
     @abc.abstractmethod
+    def open_decoder(
+        self, request: GenerationRequest, steps: int, cfg: bool
+    ) -> contextlib.AbstractContextManager[StepLogits]:
+        """Condition on ``request``'s prompts (then the null condition when ``cfg``) and hold
+        whatever one generation of ``steps`` positions needs (KV cache, compiled layers) while
+        the context is open; the context gives the backend's ``StepLogits``."""
+
+    @torch.inference_mode()
+    def decode_steps(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> Iterator[DecodeState]:
+        """The decoding loop as an iterator: yields the shared ``DecodeState`` after every step.
+
+        Every backend decodes here (delay pattern, raw-logit CFG, transformers' warpers), so
+        ``generate``, streaming and punch-in step the same way. The request's seed drives
+        sampling in a forked RNG, so the global generator is left alone even if the iteration
+        stops early; ``cancel`` is checked before every step.
+        """
+        # sampling imports transformers (seconds); modules that only need the records stay light
+        from musae_core.models.sampling import build_warpers, choose_tokens, mix_cfg
+
+        n_frames = self.n_frames_for(request.duration)
+        steps = dp.steps_for_frames(n_frames, self.delays)
+        batch = request.batch_size
+        cfg = request.sampling.uses_cfg
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
+            torch.manual_seed(request.seed)
+            with self.open_decoder(request, steps, cfg) as step_logits:
+                valid = dp.valid_mask(steps, self.delays, n_frames, device=self.device)
+                tokens = torch.full(
+                    (batch, self.num_codebooks, steps + 1), self.pad_id, device=self.device
+                )
+                tokens[:, :, 0] = self.bos_id
+                warpers = build_warpers(request.sampling)
+                greedy = request.sampling.greedy
+                state = DecodeState(tokens, n_frames, steps, list(self.delays))
+                for t in range(steps):
+                    check(cancel)
+                    step_ids = tokens[:, :, t : t + 1]
+                    if cfg:
+                        step_ids = step_ids.repeat(2, 1, 1)
+                    logits = mix_cfg(step_logits(t, step_ids), batch, request.sampling.cfg_scale)
+                    chosen = choose_tokens(logits, warpers, greedy)
+                    tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
+                    state.step = t + 1
+                    yield state
+
+    @torch.inference_mode()
     def generate(
         self,
         request: GenerationRequest,
@@ -205,6 +298,44 @@ class MusicModel(abc.ABC):
         cancel: CancelToken | None = None,
     ) -> Take:
         """Sample a take; reports (step, steps) and stops promptly when ``cancel`` is set."""
+        progress = progress or no_progress
+        started = time.perf_counter()
+        state = None
+        for state in self.decode_steps(request, cancel):
+            progress(state.step, state.steps)
+        if state is None:
+            raise MusaeError("The decode produced no steps.", "ask for at least one frame.")
+        codes = state.codes()
+        check(cancel)
+        audio = self.decode(codes)
+        return self.build_take(request, codes, audio, time.perf_counter() - started)
+
+    def generate_stream(
+        self,
+        request: GenerationRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+        **options: Any,
+    ) -> Iterator[AudioChunk]:
+        """Like ``generate`` but yields audio chunks as frames complete (see ``streaming``)."""
+        from musae_core.models.streaming import stream_take
+
+        return stream_take(self, request, progress, cancel, **options)
+
+    def build_take(
+        self, request: GenerationRequest, codes: torch.Tensor, audio: torch.Tensor, seconds: float
+    ) -> Take:
+        """The ``Take`` of ``codes`` (B, K, frames) and their decoded ``audio``, trimmed to the
+        frames' length (the codec may pad the last frame)."""
+        n_samples = round(codes.shape[-1] * self.sample_rate / self.frame_rate)
+        return Take(
+            audio=audio[..., :n_samples].cpu().numpy().astype(np.float32),
+            sample_rate=self.sample_rate,
+            codes=codes.cpu().numpy(),
+            request=request,
+            model_id=self.model_id,
+            seconds=seconds,
+        )
 
     @abc.abstractmethod
     def teacher_force(

@@ -9,27 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from transformers.cache_utils import EncoderDecoderCache
 
 from musae_core.errors import MusaeError
-from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
 from musae_core.models import delay as dp
 from musae_core.models.base import (
     ForwardContext,
     GenerationRequest,
     MusicModel,
-    Take,
+    StepLogits,
     TeacherForcedOutput,
 )
-from musae_core.models.sampling import build_warpers, choose_tokens, mix_cfg
 from musae_core.models.static_cache import (
     CROSS_BUCKET,
     SELF_BUCKET,
@@ -39,31 +34,6 @@ from musae_core.models.static_cache import (
     decode_options,
     new_cache,
 )
-
-if TYPE_CHECKING:
-    from musae_core.models.streaming import AudioChunk
-
-
-@dataclass
-class DecodeState:
-    """Where a decoding loop stands: ``step`` of ``steps`` done, delayed ``tokens`` so far."""
-
-    model: TransformersMusicGen
-    tokens: torch.Tensor  # (B, K, steps + 1), column 0 is BOS
-    n_frames: int
-    steps: int
-    options: DecodeOptions
-    step: int = 0
-
-    @property
-    def frames_done(self) -> int:
-        """Frames whose every codebook has been sampled (the delay pattern lags the last one)."""
-        return max(0, min(self.n_frames, self.step - max(self.model.delays)))
-
-    def codes(self, stop: int | None = None) -> torch.Tensor:
-        """(B, K, frames) undelayed codes of the first ``stop`` complete frames (default all)."""
-        stop = self.frames_done if stop is None else stop
-        return dp.undelay(self.tokens[:, :, 1:], self.model.delays, stop)
 
 
 class TransformersMusicGen(MusicModel):
@@ -190,52 +160,7 @@ class TransformersMusicGen(MusicModel):
         """(B, S, D) -> (B, K, S, V)."""
         return torch.stack([head(hidden) for head in self.hf.decoder.lm_heads], dim=1)
 
-    # --- generation -----------------------------------------------------------------------
-    @torch.inference_mode()
-    def generate(
-        self,
-        request: GenerationRequest,
-        progress: ProgressFn | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Take:
-        progress = progress or no_progress
-        started = time.perf_counter()
-        state = None
-        for state in self.decode_steps(request, cancel):
-            progress(state.step, state.steps)
-        if state is None:
-            raise MusaeError("The decode produced no steps.", "ask for at least one frame.")
-        codes = state.codes()
-        check(cancel)
-        audio = self.decode(codes)
-        return self._take(request, codes, audio, time.perf_counter() - started)
-
-    def generate_stream(
-        self,
-        request: GenerationRequest,
-        progress: ProgressFn | None = None,
-        cancel: CancelToken | None = None,
-        **options,
-    ) -> Iterator[AudioChunk]:
-        """Like ``generate`` but yields audio chunks as frames complete (see ``streaming``)."""
-        from musae_core.models.streaming import stream_take
-
-        return stream_take(self, request, progress, cancel, **options)
-
-    def _take(
-        self, request: GenerationRequest, codes: torch.Tensor, audio: torch.Tensor, seconds: float
-    ) -> Take:
-        n_samples = round(codes.shape[-1] * self.sample_rate / self.frame_rate)
-        return Take(
-            audio=audio[..., :n_samples].cpu().numpy().astype(np.float32),
-            sample_rate=self.sample_rate,
-            codes=codes.cpu().numpy(),
-            request=request,
-            model_id=self.model_id,
-            seconds=seconds,
-        )
-
-    # --- the decoding loop ----------------------------------------------------------------
+    # --- the decoding step --------------------------------------------------------------
     def _cache_lengths(self, steps: int, enc: torch.Tensor) -> tuple[int, int | None]:
         """(self-attention positions, cross-attention positions) one generation needs."""
         return steps + 1, enc.shape[1]
@@ -250,33 +175,17 @@ class TransformersMusicGen(MusicModel):
             self._compiler = LayerCompiler(self._layers, self.device, options.compile_mode)
         return self._compiler
 
-    @torch.inference_mode()
-    def decode_steps(
-        self, request: GenerationRequest, cancel: CancelToken | None = None
-    ) -> Iterator[DecodeState]:
-        """The decoding loop as an iterator: yields the shared ``DecodeState`` after every step.
-
-        Used by ``generate`` and by streaming (which decodes audio for the frames that are
-        complete so far). The request's seed drives sampling in a forked RNG, so the global
-        generator is left alone even if the iteration stops early.
-        """
-        n_frames = self.n_frames_for(request.duration)
-        k = self.num_codebooks
-        steps = dp.steps_for_frames(n_frames, self.delays)
+    @contextlib.contextmanager
+    def open_decoder(
+        self, request: GenerationRequest, steps: int, cfg: bool
+    ) -> Iterator[StepLogits]:
+        """Text conditioning, a KV cache (static and bucketed when compiled, see
+        ``static_cache``) and the compiled layers for one generation of ``steps`` positions."""
         batch = request.batch_size
-        cfg = request.sampling.uses_cfg
         options = self.decode_options or decode_options(self.device)
-        devices = [self.device] if self.device.type == "cuda" else []
         compiler = self._layer_compiler(options)
-        with (
-            torch.random.fork_rng(devices=devices, device_type=self.device.type),
-            compiler.active() if compiler is not None else contextlib.nullcontext(),
-        ):
-            torch.manual_seed(request.seed)
+        with compiler.active() if compiler is not None else contextlib.nullcontext():
             enc, enc_mask = self._encode_text(request.batch_prompts(), cfg)
-            valid = dp.valid_mask(steps, self.delays, n_frames, device=self.device)
-            tokens = torch.full((batch, k, steps + 1), self.pad_id, device=self.device)
-            tokens[:, :, 0] = self.bos_id
             self_len, cross_len = self._cache_lengths(steps, enc)
             if compiler is not None:  # bucket shapes so new durations/prompts reuse the graphs
                 self_len = bucket(self_len, SELF_BUCKET)
@@ -285,15 +194,9 @@ class TransformersMusicGen(MusicModel):
                     enc = nn.functional.pad(enc, (0, 0, 0, cross_len - enc.shape[1]))
                     enc_mask = nn.functional.pad(enc_mask, (0, cross_len - enc_mask.shape[1]))
             cache = new_cache(self.hf.decoder.config, self_len, cross_len, options.static_cache)
-            warpers = build_warpers(request.sampling)
-            greedy = request.sampling.greedy
             positions = torch.arange(steps)
-            state = DecodeState(self, tokens, n_frames, steps, options)
-            for t in range(steps):
-                check(cancel)
-                step_ids = tokens[:, :, t : t + 1]
-                if cfg:
-                    step_ids = step_ids.repeat(2, 1, 1)
+
+            def step_logits(t: int, step_ids: torch.Tensor) -> torch.Tensor:
                 ctx = ForwardContext(
                     positions=positions[t : t + 1],
                     conditional_rows=batch,
@@ -303,12 +206,9 @@ class TransformersMusicGen(MusicModel):
                 if compiler is not None:
                     compiler.step_begin()
                 hidden = self._decoder_hidden(step_ids, enc, enc_mask, ctx, cache)
-                logits = self._logits(hidden[:, -1:])[:, :, -1]
-                logits = mix_cfg(logits, batch, request.sampling.cfg_scale)
-                chosen = choose_tokens(logits, warpers, greedy)
-                tokens[:, :, t + 1] = torch.where(valid[:, t], chosen, self.pad_id)
-                state.step = t + 1
-                yield state
+                return self._logits(hidden[:, -1:])[:, :, -1]
+
+            yield step_logits
 
     # --- teacher forcing ------------------------------------------------------------------
     @torch.inference_mode()

@@ -1,8 +1,9 @@
 """Streaming playback: decode the codec in chunks while the language model is still sampling.
 
 ``stream_take(model, request, progress, cancel)`` (also ``model.generate_stream``) runs the
-same decoding loop as ``generate`` and yields ``AudioChunk``s as soon as enough frames are
-complete. ``render_stream`` does the same with steering interventions active.
+same decoding loop as ``generate`` (``MusicModel.decode_steps``, every backend) and yields
+``AudioChunk``s as soon as enough frames are complete. Steered streaming goes through
+``musae_core.render.render(..., on_chunk=...)``, which runs this inside the steering hooks.
 
 MusicGen's EnCodec decoder is convolutional (non-causal convolutions plus an LSTM), so a chunk
 decoded on its own differs from the full decode near its edges. Each chunk is therefore decoded
@@ -17,17 +18,19 @@ is what the app should store.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from musae_core.errors import MusaeError
 from musae_core.jobs import CancelToken, ProgressFn, check, no_progress
-from musae_core.models.base import GenerationRequest, Take
+
+if TYPE_CHECKING:  # annotations only: base.generate_stream imports this module
+    from musae_core.models.base import DecodeState, GenerationRequest, MusicModel, Take
 
 
 @dataclass
@@ -59,7 +62,7 @@ class StreamOptions:
 class _ChunkDecoder:
     """Turns growing code prefixes into consecutive audio chunks (see module docstring)."""
 
-    def __init__(self, model, options: StreamOptions) -> None:
+    def __init__(self, model: MusicModel, options: StreamOptions) -> None:
         self.model = model
         self.opt = options
         self.hop = model.sample_rate / model.frame_rate
@@ -96,12 +99,12 @@ class _ChunkDecoder:
 
 
 def stream_take(
-    model,
+    model: MusicModel,
     request: GenerationRequest,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     options: StreamOptions | None = None,
-    steps: Iterator | None = None,
+    steps: Iterator[DecodeState] | None = None,
     on_boundary: Callable[[int], object] | None = None,
 ) -> Generator[AudioChunk, None, None]:
     """Generate ``request`` and yield audio chunks as frames complete (see module docstring).
@@ -110,21 +113,11 @@ def stream_take(
     per-segment steering); ``on_boundary(step)`` runs after each chunk is handed out, before
     the next decoder step (where a live knob change may start a new steering segment).
 
-    ``model`` is a ``TransformersMusicGen`` (anything with ``decode_steps``, ``decode`` and
-    ``_take``); any other ``MusicModel`` (e.g. the audiocraft backend) falls back to one final
-    chunk holding the whole take. Cancelling stops between steps with ``Cancelled``, as
-    ``generate`` does.
+    Cancelling stops between steps with ``Cancelled``, as ``generate`` does.
     """
     progress = progress or no_progress
     options = options or StreamOptions()
     started = time.perf_counter()
-    if not hasattr(model, "decode_steps"):
-        take = model.generate(request, progress=progress, cancel=cancel)
-        n_frames = take.codes.shape[-1]
-        last = _chunk(model, take.audio, 0, n_frames, started, final=True)
-        last.take = take
-        yield last
-        return
     chunks = _ChunkDecoder(model, options)
     state = None
     for state in steps if steps is not None else model.decode_steps(request, cancel):
@@ -143,7 +136,7 @@ def stream_take(
         audio, first, n = chunks.decode(codes, final=True)
         last = _chunk(model, audio, first, n, started, final=True)
         if options.full_take:
-            last.take = model._take(request, codes, model.decode(codes), 0.0)
+            last.take = model.build_take(request, codes, model.decode(codes), 0.0)
             last.take.seconds = time.perf_counter() - started
     yield last
 
@@ -159,23 +152,3 @@ def _chunk(model, audio, first, n, started, final=False) -> AudioChunk:
         elapsed=time.perf_counter() - started,
         final=final,
     )
-
-
-def render_stream(
-    model,
-    request: GenerationRequest,
-    interventions: Sequence = (),
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-    options: StreamOptions | None = None,
-) -> Iterator[AudioChunk]:
-    """``stream_take`` with steering ``interventions`` active for the whole stream (the
-    streaming twin of ``musae_core.render.render``); the final chunk's take records them."""
-    from musae_core.steering import steer
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(steer(model, interventions))
-        for chunk in stream_take(model, request, progress, cancel, options):
-            if chunk.take is not None:
-                chunk.take.steering = [iv.to_dict() for iv in interventions]
-            yield chunk

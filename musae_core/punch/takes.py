@@ -94,7 +94,7 @@ def _render(model, recipe: Recipe, prefix, parent_audio, progress, cancel) -> Ta
         fade = round(CROSSFADE_MS * model.sample_rate / 1000)
         audio = splice(parent_audio, audio, sample, fade)
     seconds = time.perf_counter() - started
-    take = model._take(recipe.request, codes, torch.from_numpy(audio), seconds)
+    take = model.build_take(recipe.request, codes, torch.from_numpy(audio), seconds)
     take.steering = [iv.to_dict() for iv in schedule.segments[-1].interventions]
     return take
 

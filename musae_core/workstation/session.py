@@ -7,7 +7,6 @@ render waits only until the cancelled one has stopped.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -33,6 +32,7 @@ from musae_core.workstation.takes import TakeRecord, matched_gains
 if TYPE_CHECKING:
     from musae_core.features.db import FeatureDB
     from musae_core.models.base import GenerationRequest, MusicModel, Take
+    from musae_core.models.streaming import AudioChunk
     from musae_core.punch.live import LiveStream
     from musae_core.punch.takes import Recipe
     from musae_core.sae.architectures import SparseAutoencoder
@@ -249,12 +249,11 @@ class Session(ProjectFiles):
         on_chunk: ChunkFn | None = None,
         live: bool = False,
     ) -> _Rendered:
-        from musae_core.models.residual import capture_residual
-        from musae_core.render import explain_breakdown
-        from musae_core.steering import steer
+        """One pass through the engine's ``render`` (steering, capture at the SAE layer,
+        streaming); with ``live`` and ``on_chunk`` knob changes land mid-take (``self.live``)."""
+        from musae_core.render import render
 
         model, sae = self._loaded_model(), self.sae
-        n_frames = model.n_frames_for(request.duration)
         steerable = sae is not None and not self.steering_unavailable()
         layers = [sae.cfg.layer] if sae is not None and steerable else []
         live_stream = None
@@ -262,66 +261,49 @@ class Session(ProjectFiles):
             from musae_core.punch.live import LiveStream
 
             live_stream = LiveStream(model, request, interventions)
-        steering = contextlib.nullcontext() if live_stream else steer(model, interventions)
-        with (
-            explain_breakdown(interventions),
-            steering,
-            capture_residual(model, layers) as rec,
-        ):
-            if on_chunk is None:
-                take = model.generate(request, progress=progress, cancel=cancel)
-            else:
-                take = self._stream(request, n_frames, progress, cancel, on_chunk, live_stream)
-        if live_stream is None:
-            take.steering = [iv.to_dict() for iv in interventions]
-        residual = rec.activations(layers[0], n_frames)[0] if layers else None
+        chunk_fn = None if on_chunk is None else self._chunk_fn(request, on_chunk)
+        self.live = live_stream
+        try:
+            take = render(
+                model,
+                request,
+                interventions,
+                progress,
+                cancel,
+                capture_layers=layers,
+                on_chunk=chunk_fn,
+                live=live_stream,
+            )
+        finally:
+            self.live = None
+        residual = take.activations[layers[0]][0] if layers else None
         recipe = live_stream.recipe() if live_stream is not None else None
         return _Rendered(np.ascontiguousarray(take.audio[0], np.float32), residual, take, recipe)
 
-    def _stream(
-        self,
-        request: GenerationRequest,
-        n_frames: int,
-        progress: ProgressFn | None,
-        cancel: CancelToken | None,
-        on_chunk: ChunkFn,
-        live: LiveStream | None = None,
-    ) -> Take:
-        """Run the engine's chunked decode inside the caller's hooks; returns the full take.
+    def _chunk_fn(
+        self, request: GenerationRequest, on_chunk: ChunkFn
+    ) -> Callable[[AudioChunk], None]:
+        """The engine's chunks as ``StreamChunk``s (one channel row, the take's full length).
 
         The final chunk carries the same take ``generate`` returns (same codes and audio), so
-        streaming changes when audio is heard, never what is stored.
-        """
-        from musae_core.models.streaming import stream_take
-
+        streaming changes when audio is heard, never what is stored."""
         model = self._loaded_model()
+        n_frames = model.n_frames_for(request.duration)
         total = round(n_frames * model.sample_rate / model.frame_rate)
-        take = None
-        if live is not None:
-            self.live, stream = live, live.chunks(progress, cancel)
-        else:
-            stream = stream_take(model, request, progress, cancel)
-        try:
-            with contextlib.closing(stream) as chunks:
-                for chunk in chunks:
-                    on_chunk(
-                        StreamChunk(
-                            audio=chunk.audio[0],
-                            start_sample=chunk.start_sample,
-                            total_samples=total,
-                            sample_rate=chunk.sample_rate,
-                            final=chunk.final,
-                            elapsed=chunk.elapsed,
-                        )
-                    )
-                    if chunk.final:
-                        take = chunk.take
-        finally:
-            self.live = None
-        check(cancel)
-        if take is None:
-            raise MusaeError("The stream ended without a take.", "render again.")
-        return take
+
+        def forward(chunk: AudioChunk) -> None:
+            on_chunk(
+                StreamChunk(
+                    audio=chunk.audio[0],
+                    start_sample=chunk.start_sample,
+                    total_samples=total,
+                    sample_rate=chunk.sample_rate,
+                    final=chunk.final,
+                    elapsed=chunk.elapsed,
+                )
+            )
+
+        return forward
 
     def _lanes(self, residual: torch.Tensor | None, features: list[int]) -> dict[int, np.ndarray]:
         if residual is None or not features:
