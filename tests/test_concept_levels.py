@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from musae_core.sae.sweep import concept_summary
+from musae_core.features.sweep import concept_summary
 
 from musae_core.demo.concept_score import ConceptRows, score_concept_section
 from musae_core.features.concept_levels import clip_level_mask, pool, score_concept_levels
@@ -97,7 +97,7 @@ class _Rows:
 def test_scorecard_and_sweep_score_the_same_rows_the_same_way(monkeypatch, tmp_path):
     """The two scorers that disagreed (4 vs 8 carried, 8 vs 0 tracking) are one path now:
     the same codes, truth and split give the same judged summary through both."""
-    import musae_core.sae.sweep as sweep
+    import musae_core.features.sweep as sweep
 
     codes, truth, _, resid = synthetic()
     holdout_every = 3  # the sweep's split: source s is held out when s % 3 == 2
