@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from musae_core.features.sweep import concept_summary
 
 from musae_core.demo.concept_score import ConceptRows, score_concept_section
 from musae_core.features.concept_levels import clip_level_mask, pool, score_concept_levels
 from musae_core.features.concepts import ConceptTruth, is_carried
+from musae_core.features.sweep import concept_summary
 
 CLIPS, FRAMES, D_SAE, D_MODEL = 60, 50, 48, 8
 DRUM_FEATURE, NOTE_FEATURE = 7, 9
