@@ -160,5 +160,6 @@ def test_cancelled_demo_features_says_its_stages_are_kept(monkeypatch, capsys):
     monkeypatch.setattr("musae_core.demo.features_build.build_demo_features", cancelled)
     code = main(["demo", "features", "--model", "m", "--corpus", "c", "--out", "work"])
     out = capsys.readouterr()
-    assert code == 130 and "finished stages are in work" in out.out
+    # one Ctrl+C behaviour (cli_support): the stop message goes to stderr, with what was kept
+    assert code == 130 and "stopped: finished stages are in work" in out.err
     assert "no output was written" not in out.err
