@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_workstation_fixtures import tiny_sae_dir  # noqa: F401
 
 from musae_core.cli import main
 from musae_core.workstation import MasterSettings, MixerState, Project, Session
@@ -69,7 +68,7 @@ def _take_print(take) -> str:
     return fingerprint(take.steered, take.unsteered, take.codes, *lanes)
 
 
-def test_session_renders_are_bit_identical(tiny_model, tiny_sae_dir, tmp_path):  # noqa: F811
+def test_session_renders_are_bit_identical(tiny_model, tiny_sae_dir, tmp_path):
     take = _session(tiny_model, tiny_sae_dir).render(MASTER, MIXER)
     chunks = []
     streamed = _session(tiny_model, tiny_sae_dir).render(MASTER, MIXER, on_chunk=chunks.append)
