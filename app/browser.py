@@ -229,8 +229,10 @@ class BrowserPanel(QWidget):
                 empty.append(COLUMNS[keys.index(key)][1])
         if not empty:
             return ""
-        return (f" · {' and '.join(empty)} hidden: not measured in this database "
-                "(`musae label --method validate`, `musae eval-steering`)")  # fmt: skip
+        return (
+            f" · {' and '.join(empty)} hidden: not measured in this database "
+            "(`musae label --method validate`, `musae eval-steering`)"
+        )
 
     def _text(self, text: str) -> None:
         searching = bool(text.strip())

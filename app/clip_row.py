@@ -93,8 +93,10 @@ class ClipStrip(QWidget):
             painter.drawText(QRectF(0, 0, w, top), Qt.AlignCenter, self.note)
         start, end = self.window
         if end > start:
-            painter.fillRect(QRectF(self._x(start), top, self._x(end) - self._x(start), h - top),
-                             QColor(255, 255, 255, 30))  # fmt: skip
+            painter.fillRect(
+                QRectF(self._x(start), top, self._x(end) - self._x(start), h - top),
+                QColor(255, 255, 255, 30),
+            )
         peak = float(self.timeline.max()) if self.timeline.size else 0.0
         if peak > 0:
             x = (self.times / self.seconds * w).astype(np.float64)

@@ -170,16 +170,20 @@ class Workbench(MixerEdits, QObject):
     def open_sae(self, path: str | Path):
         session = self.session
         return self.jobs.start(
-            "sae", f"Loading SAE {Path(path).name}", lambda p, c: session.load_sae(path),
+            "sae",
+            f"Loading SAE {Path(path).name}",
+            lambda p, c: session.load_sae(path),
             lambda _sae: self._resources_loaded(),
-        )  # fmt: skip
+        )
 
     def load_model(self, model_id: str):
         session = self.session
         return self._loading_job(
-            "model", f"Loading model {model_id}", lambda p, c: session.load_model(model_id, c),
+            "model",
+            f"Loading model {model_id}",
+            lambda p, c: session.load_model(model_id, c),
             lambda _m: self._resources_loaded(),
-        )  # fmt: skip
+        )
 
     def _resources_loaded(self) -> None:
         self.resourcesChanged.emit()
@@ -330,9 +334,11 @@ class Workbench(MixerEdits, QObject):
             return [session.export(take, p, side)[0] for p, side in targets]
 
         return self.jobs.start(
-            "export", f"Exporting {names}", work,
+            "export",
+            f"Exporting {names}",
+            work,
             lambda paths: self.status.emit(f"Exported {names} to {paths[0].parent}"),
-        )  # fmt: skip
+        )
 
     def save_project(
         self, path: str | Path | None = None, quiet: bool = False, copy_resources: bool = False
@@ -352,9 +358,11 @@ class Workbench(MixerEdits, QObject):
             self.projectChanged.emit()
 
         return self.jobs.start(
-            "save", "Saving project", lambda p, c: session.save_project(target, copy_resources),
+            "save",
+            "Saving project",
+            lambda p, c: session.save_project(target, copy_resources),
             done,
-        )  # fmt: skip
+        )
 
     def _report(self, exc: Exception) -> None:
         problem = getattr(exc, "problem", str(exc))

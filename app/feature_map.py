@@ -28,8 +28,18 @@ from scipy.spatial import cKDTree
 from musae_core.features.layout import FeatureLayout
 
 TOP_LABELS = 10
-PALETTE = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231",
-           "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe")  # fmt: skip
+PALETTE = (
+    "#e6194b",
+    "#3cb44b",
+    "#ffe119",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#46f0f0",
+    "#f032e6",
+    "#bcf60c",
+    "#fabebe",
+)
 OTHER, UNLABELLED, GREYED = "#8a8f98", "#555a62", "#2c2f34"
 STEERS = {True: "#3cb44b", False: "#e6194b", None: "#555a62"}
 HOVER_PX = 8  # how close (screen pixels) the pointer must be to a point to name it
@@ -118,8 +128,9 @@ class FeatureMapPanel(QWidget):
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.scatter = pg.ScatterPlotItem(pxMode=True, pen=None)
-        self.marker = pg.ScatterPlotItem(pxMode=True, size=16, brush=None,
-                                         pen=pg.mkPen("#ffffff", width=2))  # fmt: skip
+        self.marker = pg.ScatterPlotItem(
+            pxMode=True, size=16, brush=None, pen=pg.mkPen("#ffffff", width=2)
+        )
         self.view.addItem(self.scatter)
         self.view.addItem(self.marker)
         tools = QHBoxLayout()
@@ -136,8 +147,12 @@ class FeatureMapPanel(QWidget):
         self._filter_timer = QTimer(self, singleShot=True, interval=0)
         self._filter_timer.timeout.connect(self.sync_filter)
         proxy = browser.proxy
-        for signal in (proxy.layoutChanged, proxy.modelReset, proxy.rowsInserted,
-                       proxy.rowsRemoved):  # fmt: skip
+        for signal in (
+            proxy.layoutChanged,
+            proxy.modelReset,
+            proxy.rowsInserted,
+            proxy.rowsRemoved,
+        ):
             signal.connect(lambda *_a: self._filter_timer.start())
         self.plot.scene().sigMouseMoved.connect(self.hover_at_scene)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
@@ -170,8 +185,11 @@ class FeatureMapPanel(QWidget):
         elif self.bench.session.sae is not None:
             self.set_layout(None, "No map for this SAE yet: press Compute map (once per SAE).")
         else:
-            self.set_layout(None, "No map cached: open the SAE (File > Open SAE) and press "
-                            "Compute map, or run `musae map --db DB --sae SAE`.")  # fmt: skip
+            self.set_layout(
+                None,
+                "No map cached: open the SAE (File > Open SAE) and press "
+                "Compute map, or run `musae map --db DB --sae SAE`.",
+            )
 
     def compute(self) -> None:
         """Lay out the loaded SAE and cache it in the DB: a job with progress and cancel."""
@@ -186,8 +204,9 @@ class FeatureMapPanel(QWidget):
             from musae_core.features.layout import decoder_rows, layout_for_sae
 
             with FeatureDB.open(path) as writable:  # the session's connection is read-only
-                return layout_for_sae(writable, decoder_rows(sae), LAYOUT_METHOD,
-                                      progress=progress, cancel=cancel)[0]  # fmt: skip
+                return layout_for_sae(
+                    writable, decoder_rows(sae), LAYOUT_METHOD, progress=progress, cancel=cancel
+                )[0]
 
         self.status.setText("Computing the map… (Jobs panel: progress and cancel)")
         self.bench.jobs.start("map", "Computing the feature map", work, self.set_layout)
@@ -225,16 +244,22 @@ class FeatureMapPanel(QWidget):
         """Per-point colour names and the legend (colour, text)."""
         count = self.layout_.count
         if self.colour_by.currentText() == "steers":
-            colours = np.array([STEERS[getattr(self.rows.get(i), "steers", None)]
-                                for i in range(count)], dtype=object)  # fmt: skip
-            return colours, [(STEERS[True], "steers"), (STEERS[False], "does not steer"),
-                             (STEERS[None], "not measured")]  # fmt: skip
+            colours = np.array(
+                [STEERS[getattr(self.rows.get(i), "steers", None)] for i in range(count)],
+                dtype=object,
+            )
+            return colours, [
+                (STEERS[True], "steers"),
+                (STEERS[False], "does not steer"),
+                (STEERS[None], "not measured"),
+            ]
         labels = [getattr(self.rows.get(i), "best_label", None) for i in range(count)]
         names, counts = np.unique([t for t in labels if t], return_counts=True)
         top = [str(n) for n in names[np.argsort(-counts, kind="stable")][:TOP_LABELS]]
         colour_of = dict(zip(top, PALETTE, strict=False))
-        colours = np.array([colour_of.get(t, OTHER if t else UNLABELLED) for t in labels],
-                           dtype=object)  # fmt: skip
+        colours = np.array(
+            [colour_of.get(t, OTHER if t else UNLABELLED) for t in labels], dtype=object
+        )
         return colours, [(colour_of[t], t) for t in top] + [(OTHER, "other labels")]
 
     def redraw(self) -> None:
@@ -246,8 +271,9 @@ class FeatureMapPanel(QWidget):
         if self.visible is not None:
             colours[~self.visible] = GREYED
         brushes = {c: QBrush(QColor(c)) for c in set(colours)}
-        freq = np.array([getattr(self.rows.get(i), "frequency", 0.0) or 0.0
-                         for i in range(self.layout_.count)])  # fmt: skip
+        freq = np.array(
+            [getattr(self.rows.get(i), "frequency", 0.0) or 0.0 for i in range(self.layout_.count)]
+        )
         logf = np.log10(np.clip(freq, 1e-7, 1.0))
         span = float(logf.max() - logf.min()) or 1.0
         sizes = SIZE_PX[0] + (SIZE_PX[1] - SIZE_PX[0]) * (logf - logf.min()) / span
@@ -258,12 +284,15 @@ class FeatureMapPanel(QWidget):
             order = np.argsort(self.visible, kind="stable")
         self.draw_order = order
         xy = self.layout_.xy[order]
-        self.scatter.setData(x=xy[:, 0], y=xy[:, 1], size=sizes[order],
-                             brush=[brushes[c] for c in colours[order]])  # fmt: skip
+        self.scatter.setData(
+            x=xy[:, 0], y=xy[:, 1], size=sizes[order], brush=[brushes[c] for c in colours[order]]
+        )
         self.legend.setText(" ".join(f"<span style='color:{c}'>●</span> {t}" for c, t in legend))
         shown = int(self.visible.sum()) if self.visible is not None else self.layout_.count
-        self.status.setText(f"{self.layout_.count} features, {self.layout_.method} layout; "
-                            f"{shown} match the browser's filter")  # fmt: skip
+        self.status.setText(
+            f"{self.layout_.count} features, {self.layout_.method} layout; "
+            f"{shown} match the browser's filter"
+        )
 
     def _mark(self, feature: int) -> None:
         if self.layout_ is None or not 0 <= feature < self.layout_.count:

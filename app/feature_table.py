@@ -52,9 +52,8 @@ SHORT_QUALITY = {4: "exact", 3: "prefix", 2: "words", 1: "desc."}
 OPTIONAL_COLUMNS = ("clap_score", "steer_effect")  # hidden while no feature has a value
 CONCEPT_RANK_ROLE = Qt.UserRole + 1  # a row's place in the chosen concept's group
 HANDLED_ROLES = frozenset(
-    {Qt.DisplayRole, Qt.EditRole, Qt.ToolTipRole, Qt.CheckStateRole, Qt.UserRole,
-     CONCEPT_RANK_ROLE}
-)  # fmt: skip
+    {Qt.DisplayRole, Qt.EditRole, Qt.ToolTipRole, Qt.CheckStateRole, Qt.UserRole, CONCEPT_RANK_ROLE}
+)
 ROW_FLAGS = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled  # built once: enum
 FAV_FLAGS = ROW_FLAGS | Qt.ItemIsUserCheckable  # arithmetic is slow in PySide6 per cell
 FILTERS = (

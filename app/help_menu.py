@@ -58,8 +58,11 @@ def about_html(data_folder: str, log_file: str, settings_file: str) -> str:
 
     import musae_core
 
-    versions = [("musae", musae_core.__version__), ("Python", platform.python_version()),
-                ("PySide6 / Qt", PySide6.__version__)]  # fmt: skip
+    versions = [
+        ("musae", musae_core.__version__),
+        ("Python", platform.python_version()),
+        ("PySide6 / Qt", PySide6.__version__),
+    ]
     for name in ("torch", "transformers", "numpy"):
         module = sys.modules.get(name)  # only report what is loaded: never import on the UI
         if module is not None:

@@ -39,10 +39,13 @@ LABEL_COLUMNS = (
     ("Source", "Which labeller wrote the label (descriptor, classifier, clap, llm)."),
     ("Label", "The label text."),
     ("Score", "The labeller's own strength for the label (effect size, contrast or confidence)."),
-    ("CLAP", "CLAP validation: how much closer CLAP puts the label to the top clips than to "
-             "random clips. Empty until `musae label --method validate` has run."),
+    (
+        "CLAP",
+        "CLAP validation: how much closer CLAP puts the label to the top clips than to "
+        "random clips. Empty until `musae label --method validate` has run.",
+    ),
     ("Evidence", "What the labeller measured, in words; 'Raw numbers' shows the statistics."),
-)  # fmt: skip
+)
 STATS_TIP = (
     "rate: fraction of clips whose mean activation passes the threshold · freq: fraction of "
     "frames on which the feature fires at all · max: its largest activation (the steering "
@@ -148,8 +151,10 @@ class InspectorPanel(QWidget):
         raw_row.addWidget(self.clap_note, 1)
         raw_row.addWidget(self.raw_toggle, 0, Qt.AlignTop)
         plots = QHBoxLayout()
-        for title, widget in (("Activation histogram", self.histogram),
-                              ("Similar features (click to jump)", self.neighbours)):  # fmt: skip
+        for title, widget in (
+            ("Activation histogram", self.histogram),
+            ("Similar features (click to jump)", self.neighbours),
+        ):
             column = QVBoxLayout()
             column.addWidget(QLabel(title, wordWrap=True))  # wraps: the dock may be narrow
             column.addWidget(widget)
@@ -228,8 +233,13 @@ class InspectorPanel(QWidget):
         for r, (lab, sentence) in enumerate(zip(details.labels, sentences, strict=True)):
             clap = "" if lab.clap_score is None else f"{lab.clap_score:.3f}"
             cells = (lab.source, lab.text, f"{lab.score:.3f}", clap, sentence or "—")
-            tips = (None, lab.description or lab.text, None,
-                    None if clap else NO_CLAP, sentence or "No evidence stored")  # fmt: skip
+            tips = (
+                None,
+                lab.description or lab.text,
+                None,
+                None if clap else NO_CLAP,
+                sentence or "No evidence stored",
+            )
             for c, (text, tip) in enumerate(zip(cells, tips, strict=True)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(tip or LABEL_COLUMNS[c][1])

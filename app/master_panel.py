@@ -48,9 +48,13 @@ class MasterPanel(QWidget):
         form.addRow("Top-p", self.top_p)
         form.addRow("CFG scale", self.cfg)
         form.addRow("Steer branch", self.branch)
-        for name, w in (("duration", self.duration), ("temperature", self.temperature),
-                        ("top_k", self.top_k), ("top_p", self.top_p),
-                        ("cfg_scale", self.cfg)):  # fmt: skip
+        for name, w in (
+            ("duration", self.duration),
+            ("temperature", self.temperature),
+            ("top_k", self.top_k),
+            ("top_p", self.top_p),
+            ("cfg_scale", self.cfg),
+        ):
             w.setProperty("midi_target", master_target(name))  # right-click: MIDI learn
         self.sync(bench.master)
         self.prompt.editingFinished.connect(lambda: bench.set_master(prompt=self.prompt.text()))
@@ -77,8 +81,17 @@ class MasterPanel(QWidget):
         self.setEnabled(self.bench.can_render())
 
     def sync(self, master) -> None:
-        widgets = (self.prompt, self.duration, self.seed, self.lock, self.temperature, self.top_k,
-                   self.top_p, self.cfg, self.branch)  # fmt: skip
+        widgets = (
+            self.prompt,
+            self.duration,
+            self.seed,
+            self.lock,
+            self.temperature,
+            self.top_k,
+            self.top_p,
+            self.cfg,
+            self.branch,
+        )
         for w in widgets:
             w.blockSignals(True)
         self.prompt.setText(master.prompt)

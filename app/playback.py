@@ -193,9 +193,13 @@ class AudioOutput(QObject):
                 self._streamFinished.emit(made[0] if made else None)
 
             self._stream = sd.OutputStream(
-                samplerate=self.core.sample_rate, channels=1, dtype="float32",
-                device=self.device, callback=self._callback, finished_callback=finished,
-            )  # fmt: skip
+                samplerate=self.core.sample_rate,
+                channels=1,
+                dtype="float32",
+                device=self.device,
+                callback=self._callback,
+                finished_callback=finished,
+            )
             made.append(self._stream)
             self._stream.start()
         except Exception as exc:

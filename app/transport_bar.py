@@ -52,18 +52,26 @@ class TransportBar(QToolBar):
 
         self.render_action = action("⟳ Render", "Ctrl+R", bench.render, tip="Render the mixer")
         self.render_play_action = action(
-            "⟳▶ Render+Play", "Ctrl+Shift+R", lambda: bench.render(play=True),
+            "⟳▶ Render+Play",
+            "Ctrl+Shift+R",
+            lambda: bench.render(play=True),
             tip="Render and play (starts at the first chunk when streaming)",
-        )  # fmt: skip
+        )
         self.cancel_action = action("✕ Cancel", "Esc", bench.cancel_render, tip="Cancel the job")
         self.stream_action = action(
-            "Stream", "", lambda on: self._set("stream_playback", on), True,
+            "Stream",
+            "",
+            lambda on: self._set("stream_playback", on),
+            True,
             tip="Start playback while the render is still running",
-        )  # fmt: skip
+        )
         self.auto_play_action = action(
-            "Auto-play", "", lambda on: self._set("auto_play", on), True,
+            "Auto-play",
+            "",
+            lambda on: self._set("auto_play", on),
+            True,
             tip="Play every render (knob releases too) as soon as it can be heard",
-        )  # fmt: skip
+        )
         self.sync_settings()
         self.addSeparator()
         self.play_action = action("▶ Play", "Space", lambda _on: transport.toggle_play(), True)

@@ -40,8 +40,12 @@ LOAD_JOBS = ("load", "model", "db")  # shown in the status bar while the window 
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None, qsettings: QSettings | None = None,
-                 settings_path: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        qsettings: QSettings | None = None,
+        settings_path: Path | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("musae")
         self.settings_path = settings_path
@@ -319,9 +323,11 @@ class MainWindow(QMainWindow):
         """Copy A/B, loop and auto-render into the project so a reopen restores them."""
         t = self.transport
         self.bench.project.transport = TransportPrefs(
-            ab=t.ab, loop=t.loop_enabled, loop_region=t.loop_region,
+            ab=t.ab,
+            loop=t.loop_enabled,
+            loop_region=t.loop_region,
             auto_render=self.bench.auto_render,
-        )  # fmt: skip
+        )
 
     def _restore_transport(self) -> None:
         """A newly opened project: A/B, loop and auto-render as they were saved."""

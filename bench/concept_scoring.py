@@ -26,9 +26,13 @@ from musae_core.features.concepts import ConceptTruth, score_concepts
 def synthetic(rows: int, d_sae: int, k: int, concepts: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     cols = rng.integers(0, d_sae, (rows, k))
-    codes = sp.csr_matrix((rng.exponential(1.0, rows * k).astype(np.float32),
-                           (np.repeat(np.arange(rows), k), cols.ravel())),
-                          shape=(rows, d_sae))  # fmt: skip
+    codes = sp.csr_matrix(
+        (
+            rng.exponential(1.0, rows * k).astype(np.float32),
+            (np.repeat(np.arange(rows), k), cols.ravel()),
+        ),
+        shape=(rows, d_sae),
+    )
     truth = rng.random((rows, concepts)) < rng.uniform(0.01, 0.4, concepts)
     codes = codes.tolil()
     for c in range(min(concepts, d_sae)):  # plant a detector per concept, so numbers move
@@ -63,9 +67,11 @@ def main() -> None:
     report = score_concepts(codes, truth, cal, resid)
     total = time.perf_counter() - t
     pairs = args.rows * args.concepts / 1e6
-    print(f"score_concepts: {args.rows} rows x {args.d_sae} features x {args.concepts} "
-          f"concepts in {total:.1f} s ({total / pairs:.2f} s per million row-concept pairs; "
-          f"{report.summary()['tracking_features']} tracking features)")  # fmt: skip
+    print(
+        f"score_concepts: {args.rows} rows x {args.d_sae} features x {args.concepts} "
+        f"concepts in {total:.1f} s ({total / pairs:.2f} s per million row-concept pairs; "
+        f"{report.summary()['tracking_features']} tracking features)"
+    )
     n = min(args.rows, 20_000)
     sub, y = codes[:n], truth.frames[:n]
     t = time.perf_counter()
@@ -74,9 +80,11 @@ def main() -> None:
     t = time.perf_counter()
     slow = dense_auroc(sub.toarray(), y)
     t_slow = time.perf_counter() - t
-    print(f"all-pairs AUROC on {n} rows: sparse ranks {t_fast:.2f} s, dense ranks "
-          f"{t_slow:.2f} s, ratio {t_slow / t_fast:.1f}x; max |difference| "
-          f"{np.abs(fast - slow).max():.1e}")  # fmt: skip
+    print(
+        f"all-pairs AUROC on {n} rows: sparse ranks {t_fast:.2f} s, dense ranks "
+        f"{t_slow:.2f} s, ratio {t_slow / t_fast:.1f}x; max |difference| "
+        f"{np.abs(fast - slow).max():.1e}"
+    )
 
 
 if __name__ == "__main__":

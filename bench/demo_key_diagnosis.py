@@ -52,12 +52,16 @@ def prompt_targets(seed: int) -> list:
     from musae_core.demo.factors import INSTRUMENT_FAMILIES, MODES, sample_factors
 
     rng = random.Random(seed)
-    return [replace(sample_factors(rng), instrument=i, mode=m, program=INSTRUMENT_FAMILIES[i][0])
-            for i in sorted(INSTRUMENT_FAMILIES) for m in MODES]  # fmt: skip
+    return [
+        replace(sample_factors(rng), instrument=i, mode=m, program=INSTRUMENT_FAMILIES[i][0])
+        for i in sorted(INSTRUMENT_FAMILIES)
+        for m in MODES
+    ]
 
 
-def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: int = 250,
-                   temperature: float = 1.0) -> dict[str, float]:  # fmt: skip
+def generated_keys(
+    model, seconds: float, seed: int, cfg: float = 3.0, top_k: int = 250, temperature: float = 1.0
+) -> dict[str, float]:
     """Key of takes prompted with every instrument x mode (other factors random)."""
     from musae_core.labeling.steering_eval import mono_takes
     from musae_core.models.base import GenerationRequest
@@ -65,8 +69,9 @@ def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: in
 
     targets = prompt_targets(seed)
     sampling = SamplingSettings(temperature=temperature, top_k=top_k, cfg_scale=cfg)
-    request = GenerationRequest(prompts=tuple(t.caption() for t in targets), duration=seconds,
-                                seed=seed, sampling=sampling)  # fmt: skip
+    request = GenerationRequest(
+        prompts=tuple(t.caption() for t in targets), duration=seconds, seed=seed, sampling=sampling
+    )
     takes = mono_takes(model.generate(request))
     held = halves_agree(takes, model.sample_rate)
     top1 = top3 = parallel = 0
@@ -79,9 +84,15 @@ def generated_keys(model, seconds: float, seed: int, cfg: float = 3.0, top_k: in
         top3 += want in order[:3]
         parallel += scores[want] > scores[other]
     n = len(targets)
-    return {"takes": n, "key_top1": top1 / n, "key_top3": top3 / n, "chance_top1": 1 / 24,
-            "beats_parallel_key": parallel / n, "halves_same_key": held[0],
-            "halves_same_mode": held[1]}  # fmt: skip
+    return {
+        "takes": n,
+        "key_top1": top1 / n,
+        "key_top3": top3 / n,
+        "chance_top1": 1 / 24,
+        "beats_parallel_key": parallel / n,
+        "halves_same_key": held[0],
+        "halves_same_mode": held[1],
+    }
 
 
 def best_key(audio: np.ndarray, sample_rate: int) -> tuple[int, str]:
@@ -91,14 +102,19 @@ def best_key(audio: np.ndarray, sample_rate: int) -> tuple[int, str]:
 
 def halves_agree(clips: list[np.ndarray], sample_rate: int) -> tuple[float, float]:
     """Share of clips whose two halves have the same best key, and the same mode."""
-    pairs = [(best_key(c[: len(c) // 2], sample_rate), best_key(c[len(c) // 2 :], sample_rate))
-             for c in clips]  # fmt: skip
-    return (float(np.mean([a == b for a, b in pairs])),
-            float(np.mean([a[1] == b[1] for a, b in pairs])))  # fmt: skip
+    pairs = [
+        (best_key(c[: len(c) // 2], sample_rate), best_key(c[len(c) // 2 :], sample_rate))
+        for c in clips
+    ]
+    return (
+        float(np.mean([a == b for a, b in pairs])),
+        float(np.mean([a[1] == b[1] for a, b in pairs])),
+    )
 
 
-def real_key_stability(corpus: Path, sample_rate: int, seconds: float,
-                       clips: int = 24) -> dict[str, float]:  # fmt: skip
+def real_key_stability(
+    corpus: Path, sample_rate: int, seconds: float, clips: int = 24
+) -> dict[str, float]:
     """``halves_agree`` on held-out corpus clips cut to the takes' length."""
     from musae_core.demo.corpus import load_factors
     from musae_core.demo.data import load_corpus_audio, split_records
@@ -126,17 +142,31 @@ def caption_gap(hf, work: Path, frames: int = 50, clips: int = 96) -> dict[str, 
         return c[: m.start(1)] + name + c[m.end(1) :]
 
     tokenizer, losses = demo_tokenizer(), {}
-    variants = {"right": captions, "mode_flipped": [flip_mode(c) for c in captions],
-                "tonic_tritone": [tritone(c) for c in captions]}  # fmt: skip
+    variants = {
+        "right": captions,
+        "mode_flipped": [flip_mode(c) for c in captions],
+        "tonic_tritone": [tritone(c) for c in captions],
+    }
     with torch.inference_mode():
         for name, caps in variants.items():
-            parts = [float(lm_loss(hf, tokenizer, x[s : s + 16], caps[s : s + 16],
-                                   torch.zeros(len(caps[s : s + 16]), dtype=torch.bool))[0])
-                     for s in range(0, len(x), 16)]  # fmt: skip
+            parts = [
+                float(
+                    lm_loss(
+                        hf,
+                        tokenizer,
+                        x[s : s + 16],
+                        caps[s : s + 16],
+                        torch.zeros(len(caps[s : s + 16]), dtype=torch.bool),
+                    )[0]
+                )
+                for s in range(0, len(x), 16)
+            ]
             losses[name] = float(np.mean(parts))
-    return {"loss_right": losses["right"],
-            "mode_flip_increase": losses["mode_flipped"] - losses["right"],
-            "tritone_increase": losses["tonic_tritone"] - losses["right"]}  # fmt: skip
+    return {
+        "loss_right": losses["right"],
+        "mode_flip_increase": losses["mode_flipped"] - losses["right"],
+        "tritone_increase": losses["tonic_tritone"] - losses["right"],
+    }
 
 
 def opening_shift(hf, seed: int = 0) -> dict[str, float]:
@@ -148,24 +178,29 @@ def opening_shift(hf, seed: int = 0) -> dict[str, float]:
     families = sorted(INSTRUMENT_FAMILIES)
     targets = prompt_targets(seed)
     captions = [t.caption() for t in targets]
-    swapped = [c.replace(t.instrument, families[(families.index(t.instrument) + 6) % 12])
-               for c, t in zip(captions, targets, strict=True)]  # fmt: skip
+    swapped = [
+        c.replace(t.instrument, families[(families.index(t.instrument) + 6) % 12])
+        for c, t in zip(captions, targets, strict=True)
+    ]
     tokenizer, bos = demo_tokenizer(), hf.config.decoder.bos_token_id
     k = hf.config.decoder.num_codebooks
 
     def first_frame(caps: list[str]) -> torch.Tensor:
         enc, mask = text_condition(hf, tokenizer, caps, torch.zeros(len(caps), dtype=torch.bool))
         ids = torch.full((len(caps) * k, 1), bos)
-        hidden = hf.decoder.model(input_ids=ids, encoder_hidden_states=enc,
-                                  encoder_attention_mask=mask).last_hidden_state  # fmt: skip
+        hidden = hf.decoder.model(
+            input_ids=ids, encoder_hidden_states=enc, encoder_attention_mask=mask
+        ).last_hidden_state
         return torch.softmax(hf.decoder.lm_heads[0](hidden[:, -1]), dim=-1)
 
     with torch.inference_mode():
         base = first_frame(captions)
         flipped = first_frame([flip_mode(c) for c in captions])
         other = first_frame(swapped)
-    return {"mode_flipped": 0.5 * float((base - flipped).abs().sum(-1).mean()),
-            "instrument_swapped": 0.5 * float((base - other).abs().sum(-1).mean())}  # fmt: skip
+    return {
+        "mode_flipped": 0.5 * float((base - flipped).abs().sum(-1).mean()),
+        "instrument_swapped": 0.5 * float((base - other).abs().sum(-1).mean()),
+    }
 
 
 def code_key_probe(work: Path, corpus: Path) -> dict[str, float]:
@@ -187,8 +222,9 @@ def code_key_probe(work: Path, corpus: Path) -> dict[str, float]:
     return out
 
 
-def residual_noise_mode(model, corpus: Path, classifier: Path, seconds: float,
-                        clips: int = 64, seed: int = 0) -> dict[str, float]:  # fmt: skip
+def residual_noise_mode(
+    model, corpus: Path, classifier: Path, seconds: float, clips: int = 64, seed: int = 0
+) -> dict[str, float]:
     """Classifier accuracy (mode, instrument) on codec round trips with noisy later codebooks."""
     from musae_core.demo.corpus import load_factors
     from musae_core.demo.data import load_corpus_audio, split_records
@@ -203,12 +239,16 @@ def residual_noise_mode(model, corpus: Path, classifier: Path, seconds: float,
     vocab = model.hf.config.decoder.vocab_size
 
     def judged(c: torch.Tensor) -> dict[str, float]:
-        wave = torch.cat([model.decode(c[s : s + 8]).reshape(len(c[s : s + 8]), -1)
-                          for s in range(0, len(c), 8)]).numpy()  # fmt: skip
+        wave = torch.cat(
+            [model.decode(c[s : s + 8]).reshape(len(c[s : s + 8]), -1) for s in range(0, len(c), 8)]
+        ).numpy()
         said = judge.predict(list(wave), rate)
-        return {f: float(np.mean([p == factor_labels(r, f)
-                                  for p, r in zip(said[f], records, strict=True)]))
-                for f in ("mode", "instrument")}  # fmt: skip
+        return {
+            f: float(
+                np.mean([p == factor_labels(r, f) for p, r in zip(said[f], records, strict=True)])
+            )
+            for f in ("mode", "instrument")
+        }
 
     modes = [r["mode"] for r in records]
     out = {"clips": len(records), "mode_majority": max(map(modes.count, set(modes))) / len(modes)}
@@ -235,8 +275,9 @@ def main() -> None:
     parser.add_argument("--cfg", type=float, default=3.0, help="guidance scale of the takes")
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--classifier", default=None,
-                        help="factor classifier .npz: also measure 6 (~7 CPU min)")  # fmt: skip
+    parser.add_argument(
+        "--classifier", default=None, help="factor classifier .npz: also measure 6 (~7 CPU min)"
+    )
     args = parser.parse_args()
     from musae_core.models.loading import load_model
 

@@ -53,8 +53,11 @@ def main() -> None:
     parser.add_argument("--take-seconds", type=float, default=8.0)
     parser.add_argument("--cfg", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2, help="takes per instrument x mode")
-    parser.add_argument("--classifier-corpus", default=None,
-                        help="another seed's corpus the classifiers also fit on")  # fmt: skip
+    parser.add_argument(
+        "--classifier-corpus",
+        default=None,
+        help="another seed's corpus the classifiers also fit on",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     report: dict = {"model": args.model}
@@ -71,8 +74,9 @@ def main() -> None:
 
     report["cold_load_s"] = [cold_load_seconds(args.model) for _ in range(3)]
     print("cold load (s)", report["cold_load_s"], flush=True)
-    model, report["load_in_process"] = timed(lambda: load_model(args.model, device="cpu",
-                                                                dtype="fp32"))  # fmt: skip
+    model, report["load_in_process"] = timed(
+        lambda: load_model(args.model, device="cpu", dtype="fp32")
+    )
     sr = model.sample_rate
     _, held = split_records(load_factors(args.corpus))
     audio, _ = load_corpus_audio(args.corpus, sr, held[:16])
@@ -82,8 +86,12 @@ def main() -> None:
     model.decode(codes)  # warm-up
     _, report["decode_10s"] = timed(lambda: model.decode(codes))
     print("decode 10 s", report["decode_10s"], flush=True)
-    request = GenerationRequest(prompts=(held[0]["caption"],), duration=10.0, seed=0,
-                                sampling=SamplingSettings(cfg_scale=args.cfg))  # fmt: skip
+    request = GenerationRequest(
+        prompts=(held[0]["caption"],),
+        duration=10.0,
+        seed=0,
+        sampling=SamplingSettings(cfg_scale=args.cfg),
+    )
     _, report["generate_10s"] = timed(lambda: model.generate(request))
     print("generate 10 s", report["generate_10s"], flush=True)
 
@@ -103,10 +111,15 @@ def main() -> None:
     from musae_core.demo.token_classifier import fit_token_classifier
 
     judge = fit_token_classifier(model, *heldout_audio(args.corpus, args.classifier_corpus, sr))
-    report["prompt_following"] = prompt_following(model, classifier, args.take_seconds, 0,
-                                                  SamplingSettings(cfg_scale=args.cfg),
-                                                  rounds=args.rounds,
-                                                  token_judge=judge)  # fmt: skip
+    report["prompt_following"] = prompt_following(
+        model,
+        classifier,
+        args.take_seconds,
+        0,
+        SamplingSettings(cfg_scale=args.cfg),
+        rounds=args.rounds,
+        token_judge=judge,
+    )
     print("prompt following", report["prompt_following"], flush=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=float) + "\n")
 

@@ -87,8 +87,13 @@ def main() -> int:
     parser.add_argument("--inspector", action="store_true", help="time inspector clicks instead")
     parser.add_argument("--clicks", type=int, default=40)
     parser.add_argument("--db", default=str(ROOT / "resources/demo/features.db"))
-    parser.add_argument("--map", type=int, default=0, metavar="N",
-                        help="time the feature map on N synthetic features instead")  # fmt: skip
+    parser.add_argument(
+        "--map",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time the feature map on N synthetic features instead",
+    )
     parser.add_argument("--events", type=int, default=200, help="hover / pan events (--map)")
     args = parser.parse_args()
 
@@ -182,8 +187,10 @@ def main() -> int:
     print(f"knob release -> playable steered audio: median {statistics.median(ms):.0f} ms {ms}")
     print(f"  after a master change (unsteered + steered): {full * 1000:.0f} ms")
     worst, typical = max(stalls) * 1000, statistics.median(stalls) * 1000
-    print(f"longest UI-thread stall during render + redraw: {worst:.1f} ms wall, "
-          f"{max(heartbeat.cpu_stalls) * 1000:.1f} ms of UI-thread CPU")  # fmt: skip
+    print(
+        f"longest UI-thread stall during render + redraw: {worst:.1f} ms wall, "
+        f"{max(heartbeat.cpu_stalls) * 1000:.1f} ms of UI-thread CPU"
+    )
     print(f"  median per render {typical:.1f} ms; target < 50 ms")
     streaming(args, bench, win, knob_turn, heartbeat, ready, latencies, full)
     win.close()
@@ -216,13 +223,19 @@ def streaming(args, bench, win, knob_turn, heartbeat, ready, plain, plain_full) 
     ms = sorted(round(x * 1000) for x in first[:-1])
     print(f"streaming playback ({args.duration:g} s takes, auto-play on knob release):")
     print(f"  time to first audio: median {ttfa * 1000:.0f} ms {ms}")
-    print(f"  time to full take (no streaming): median {take * 1000:.0f} ms; with streaming "
-          f"{statistics.median(full[:-1]) * 1000:.0f} ms")  # fmt: skip
+    print(
+        f"  time to full take (no streaming): median {take * 1000:.0f} ms; with streaming "
+        f"{statistics.median(full[:-1]) * 1000:.0f} ms"
+    )
     print(f"  ratio first audio / full take: {ttfa / take:.2f}")
-    print(f"  after a master change: first audio {first[-1] * 1000:.0f} ms vs full take "
-          f"{plain_full * 1000:.0f} ms (ratio {first[-1] / plain_full:.2f})")  # fmt: skip
-    print(f"  longest UI-thread stall while streaming: {max(stalls) * 1000:.1f} ms wall, "
-          f"{max(heartbeat.cpu_stalls[own_windows:]) * 1000:.1f} ms of UI-thread CPU")  # fmt: skip
+    print(
+        f"  after a master change: first audio {first[-1] * 1000:.0f} ms vs full take "
+        f"{plain_full * 1000:.0f} ms (ratio {first[-1] / plain_full:.2f})"
+    )
+    print(
+        f"  longest UI-thread stall while streaming: {max(stalls) * 1000:.1f} ms wall, "
+        f"{max(heartbeat.cpu_stalls[own_windows:]) * 1000:.1f} ms of UI-thread CPU"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -279,17 +292,27 @@ def inspector_latency(args, win, wait) -> None:
     load_after = os.getloadavg()
     n = len(shown)
     load = f"load average {load_before[0]:.1f} -> {load_after[0]:.1f}"
-    print(f"inspector on {Path(args.db).name}: {n} clicks on distinct features, "
-          f"{os.cpu_count()} CPUs, {load}")  # fmt: skip
-    print(f"  click -> inspector filled (labels, evidence, histogram, neighbours, clip rows): "
-          f"p50 {percentile(shown, 50):.0f} ms, p95 {percentile(shown, 95):.0f} ms, "
-          f"max {max(shown) * 1000:.0f} ms")  # fmt: skip
-    print(f"  UI-thread CPU per click (the load inflates it less): "
-          f"p50 {percentile(ui_cpu, 50):.0f} ms, p95 {percentile(ui_cpu, 95):.0f} ms")  # fmt: skip
-    print(f"  click -> every clip decoded with its spectrogram: "
-          f"p50 {percentile(decoded, 50):.0f}, p95 {percentile(decoded, 95):.0f} ms")  # fmt: skip
-    print(f"  old engine path alone (DB + decode all clips before showing anything): "
-          f"p50 {percentile(old, 50):.0f} ms, p95 {percentile(old, 95):.0f} ms")  # fmt: skip
+    print(
+        f"inspector on {Path(args.db).name}: {n} clicks on distinct features, "
+        f"{os.cpu_count()} CPUs, {load}"
+    )
+    print(
+        f"  click -> inspector filled (labels, evidence, histogram, neighbours, clip rows): "
+        f"p50 {percentile(shown, 50):.0f} ms, p95 {percentile(shown, 95):.0f} ms, "
+        f"max {max(shown) * 1000:.0f} ms"
+    )
+    print(
+        f"  UI-thread CPU per click (the load inflates it less): "
+        f"p50 {percentile(ui_cpu, 50):.0f} ms, p95 {percentile(ui_cpu, 95):.0f} ms"
+    )
+    print(
+        f"  click -> every clip decoded with its spectrogram: "
+        f"p50 {percentile(decoded, 50):.0f}, p95 {percentile(decoded, 95):.0f} ms"
+    )
+    print(
+        f"  old engine path alone (DB + decode all clips before showing anything): "
+        f"p50 {percentile(old, 50):.0f} ms, p95 {percentile(old, 95):.0f} ms"
+    )
     print(f"  ratio old p50 / new filled p50: {percentile(old, 50) / percentile(shown, 50):.1f}x")
 
 

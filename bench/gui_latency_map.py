@@ -23,9 +23,16 @@ def synthetic_db(path: Path, n: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     freq = 10 ** rng.uniform(-5, -1, n)
     with FeatureDB.create(path, {"model_id": "bench", "d_sae": n}) as db:
-        db.write_features(FeatureStats(id=i, frequency=float(freq[i]), clip_rate=0.1,
-                                       max_activation=1.0, mean_activation=0.5)
-                          for i in range(n))  # fmt: skip
+        db.write_features(
+            FeatureStats(
+                id=i,
+                frequency=float(freq[i]),
+                clip_rate=0.1,
+                max_activation=1.0,
+                mean_activation=0.5,
+            )
+            for i in range(n)
+        )
         words = [f"concept {k}" for k in range(40)]
         labelled = rng.choice(n, size=min(n, 4096), replace=False)
         with db._tx() as conn:  # bulk insert: add_label's one transaction per label is slow
@@ -51,8 +58,9 @@ def mouse(widget, kind, pos, buttons) -> None:
     from PySide6.QtWidgets import QApplication
 
     button = Qt.NoButton if kind == QEvent.MouseMove else Qt.LeftButton
-    event = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
-                        Qt.NoModifier)  # fmt: skip
+    event = QMouseEvent(
+        kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons, Qt.NoModifier
+    )
     QApplication.sendEvent(widget, event)
 
 
@@ -82,8 +90,9 @@ def map_latency(args, win, wait, tmp: Path) -> None:
 
     hover, hover_cpu, changed = [], [], 0
     for _ in range(args.events + 5):
-        pos = QPoint(int(rng.uniform(0.1, 0.9) * size.width()),
-                     int(rng.uniform(0.1, 0.9) * size.height()))  # fmt: skip
+        pos = QPoint(
+            int(rng.uniform(0.1, 0.9) * size.width()), int(rng.uniform(0.1, 0.9) * size.height())
+        )
         pause(0.015)
         before = panel.hovered
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -109,9 +118,11 @@ def map_latency(args, win, wait, tmp: Path) -> None:
     # first 5 of each: warm-up; wall time includes waiting for a CPU on a loaded machine
     hover, pan = np.array(hover[5:]) * 1000, np.array(pan[5:]) * 1000
     hover_cpu, pan_cpu = np.array(hover_cpu[5:]) * 1000, np.array(pan_cpu[5:]) * 1000
-    print(f"feature map, {n} synthetic features (60 clusters, {min(n, 4096)} labelled), map "
-          f"{size.width()}x{size.height()} px, offscreen Qt, {os.cpu_count()} CPUs, "
-          f"1 torch thread, load average {load_before[0]:.1f} -> {load_after[0]:.1f}")  # fmt: skip
+    print(
+        f"feature map, {n} synthetic features (60 clusters, {min(n, 4096)} labelled), map "
+        f"{size.width()}x{size.height()} px, offscreen Qt, {os.cpu_count()} CPUs, "
+        f"1 torch thread, load average {load_before[0]:.1f} -> {load_after[0]:.1f}"
+    )
     print(f"  synthetic DB + layout written in {build:.1f} s; open -> map drawn {opened:.1f} s")
     print(
         f"  hover (mouse move -> nearest feature + tooltip): {len(hover)} events "
@@ -119,7 +130,9 @@ def map_latency(args, win, wait, tmp: Path) -> None:
         f"p95 {np.percentile(hover, 95):.1f} ms, max {hover.max():.1f} ms; UI-thread CPU "
         f"p50 {np.percentile(hover_cpu, 50):.1f} ms, p95 {np.percentile(hover_cpu, 95):.1f} ms"
     )
-    print(f"  pan (drag step -> view moved and all points repainted): {len(pan)} events, "
-          f"p50 {np.percentile(pan, 50):.1f} ms, p95 {np.percentile(pan, 95):.1f} ms, "
-          f"max {pan.max():.1f} ms; UI-thread CPU p50 {np.percentile(pan_cpu, 50):.1f} ms, "
-          f"p95 {np.percentile(pan_cpu, 95):.1f} ms; target < 50 ms per event")  # fmt: skip
+    print(
+        f"  pan (drag step -> view moved and all points repainted): {len(pan)} events, "
+        f"p50 {np.percentile(pan, 50):.1f} ms, p95 {np.percentile(pan, 95):.1f} ms, "
+        f"max {pan.max():.1f} ms; UI-thread CPU p50 {np.percentile(pan_cpu, 50):.1f} ms, "
+        f"p95 {np.percentile(pan_cpu, 95):.1f} ms; target < 50 ms per event"
+    )

@@ -70,8 +70,18 @@ def run_child(config: str, args, timeout: float) -> dict | None:
     env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     if config.startswith("fixed"):
         env["MUSAE_THREADS"] = config[len("fixed") :]
-    cmd = [sys.executable, __file__, "--child", config, "--duration", str(args.duration),
-           "--feature", str(args.feature), "--strength", str(args.strength)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        config,
+        "--duration",
+        str(args.duration),
+        "--feature",
+        str(args.feature),
+        "--strength",
+        str(args.strength),
+    ]
     try:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -125,17 +135,21 @@ def main() -> None:
         finally:
             for h in hogs:
                 h.kill()
-    print(f"\n{args.duration:g} s demo take, seconds after imports: median (min-max) "
-          f"of {args.repeats}; ratio = auto / best fixed thread count")  # fmt: skip
+    print(
+        f"\n{args.duration:g} s demo take, seconds after imports: median (min-max) "
+        f"of {args.repeats}; ratio = auto / best fixed thread count"
+    )
     print("| busy procs | config | threads | plain take | A+B render |")
     print("|---|---|---|---|---|")
     for load in args.loads:
         for config in args.configs:
             rs = results[(load, config)]
             th = {r["threads"] for r in rs if r}
-            print(f"| {load} | {config} | {','.join(map(str, sorted(th))) or '?'} | "
-                  f"{fmt([r and r['plain'] for r in rs], 'plain')} | "
-                  f"{fmt([r and r['ab'] for r in rs], 'ab')} |")  # fmt: skip
+            print(
+                f"| {load} | {config} | {','.join(map(str, sorted(th))) or '?'} | "
+                f"{fmt([r and r['plain'] for r in rs], 'plain')} | "
+                f"{fmt([r and r['ab'] for r in rs], 'ab')} |"
+            )
     for load in args.loads:
 
         def med(config: str, key: str, load: int = load) -> float:

@@ -73,13 +73,18 @@ def main() -> None:
         for mode in ("whole", "blocks"):
             out = subprocess.run(
                 [sys.executable, __file__, "--child", mode, str(path)],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             clips, peak = out.stdout.split()
             peaks[mode] = float(peak)
         label = f"{minutes * 60:g} s" if minutes < 1 else f"{minutes:g} min"
-        print(f"| {label} | {clips} | {peaks['whole']:.0f} | {peaks['blocks']:.0f} | "
-              f"{peaks['whole'] / peaks['blocks']:.2f} |", flush=True)  # fmt: skip
+        print(
+            f"| {label} | {clips} | {peaks['whole']:.0f} | {peaks['blocks']:.0f} | "
+            f"{peaks['whole'] / peaks['blocks']:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def main() -> None:
     model = load_model(args.model, device=args.device, dtype="fp32")
     sae = load_sae(args.sae, device=model.device)
     push = feature_intervention(sae, args.feature, args.alpha)
-    request = GenerationRequest(prompts=("medium loud major piano melody",),
-                                duration=args.duration, seed=1)  # fmt: skip
+    request = GenerationRequest(
+        prompts=("medium loud major piano melody",), duration=args.duration, seed=1
+    )
     options = StreamOptions(chunk=args.chunk)
     reference = list(LiveStream(model, request).chunks())[-1].take  # also the warm-up
     rows = []
@@ -72,24 +73,37 @@ def main() -> None:
         landing = live.landings[0]
         frame = landing.segment.start_frame
         lag = max(model.delays)
-        same = np.array_equal(final.take.codes[..., : frame - lag],
-                              reference.codes[..., : frame - lag])  # fmt: skip
+        same = np.array_equal(
+            final.take.codes[..., : frame - lag], reference.codes[..., : frame - lag]
+        )
         changed = float((final.take.codes[..., frame:] != reference.codes[..., frame:]).mean())
-        rows.append((landing.requested_at - started, landing.boundary_at - landing.requested_at,
-                     landing.latency, frame, same, changed))  # fmt: skip
+        rows.append(
+            (
+                landing.requested_at - started,
+                landing.boundary_at - landing.requested_at,
+                landing.latency,
+                frame,
+                same,
+                changed,
+            )
+        )
     cores = os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# {platform.processor() or platform.machine()}, {cores} cores visible, "
-          f"torch threads {args.threads}, load average {load:.1f}, device {model.device}, "
-          f"model {args.model}, {args.duration:g} s take, feature {args.feature} alpha "
-          f"{args.alpha:g}, chunk {args.chunk} frames")  # fmt: skip
+    print(
+        f"# {platform.processor() or platform.machine()}, {cores} cores visible, "
+        f"torch threads {args.threads}, load average {load:.1f}, device {model.device}, "
+        f"model {args.model}, {args.duration:g} s take, feature {args.feature} alpha "
+        f"{args.alpha:g}, chunk {args.chunk} frames"
+    )
     print("release_s  wait_for_boundary_s  latency_s  punch_frame  before_same  changed_after")
     for r in rows:
         print(f"{r[0]:9.2f}  {r[1]:19.3f}  {r[2]:9.3f}  {r[3]:11d}  {r[4]!s:11}  {r[5]:13.2f}")
     if rows:
         lat = [r[2] for r in rows]
-        print(f"latency median {statistics.median(lat):.3f} s, max {max(lat):.3f} s "
-              f"over {len(lat)} releases")  # fmt: skip
+        print(
+            f"latency median {statistics.median(lat):.3f} s, max {max(lat):.3f} s "
+            f"over {len(lat)} releases"
+        )
 
 
 if __name__ == "__main__":

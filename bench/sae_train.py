@@ -182,12 +182,21 @@ def table(results: list[Result]) -> str:
             lines.append(f"| {r.name} | {r.version} | skipped |" + " |" * (len(head) - 3))
             continue
         m = r.metrics
-        row = [r.name, r.version, f"{r.tokens_per_s:,.0f}", f"{r.wall_s:.1f}", f"{m['fvu']:.4f}",
-               f"{m['l0']:.1f}", f"{100 * m['dead']:.1f}"]  # fmt: skip
+        row = [
+            r.name,
+            r.version,
+            f"{r.tokens_per_s:,.0f}",
+            f"{r.wall_s:.1f}",
+            f"{m['fvu']:.4f}",
+            f"{m['l0']:.1f}",
+            f"{100 * m['dead']:.1f}",
+        ]
         row += [f"{m['recovery']:.3f}"] if truth else []
         if base is not None:
-            row += [f"{base.tokens_per_s / r.tokens_per_s:.2f}",
-                    f"{base.metrics['fvu'] / max(m['fvu'], 1e-12):.2f}"]  # fmt: skip
+            row += [
+                f"{base.tokens_per_s / r.tokens_per_s:.2f}",
+                f"{base.metrics['fvu'] / max(m['fvu'], 1e-12):.2f}",
+            ]
         else:
             row += ["-", "-"]
         lines.append("| " + " | ".join(row) + " |")
@@ -303,8 +312,14 @@ def main(argv: list[str] | None = None) -> list[Result]:
         data = load_activations(args.activations, pool_rows, args.holdout_rows, args.seed)
         d_in = data.train.shape[1]
     else:
-        data = synthetic(d_in, args.true_features or latents, args.true_active or max(1, k // 2),
-                         pool_rows, args.holdout_rows, args.seed)  # fmt: skip
+        data = synthetic(
+            d_in,
+            args.true_features or latents,
+            args.true_active or max(1, k // 2),
+            pool_rows,
+            args.holdout_rows,
+            args.seed,
+        )
     data.train, data.holdout = data.train.to(args.device), data.holdout.to(args.device)
     setup = Setup(
         d_in=d_in,

@@ -140,11 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--variants", type=int, default=1, help="takes per prompt")
     gen.add_argument("--sae", help="SAE folder: then --steer takes FEATURE_ID=ALPHA")
-    gen.add_argument("--features", help="feature database of that SAE (checked against it; "
-                     "its max activation is beta only where the SAE records none)")  # fmt: skip
-    gen.add_argument("--steer", action="append", default=[],
-                     metavar="VECTOR.npy:LAYER:STRENGTH | FEATURE_ID=ALPHA",
-                     help="repeatable; with --sae: alpha * max act * decoder row")  # fmt: skip
+    gen.add_argument(
+        "--features",
+        help="feature database of that SAE (checked against it; "
+        "its max activation is beta only where the SAE records none)",
+    )
+    gen.add_argument(
+        "--steer",
+        action="append",
+        default=[],
+        metavar="VECTOR.npy:LAYER:STRENGTH | FEATURE_ID=ALPHA",
+        help="repeatable; with --sae: alpha * max act * decoder row",
+    )
     gen.add_argument("--steer-mode", choices=["add", "relative", "clamp"], default="add")
     gen.add_argument(
         "--cfg-branch", choices=["both", "conditional", "unconditional"], default="both"
@@ -170,8 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="download a model's weights into the Hugging Face cache")
     dl.add_argument("model_id")
     dl.add_argument("--cache-dir", default=None)
-    dl.add_argument("--kind", choices=["auto", "model", "clap"], default="auto",
-                    help="auto: ids with 'clap' are CLAP checkpoints")  # fmt: skip
+    dl.add_argument(
+        "--kind",
+        choices=["auto", "model", "clap"],
+        default="auto",
+        help="auto: ids with 'clap' are CLAP checkpoints",
+    )
     dl.set_defaults(func=cmd_download)
 
     info = sub.add_parser("info", help="print a model's layers, width, rates and limits")

@@ -57,8 +57,13 @@ def interventions_from_args(args: argparse.Namespace, model) -> list:
     from musae_core.sae.evaluate import check_compatible
 
     sae = load_sae(args.sae)
-    check_compatible(sae, model.model_id, list(range(model.num_layers)), model.d_model,
-                     f"model {model.model_id!r}")  # fmt: skip
+    check_compatible(
+        sae,
+        model.model_id,
+        list(range(model.num_layers)),
+        model.d_model,
+        f"model {model.model_id!r}",
+    )
     sae_path = str(Path(args.sae).resolve())
     db = checked_feature_db(args.features, sae, args.sae) if args.features else None
     try:

@@ -167,8 +167,13 @@ def apply(params: int | None = None) -> int | None:
         ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
         n = choose_threads(usable_cores(), busy, params, ranks)
         _state["snapshot"] = now
-        log.info("threads: %d (cores %d, busy elsewhere %.2f, params %s)",
-                 n, usable_cores(), busy, params)  # fmt: skip
+        log.info(
+            "threads: %d (cores %d, busy elsewhere %.2f, params %s)",
+            n,
+            usable_cores(),
+            busy,
+            params,
+        )
     torch.set_num_threads(n)
     if not _state["interop_set"]:
         _state["interop_set"] = True

@@ -67,8 +67,9 @@ class Driver:
         from PySide6.QtWidgets import QApplication
 
         pos = QPointF(pos)
-        event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button, buttons,
-                            modifiers or Qt.NoModifier)  # fmt: skip
+        event = QMouseEvent(
+            kind, pos, widget.mapToGlobal(pos), button, buttons, modifiers or Qt.NoModifier
+        )
         QApplication.sendEvent(widget, event)
 
     def drag_knob(self, knob, dy: int) -> None:

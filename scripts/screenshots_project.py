@@ -121,19 +121,39 @@ def build(folder: Path = FOLDER, force: bool = False) -> Path:
     write_audio(folder / "audio")
     _step("synthetic audio", started)
     model = load_model(RECIPE["model"], device="cpu", dtype="fp32")
-    config = HarvestConfig(layers=(LAYER,), clip_seconds=1.0, min_clip_seconds=0.5, batch_size=4,
-                           shard_rows=1024, dtype="fp32", background_writes=False)  # fmt: skip
+    config = HarvestConfig(
+        layers=(LAYER,),
+        clip_seconds=1.0,
+        min_clip_seconds=0.5,
+        batch_size=4,
+        shard_rows=1024,
+        dtype="fp32",
+        background_writes=False,
+    )
     harvest_audio(model, folder / "audio", folder / "store", config)
     store = ActivationStore.open(folder / "store")
     _step(f"harvest ({store.num_rows(LAYER)} frames)", started)
-    settings = TrainSettings(expansion=RECIPE["expansion"], k=RECIPE["k"], total_tokens=120_000,
-                             batch_size=512, init_rows=2048, log_every=100)  # fmt: skip
+    settings = TrainSettings(
+        expansion=RECIPE["expansion"],
+        k=RECIPE["k"],
+        total_tokens=120_000,
+        batch_size=512,
+        init_rows=2048,
+        log_every=100,
+    )
     factory = store_batches(store, LAYER, settings.batch_size, buffer_shards=2)
     train_sae(factory, store.d_model, settings, folder / "sae", model_id="tiny", layer=LAYER)
     _step("SAE training", started)
     sae = load_sae(folder / "sae")
-    analyze(sae, store, folder / "features.db", top_n=8, snippet_seconds=1.0, neighbours=6,
-            sae_path=folder / "sae")  # fmt: skip
+    analyze(
+        sae,
+        store,
+        folder / "features.db",
+        top_n=8,
+        snippet_seconds=1.0,
+        neighbours=6,
+        sae_path=folder / "sae",
+    )
     _step("feature analysis", started)
     label = ["label", "--db", str(folder / "features.db"), "--method", "descriptors", "--all"]
     code = musae([*label, "--baseline-size", "32", "--top-clips", "8", "--alpha", "0.05"])
@@ -141,8 +161,12 @@ def build(folder: Path = FOLDER, force: bool = False) -> Path:
         raise SystemExit(f"musae label failed with exit code {code}")
     _step("descriptor labels", started)
     master = MasterSettings(prompt="simple melody", duration=4.0, seed=3)
-    project = Project(model_id="tiny", sae_path=str(folder / "sae"),
-                      feature_db_path=str(folder / "features.db"), master=master)  # fmt: skip
+    project = Project(
+        model_id="tiny",
+        sae_path=str(folder / "sae"),
+        feature_db_path=str(folder / "features.db"),
+        master=master,
+    )
     project.save(project_file)
     marker.write_text(json.dumps(RECIPE))
     return project_file

@@ -154,9 +154,17 @@ class Walk:
         sys.excepthook = self.excepthook
         self.win = win = wins[0]
         try:
-            for step in (self.first_launch, self.search_inspect, self.play_clip,
-                         self.add_two_features, self.render, self.ab_loop, self.export,
-                         self.save_move_reopen, self.undo):  # fmt: skip
+            for step in (
+                self.first_launch,
+                self.search_inspect,
+                self.play_clip,
+                self.add_two_features,
+                self.render,
+                self.ab_loop,
+                self.export,
+                self.save_move_reopen,
+                self.undo,
+            ):
                 print(f"walk: {step.__name__}", flush=True)
                 step()
         except WalkFailed as exc:
@@ -170,8 +178,14 @@ class Walk:
 
     def first_launch(self) -> None:
         bench, win = self.win.bench, self.win
-        self.wait("the demo project to open", lambda: bench.session.model is not None
-                  and win.browser.model.rowCount() > 0 and self.job_done("load"))  # fmt: skip
+        self.wait(
+            "the demo project to open",
+            lambda: (
+                bench.session.model is not None
+                and win.browser.model.rowCount() > 0
+                and self.job_done("load")
+            ),
+        )
         self.screenshot("first-launch")
 
     def search_inspect(self) -> None:
@@ -216,8 +230,14 @@ class Walk:
         bench = self.win.bench
         before = bench.current_take
         self.action("Render", exclude="Play").trigger()
-        self.wait("the render", lambda: bench.current_take is not before
-                  and bench.current_take is not None and self.job_done("render"))  # fmt: skip
+        self.wait(
+            "the render",
+            lambda: (
+                bench.current_take is not before
+                and bench.current_take is not None
+                and self.job_done("render")
+            ),
+        )
         take = bench.current_take
         seconds = float(take.render_seconds or 0.0)
         print(f"walk: A+B render of {take.duration:.1f} s took {seconds:.1f} s", flush=True)
@@ -276,8 +296,14 @@ class Walk:
         features = bench.mixer.features()
         self.drive_file_dialog(lambda d: None, moved / "song.musae.json")
         self.action("Open project").trigger()
-        self.wait("the reopened project", lambda: bench.project.path is not None
-                  and bench.project.path.parent == moved and self.job_done("load"))  # fmt: skip
+        self.wait(
+            "the reopened project",
+            lambda: (
+                bench.project.path is not None
+                and bench.project.path.parent == moved
+                and self.job_done("load")
+            ),
+        )
         self.wait("its model", lambda: bench.session.model is not None, 60)
         take = bench.current_take
         if take is None or not take.loaded:
@@ -334,8 +360,12 @@ def main(argv=None) -> int:
         return code or int(seen_traceback)
     home = Path(args.home or tempfile.mkdtemp(prefix="musae-walk-"))
     args.home = str(home)
-    fresh = {"HOME": "", "XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share",
-             "XDG_CACHE_HOME": ".cache"}  # fmt: skip
+    fresh = {
+        "HOME": "",
+        "XDG_CONFIG_HOME": ".config",
+        "XDG_DATA_HOME": ".local/share",
+        "XDG_CACHE_HOME": ".cache",
+    }
     for var, sub in fresh.items():  # a first launch: no settings, layout or demo copy yet
         os.environ[var] = str(home / sub)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

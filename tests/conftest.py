@@ -51,15 +51,23 @@ def labelling_db(tmp_path):
     opened = []
 
     def make(clips):
-        db = FeatureDB.create(tmp_path / f"labelling-{len(opened)}.db",
-                              {"model_id": "tiny", "layer": 2, "sample_rate": 32000})  # fmt: skip
+        db = FeatureDB.create(
+            tmp_path / f"labelling-{len(opened)}.db",
+            {"model_id": "tiny", "layer": 2, "sample_rate": 32000},
+        )
         opened.append(db)
         db.write_features(
-            FeatureStats(id=f, frequency=0.1, clip_rate=0.1, mean_activation=0.5, quantiles={},
-                         max_activation=max((c.peak_activation for c in top), default=1.0),
-                         histogram=([0.0, 1.0], [1]))
+            FeatureStats(
+                id=f,
+                frequency=0.1,
+                clip_rate=0.1,
+                mean_activation=0.5,
+                quantiles={},
+                max_activation=max((c.peak_activation for c in top), default=1.0),
+                histogram=([0.0, 1.0], [1]),
+            )
             for f, top in clips.items()
-        )  # fmt: skip
+        )
         db.write_many_top_clips([(f, "mean", list(top)) for f, top in clips.items() if top])
         return db
 

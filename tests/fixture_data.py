@@ -25,17 +25,33 @@ def write_test_db(path, sae_dir: str, clip_paths: list[str], n: int = N_FEATURES
     """Write ``n`` features (a few dead/rare/generic), labels, top clips and neighbours."""
     from musae_core.features import FeatureDB, FeatureStats, TopClip
 
-    db = FeatureDB.create(path, {"model_id": "tiny", "layer": TINY_LAYER, "d_sae": n,
-                                 "sae_path": sae_dir, "sample_rate": 32000})  # fmt: skip
+    db = FeatureDB.create(
+        path,
+        {
+            "model_id": "tiny",
+            "layer": TINY_LAYER,
+            "d_sae": n,
+            "sae_path": sae_dir,
+            "sample_rate": 32000,
+        },
+    )
     stats = []
     for i in range(n):
         counts = [int(c) for c in np.random.default_rng(i).integers(0, 50, 8)]
-        stats.append(FeatureStats(
-            id=i, frequency=0.001 * i, clip_rate=0.02 * (i % 10), max_activation=1.0 + i,
-            mean_activation=0.5, quantiles={"q50": 0.5, "q99": 0.9},
-            histogram=(list(np.linspace(0, 1 + i, 9)), counts),
-            dead=i == 0, rare=i % 7 == 1, generic=i % 11 == 2,
-        ))  # fmt: skip
+        stats.append(
+            FeatureStats(
+                id=i,
+                frequency=0.001 * i,
+                clip_rate=0.02 * (i % 10),
+                max_activation=1.0 + i,
+                mean_activation=0.5,
+                quantiles={"q50": 0.5, "q99": 0.9},
+                histogram=(list(np.linspace(0, 1 + i, 9)), counts),
+                dead=i == 0,
+                rare=i % 7 == 1,
+                generic=i % 11 == 2,
+            )
+        )
     db.write_features(stats)
     words = ["piano", "drums", "bass", "strings", "synth pad", "vocals"]
     for i in range(1, n):
@@ -68,8 +84,7 @@ def write_test_sae(folder, d_in: int):
     """A TopK SAE with random unit-norm directions that reads the tiny model's layer 2."""
     from musae_core.sae import SAEConfig, build_sae, save_sae
 
-    cfg = SAEConfig("topk", d_in=d_in, d_sae=N_FEATURES, k=4, model_id="tiny",
-                    layer=TINY_LAYER)  # fmt: skip
+    cfg = SAEConfig("topk", d_in=d_in, d_sae=N_FEATURES, k=4, model_id="tiny", layer=TINY_LAYER)
     sae = build_sae(cfg)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():

@@ -14,8 +14,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from test_app_flow import TIMEOUT, wait_job, window  # noqa: F401
 
-DEMO_LABELS = ["drums", "no drums", "loud", "medium tempo", "compressed dynamics", "dark",
-               "dynamic", "low register", "synth lead", "piano"]  # fmt: skip
+DEMO_LABELS = [
+    "drums",
+    "no drums",
+    "loud",
+    "medium tempo",
+    "compressed dynamics",
+    "dark",
+    "dynamic",
+    "low register",
+    "synth lead",
+    "piano",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +44,20 @@ def demo_like_db(tmp_path_factory):
     ])  # fmt: skip
     for i in range(24):
         text = DEMO_LABELS[i % len(DEMO_LABELS)]
-        db.add_label(i, "classifier", text, 0.3 + 0.02 * i,
-                     {"auroc": 0.9, "class": text, "mean_top": 0.8, "mean_baseline": 0.2,
-                      "p_value": 0.001, "model": "demo-factors"})  # fmt: skip
+        db.add_label(
+            i,
+            "classifier",
+            text,
+            0.3 + 0.02 * i,
+            {
+                "auroc": 0.9,
+                "class": text,
+                "mean_top": 0.8,
+                "mean_baseline": 0.2,
+                "p_value": 0.001,
+                "model": "demo-factors",
+            },
+        )
     # 'dark' and 'dynamic' with a strong score and a weak secondary 'drums' label
     for i in (5, 6):
         db.add_label(i, "classifier", "drums", 0.01, {"auroc": 0.55, "class": "drums"})
@@ -46,10 +67,20 @@ def demo_like_db(tmp_path_factory):
     for r in range(1, 4):
         audio = (0.3 * np.sin(2 * np.pi * 220 * r * t)).astype(np.float32)
         path = write_wav(folder / f"clip{r}.wav", audio, rate)
-        clips.append(TopClip(rank=r, source_path=f"/corpus/song{r}.flac", clip_start=2.0 * r,
-                             clip_seconds=1.0, mean_activation=1.0 / r, peak_activation=2.0 / r,
-                             timeline=list(np.linspace(0, 1, 50)), frame_rate=50.0,
-                             best_window=(0.2, 0.4), snippet_path=Path(path)))  # fmt: skip
+        clips.append(
+            TopClip(
+                rank=r,
+                source_path=f"/corpus/song{r}.flac",
+                clip_start=2.0 * r,
+                clip_seconds=1.0,
+                mean_activation=1.0 / r,
+                peak_activation=2.0 / r,
+                timeline=list(np.linspace(0, 1, 50)),
+                frame_rate=50.0,
+                best_window=(0.2, 0.4),
+                snippet_path=Path(path),
+            )
+        )
     for i in range(24):
         db.write_top_clips(i, "mean", clips)
         db.write_neighbours(i, [((i + 1) % 24, 0.8)])

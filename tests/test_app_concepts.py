@@ -55,8 +55,10 @@ def test_feature_concepts_name_groups_members_and_no_table(grouped_db, old_db):
         none = feature_concepts(db, 1)
         assert none.groups == [] and none.stored
     sentence = group_sentence("drums=true", GROUPS[0])
-    assert sentence == ("drums=true: 3 features together reach F1 0.82 of the layer's 0.91 "
-                        "(best single feature AUROC 0.66)")  # fmt: skip
+    assert sentence == (
+        "drums=true: 3 features together reach F1 0.82 of the layer's 0.91 "
+        "(best single feature AUROC 0.66)"
+    )
     with FeatureDB.open(old_db, readonly=True) as db:
         assert not feature_concepts(db, 75).stored
 
@@ -84,8 +86,7 @@ def shown_ids(browser) -> list[int]:
 def test_box_lists_groups_and_chips_select_in_browser_and_inspector(window, qtbot, grouped_db):  # noqa: F811
     open_db(qtbot, window, grouped_db)
     box = inspect(qtbot, window, 7)
-    assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums=true",
-                                                                      "register=low"]  # fmt: skip
+    assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums=true", "register=low"]
     assert "F1 0.82 of the layer's 0.91" in box.rows[0].sentence.text()
     assert 'href="3"' in box.rows[0].members.text() and 'href="7"' not in box.rows[0].members.text()
     box.rows[0].members.linkActivated.emit("5")  # click the chip "#5"
@@ -102,7 +103,10 @@ def test_concept_filter_shows_exactly_the_group_in_order(window, qtbot, grouped_
     browser = window.browser
     everything = browser.proxy.rowCount()
     assert [browser.concept.itemText(i) for i in range(browser.concept.count())] == [
-        "All concepts", "drums=true", "register=low"]  # fmt: skip
+        "All concepts",
+        "drums=true",
+        "register=low",
+    ]
     browser.concept.setCurrentText("drums=true")
     assert shown_ids(browser) == [3, 7, 5]  # group order, not id order
     browser.table.sortByColumn(
@@ -153,8 +157,9 @@ def test_shipped_demo_db_groups(window, qtbot):  # noqa: F811
                 "SELECT feature_id FROM concept_groups WHERE concept = 'register=low' ORDER BY rank"
             )
         ]
-        outside = conn.execute("SELECT MIN(id) FROM features WHERE id NOT IN "
-                               "(SELECT feature_id FROM concept_groups)").fetchone()[0]  # fmt: skip
+        outside = conn.execute(
+            "SELECT MIN(id) FROM features WHERE id NOT IN (SELECT feature_id FROM concept_groups)"
+        ).fetchone()[0]
     box = inspect(qtbot, window, outside)
     assert box.rows == [] and "8 concepts" in box.note.text()
     window.browser.concept.setCurrentText("register=low")

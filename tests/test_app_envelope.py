@@ -22,8 +22,9 @@ def _viewport_pos(arrangement, seconds: float, y: float) -> QPoint:
 
 
 def _mouse(widget, kind, pos: QPoint, button, buttons) -> None:
-    event = QMouseEvent(kind, QPointF(pos), widget.mapToGlobal(QPointF(pos)), button, buttons,
-                        Qt.NoModifier)  # fmt: skip
+    event = QMouseEvent(
+        kind, QPointF(pos), widget.mapToGlobal(QPointF(pos)), button, buttons, Qt.NoModifier
+    )
     QApplication.sendEvent(widget, event)
 
 

@@ -37,8 +37,11 @@ def run_export_dialog(win, qtbot, pick_side: str | None = None) -> dict:
         if dialog is None or dialog.objectName() != "export_dialog":
             QTimer.singleShot(50, drive)
             return
-        seen.update(title=dialog.windowTitle(), folder=dialog.directory().absolutePath(),
-                    files=[f.rsplit("/", 1)[-1] for f in dialog.selectedFiles()])  # fmt: skip
+        seen.update(
+            title=dialog.windowTitle(),
+            folder=dialog.directory().absolutePath(),
+            files=[f.rsplit("/", 1)[-1] for f in dialog.selectedFiles()],
+        )
         if pick_side:
             dialog.set_side(pick_side)
             seen["picked_title"] = dialog.windowTitle()

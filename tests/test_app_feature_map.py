@@ -55,8 +55,7 @@ def mouse(widget, kind, pos: QPoint, button) -> None:
     """A real mouse event with the left button held (QTest moves carry no buttons)."""
     held = Qt.NoButton if kind == QEvent.MouseButtonRelease else Qt.LeftButton
     local = QPointF(pos)
-    event = QMouseEvent(kind, local, QPointF(widget.mapToGlobal(pos)), button, held,
-                        Qt.NoModifier)  # fmt: skip
+    event = QMouseEvent(kind, local, QPointF(widget.mapToGlobal(pos)), button, held, Qt.NoModifier)
     QApplication.sendEvent(widget, event)
     QApplication.processEvents()
 
@@ -76,8 +75,9 @@ def test_click_selects_in_browser_and_inspector(mapped, qtbot):
     panel = mapped.feature_map
     qtbot.mouseClick(panel.plot.viewport(), Qt.LeftButton, pos=viewport_pos(panel, 21))
     inspector = mapped.inspector
-    qtbot.waitUntil(lambda: inspector.record is not None and inspector.record.id == 21,
-                    timeout=TIMEOUT)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: inspector.record is not None and inspector.record.id == 21, timeout=TIMEOUT
+    )
     wait_job(qtbot, mapped.bench, "inspect")
     assert mapped.bench.selected_feature == 21
     assert mapped.browser.table.currentIndex().data(Qt.UserRole).id == 21

@@ -20,8 +20,9 @@ from test_app_flow import TIMEOUT, loaded, wait_job, window  # noqa: F401
 def project_file(tmp_path, tiny_sae_dir, feature_db_path):
     from musae_core.workstation import Project
 
-    project = Project(model_id="tiny", sae_path=str(tiny_sae_dir),
-                      feature_db_path=str(feature_db_path))  # fmt: skip
+    project = Project(
+        model_id="tiny", sae_path=str(tiny_sae_dir), feature_db_path=str(feature_db_path)
+    )
     return project.save(tmp_path / "song.musae.json")
 
 

@@ -69,8 +69,9 @@ def drag_knob(qtbot, knob, dy: int, modifier=Qt.NoModifier) -> None:
         pos = QPointF(centre.x(), centre.y() - dy * step / 5)
         from PySide6.QtGui import QMouseEvent
 
-        event = QMouseEvent(QMouseEvent.MouseMove, pos, knob.mapToGlobal(pos), Qt.NoButton,
-                            Qt.LeftButton, modifier)  # fmt: skip
+        event = QMouseEvent(
+            QMouseEvent.MouseMove, pos, knob.mapToGlobal(pos), Qt.NoButton, Qt.LeftButton, modifier
+        )
         knob.mouseMoveEvent(event)
     qtbot.mouseRelease(knob, Qt.LeftButton, pos=centre)
 

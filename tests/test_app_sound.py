@@ -75,8 +75,9 @@ def test_stop_closes_the_device_stream(qtbot, tmp_path):
 
     out = AudioOutput()
     if not out.available:  # the silent clock: playing stops, nothing stays open
-        out.core.load(np.ones((1, 32000), np.float32), np.ones((1, 32000), np.float32),
-                      (1.0, 1.0), 32000)  # fmt: skip
+        out.core.load(
+            np.ones((1, 32000), np.float32), np.ones((1, 32000), np.float32), (1.0, 1.0), 32000
+        )
         out.play()
         assert out.playing
         out.stop()

@@ -21,8 +21,9 @@ TOLERANCE = 1e-4  # streamed chunks vs the full decode (tests/test_speed_streami
 
 
 def chunk(audio, start: int, final: bool = False):
-    return SimpleNamespace(audio=np.asarray(audio, np.float32)[None], start_sample=start,
-                           final=final)  # fmt: skip
+    return SimpleNamespace(
+        audio=np.asarray(audio, np.float32)[None], start_sample=start, final=final
+    )
 
 
 def no_hooks(model) -> bool:

@@ -26,10 +26,21 @@ def test_newcomer_walk(tmp_path):
     env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
     limit = os.environ.get("MUSAE_WALK_MAX_RENDER", "10")
     out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "walk.py"), "--shots", str(tmp_path / "shots"),
-         "--home", str(tmp_path / "home"), "--max-render", limit],
-        env=env, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "walk.py"),
+            "--shots",
+            str(tmp_path / "shots"),
+            "--home",
+            str(tmp_path / "home"),
+            "--max-render",
+            limit,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     report = out.stdout[-4000:] + out.stderr[-2000:]
     assert out.returncode == 0, report
     assert len(list((tmp_path / "shots").glob("walk-*.png"))) >= 6, report

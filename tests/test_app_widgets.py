@@ -44,8 +44,9 @@ def test_knob_wheel_shift_and_reset(qtbot):
 
     def wheel(mods=Qt.NoModifier):
         pos = QPointF(10, 10)
-        event = QWheelEvent(pos, pos, QPoint(), QPoint(0, 120), Qt.NoButton, mods,
-                            Qt.NoScrollPhase, False)  # fmt: skip
+        event = QWheelEvent(
+            pos, pos, QPoint(), QPoint(0, 120), Qt.NoButton, mods, Qt.NoScrollPhase, False
+        )
         knob.wheelEvent(event)
 
     wheel()

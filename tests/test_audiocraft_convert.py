@@ -70,15 +70,33 @@ def test_folder_round_trip_through_the_cli(tmp_path, tiny_model):
     src = tmp_path / "hf"
     tiny_model.hf.save_pretrained(src, safe_serialization=True)
     tiny_model.tokenizer.save_pretrained(src)
-    assert _convert_cli(["convert", "--from", str(src), "--to", str(tmp_path / "ac"),
-                         "--t5-name", "t5-base"]) == 0  # fmt: skip
+    assert (
+        _convert_cli(
+            ["convert", "--from", str(src), "--to", str(tmp_path / "ac"), "--t5-name", "t5-base"]
+        )
+        == 0
+    )
     assert ca.is_audiocraft_checkpoint(tmp_path / "ac")
     _, cfg = ca.read_lm_package(tmp_path / "ac")
-    assert cfg["transformer_lm"]["dim"] == 64 and cfg["conditioners"]["description"]["t5"][
-        "name"] == "t5-base"  # fmt: skip
+    assert (
+        cfg["transformer_lm"]["dim"] == 64
+        and cfg["conditioners"]["description"]["t5"]["name"] == "t5-base"
+    )
     assert (tmp_path / "ac" / ca.HF_CODEC_SUBFOLDER / "config.json").is_file()
-    assert _convert_cli(["convert", "--from", str(tmp_path / "ac"), "--to",
-                         str(tmp_path / "hf2"), "--base", str(src)]) == 0  # fmt: skip
+    assert (
+        _convert_cli(
+            [
+                "convert",
+                "--from",
+                str(tmp_path / "ac"),
+                "--to",
+                str(tmp_path / "hf2"),
+                "--base",
+                str(src),
+            ]
+        )
+        == 0
+    )
     a = MusicgenForConditionalGeneration.from_pretrained(str(src))
     b = MusicgenForConditionalGeneration.from_pretrained(str(tmp_path / "hf2"))
     sa, sb = _lm_state(a), _lm_state(b)
@@ -123,8 +141,9 @@ def test_converted_model_residuals_match_transformers(tiny_model):
     from musae_core.models.residual import capture_residual
 
     twin = audiocraft_twin(tiny_model)
-    codes = torch.randint(0, tiny_model.codebook_size, (2, 4, 20), generator=torch.Generator()
-                          .manual_seed(0))  # fmt: skip
+    codes = torch.randint(
+        0, tiny_model.codebook_size, (2, 4, 20), generator=torch.Generator().manual_seed(0)
+    )
     layers = list(range(tiny_model.num_layers))
     with capture_residual(tiny_model, layers) as rec_hf:
         loss_hf = tiny_model.teacher_force(codes).loss

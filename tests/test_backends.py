@@ -65,8 +65,11 @@ def test_capture_during_generation_maps_positions_to_frames(model):
         take = model.generate(request)
     n_frames = take.codes.shape[-1]
     assert n_frames == 8
-    assert take.audio.shape == (2, model.audio_channels, round(8 * model.sample_rate /
-                                                                model.frame_rate))  # fmt: skip
+    assert take.audio.shape == (
+        2,
+        model.audio_channels,
+        round(8 * model.sample_rate / model.frame_rate),
+    )
     acts = rec.activations(1, n_frames)
     assert acts.shape == (2, n_frames, model.d_model)  # conditional CFG rows only
     positions = torch.cat([p for p, _ in rec.chunks[1]])
@@ -89,8 +92,10 @@ def test_steering_zero_is_bit_identical_nonzero_differs_and_branch_choice(model)
     with steer(model, [AddDirection(layer=1, direction=direction, alpha=0.0)]):
         zero = model.generate(request)
     assert np.array_equal(zero.codes, plain.codes) and np.array_equal(zero.audio, plain.audio)
-    with steer(model, [AddDirection(layer=1, direction=direction, alpha=50.0,
-                                    branch=CfgBranch.UNCONDITIONAL)]):  # fmt: skip
+    with steer(
+        model,
+        [AddDirection(layer=1, direction=direction, alpha=50.0, branch=CfgBranch.UNCONDITIONAL)],
+    ):
         uncond = model.generate(request)
     assert not np.array_equal(uncond.codes, plain.codes)
     assert _no_hooks(model)

@@ -45,20 +45,68 @@ def pipeline(tmp_path_factory):
 
 
 def harvest_args(audio: Path, out: Path) -> list[str]:
-    return ["harvest", "--model", "tiny", "--device", "cpu", "--layers", "2", "--audio",
-            str(audio), "--clip-seconds", "0.5", "--shard-rows", "50", "--dtype", "fp32",
-            "--batch-size", "1", "--no-background-writes", "--out", str(out)]  # fmt: skip
+    return [
+        "harvest",
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--layers",
+        "2",
+        "--audio",
+        str(audio),
+        "--clip-seconds",
+        "0.5",
+        "--shard-rows",
+        "50",
+        "--dtype",
+        "fp32",
+        "--batch-size",
+        "1",
+        "--no-background-writes",
+        "--out",
+        str(out),
+    ]
 
 
 def train_args(store: Path, out: Path, tokens: int) -> list[str]:
-    return ["train", "--store", str(store), "--layer", "2", "--expansion", "2", "--k", "4",
-            "--tokens", str(tokens), "--batch-size", "64", "--checkpoint-every", "5",
-            "--device", "cpu", "--out", str(out)]  # fmt: skip
+    return [
+        "train",
+        "--store",
+        str(store),
+        "--layer",
+        "2",
+        "--expansion",
+        "2",
+        "--k",
+        "4",
+        "--tokens",
+        str(tokens),
+        "--batch-size",
+        "64",
+        "--checkpoint-every",
+        "5",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
 
 
 def analyze_args(sae: Path, store: Path, out: Path) -> list[str]:
-    return ["analyze", "--sae", str(sae), "--store", str(store), "--out", str(out),
-            "--snippet-seconds", "0", "--chunk-rows", "16"]  # fmt: skip
+    return [
+        "analyze",
+        "--sae",
+        str(sae),
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+        "--snippet-seconds",
+        "0",
+        "--chunk-rows",
+        "16",
+    ]
 
 
 @pytest.fixture
@@ -144,8 +192,17 @@ def test_label_stops_keeps_its_labels_and_a_rerun_finishes(
     with FeatureDB.open(db, readonly=True) as features:
         alive = [i for i in range(features.feature_count()) if not features.feature(i).dead]
     assert len(alive) >= 4
-    args = ["label", "--db", str(db), "--method", "descriptors", "--baseline-size", "8",
-            "--features", ",".join(map(str, alive[:4]))]  # fmt: skip
+    args = [
+        "label",
+        "--db",
+        str(db),
+        "--method",
+        "descriptors",
+        "--baseline-size",
+        "8",
+        "--features",
+        ",".join(map(str, alive[:4])),
+    ]
     pressed = ctrl_c_after(2)
     assert main(args) == STOPPED and pressed
     captured = capsys.readouterr()
@@ -168,9 +225,24 @@ def test_eval_steering_stops_and_a_rerun_skips_the_evaluated(
     with FeatureDB.open(db) as features:
         for feature_id in range(3):
             features.add_label(feature_id, "descriptor", f"tone {feature_id}", 1.0, {})
-    args = ["eval-steering", "--model", "tiny", "--sae", str(sae), "--db", str(db),
-            "--features", "0-2", "--n", "2", "--duration", "0.2", "--no-clap",
-            "--device", "cpu"]  # fmt: skip
+    args = [
+        "eval-steering",
+        "--model",
+        "tiny",
+        "--sae",
+        str(sae),
+        "--db",
+        str(db),
+        "--features",
+        "0-2",
+        "--n",
+        "2",
+        "--duration",
+        "0.2",
+        "--no-clap",
+        "--device",
+        "cpu",
+    ]
     pressed = ctrl_c_after(1)
     assert main(args) == STOPPED and pressed
     assert "the outcomes of the features evaluated so far" in stopped_line(capsys.readouterr().err)
@@ -181,9 +253,27 @@ def test_eval_steering_stops_and_a_rerun_skips_the_evaluated(
 def test_sweep_stops_and_says_which_cells_are_kept(pipeline, tmp_path, ctrl_c_after, capsys):
     _, store, _, _ = pipeline
     out = tmp_path / "sweep"
-    args = ["sweep", "--store", str(store), "--out", str(out), "--layers", "2",
-            "--expansions", "2", "--ks", "2,4", "--tokens", "640", "--batch-size", "64",
-            "--eval-rows", "100", "--holdout-every", "3"]  # fmt: skip
+    args = [
+        "sweep",
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+        "--layers",
+        "2",
+        "--expansions",
+        "2",
+        "--ks",
+        "2,4",
+        "--tokens",
+        "640",
+        "--batch-size",
+        "64",
+        "--eval-rows",
+        "100",
+        "--holdout-every",
+        "3",
+    ]
     pressed = ctrl_c_after(2)
     assert main(args) == STOPPED and pressed
     line = stopped_line(capsys.readouterr().err)
@@ -219,12 +309,19 @@ def test_a_real_ctrl_c_stops_musae_train_in_its_own_process(pipeline, tmp_path):
     """SIGINT from outside (as a terminal sends it) to `python -m musae_core.cli train`."""
     _, store, _, _ = pipeline
     out = tmp_path / "sae"
-    env = {**os.environ, "MUSAE_PROGRESS_SECONDS": "0", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # fmt: skip
+    env = {
+        **os.environ,
+        "MUSAE_PROGRESS_SECONDS": "0",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "musae_core.cli", *train_args(store, out, tokens=10_000_000)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         for line in proc.stderr:  # wait until it has trained a few steps
             if re.match(r"musae: training ([5-9]|\d\d+)/", line):
@@ -246,8 +343,18 @@ def test_demo_build_corpus_stops_and_keeps_rendered_clips(tmp_path, ctrl_c_after
     except MusaeError as exc:
         pytest.skip(f"no FluidSynth set-up: {exc}")
     out = tmp_path / "corpus"
-    args = ["demo", "build-corpus", "--out", str(out), "--clips", "8", "--clip-seconds", "1",
-            "--workers", "1"]  # fmt: skip
+    args = [
+        "demo",
+        "build-corpus",
+        "--out",
+        str(out),
+        "--clips",
+        "8",
+        "--clip-seconds",
+        "1",
+        "--workers",
+        "1",
+    ]
     pressed = ctrl_c_after(2)
     assert main(args) == STOPPED and pressed
     line = stopped_line(capsys.readouterr().err)

@@ -115,5 +115,8 @@ def test_download_routes_clap_ids_to_the_clap_fetcher(monkeypatch, tmp_path, cap
     assert main(["download", "laion/larger_clap_music"]) == 0
     assert main(["download", "facebook/musicgen-small"]) == 0
     assert main(["download", "me/my-clap-like-model", "--kind", "model"]) == 0
-    assert calls == [("clap", "laion/larger_clap_music"), ("model", "facebook/musicgen-small"),
-                     ("model", "me/my-clap-like-model")]  # fmt: skip
+    assert calls == [
+        ("clap", "laion/larger_clap_music"),
+        ("model", "facebook/musicgen-small"),
+        ("model", "me/my-clap-like-model"),
+    ]

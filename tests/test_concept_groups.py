@@ -31,8 +31,14 @@ ROWS = [
 
 def make_db(path: Path) -> FeatureDB:
     db = FeatureDB.create(path, {"model_id": "tiny", "layer": 2, "sample_rate": 32000})
-    db.write_features([FeatureStats(id=i, frequency=0.1, clip_rate=0.1, max_activation=1.0,
-                                    mean_activation=0.5) for i in range(6)])  # fmt: skip
+    db.write_features(
+        [
+            FeatureStats(
+                id=i, frequency=0.1, clip_rate=0.1, max_activation=1.0, mean_activation=0.5
+            )
+            for i in range(6)
+        ]
+    )
     return db
 
 

@@ -40,9 +40,13 @@ def synthetic(seed: int = 0):
     resid[:, 0] += drums * 2
     resid[:, 1] += note * 3
     resid[:, 2] += melody * 3
-    truth = ConceptTruth(["drums=true", "drums=false", "note", "melody"],
-                         np.stack([drums, ~drums, note, melody], 1), clip_ids, frame,
-                         50.0)  # fmt: skip
+    truth = ConceptTruth(
+        ["drums=true", "drums=false", "note", "melody"],
+        np.stack([drums, ~drums, note, melody], 1),
+        clip_ids,
+        frame,
+        50.0,
+    )
     calibration = clip_ids % 3 != 2
     return codes, truth, calibration, resid
 
@@ -58,8 +62,9 @@ def test_clip_level_concepts_and_pooling():
 
 def test_sparse_clip_detector_is_found_at_clip_level_not_per_frame():
     codes, truth, cal, resid = synthetic()
-    levels = score_concept_levels(codes, truth, cal, resid, window_seconds=None,
-                                  pooled_min_positives=3)  # fmt: skip
+    levels = score_concept_levels(
+        codes, truth, cal, resid, window_seconds=None, pooled_min_positives=3
+    )
     frame = {r["name"]: r for r in levels.frame.rows}
     assert frame["drums=true"]["best_feature"] == DRUM_FEATURE
     assert frame["drums=true"]["auroc"] < 0.65  # fires on 1 of 8 drum frames: 0.5 + 1/16
@@ -86,12 +91,15 @@ class _Rows:
 
     def __init__(self, resid, truth):
         self.acts = torch.from_numpy(resid)
-        self.keys = {(int(c), int(f)): i for i, (c, f) in
-                     enumerate(zip(truth.clip_ids, truth.frame_index, strict=True))}  # fmt: skip
+        self.keys = {
+            (int(c), int(f)): i
+            for i, (c, f) in enumerate(zip(truth.clip_ids, truth.frame_index, strict=True))
+        }
 
     def rows_for(self, clip_ids, frames):
-        return np.array([self.keys[(int(c), int(f))] for c, f in zip(clip_ids, frames,
-                                                                      strict=True)])  # fmt: skip
+        return np.array(
+            [self.keys[(int(c), int(f))] for c, f in zip(clip_ids, frames, strict=True)]
+        )
 
 
 def test_scorecard_and_sweep_score_the_same_rows_the_same_way(monkeypatch, tmp_path):
@@ -124,6 +132,10 @@ def test_scorecard_and_sweep_score_the_same_rows_the_same_way(monkeypatch, tmp_p
 def test_fine_concepts_are_told_from_factor_values():
     from musae_core.demo.concept_score import is_fine_concept
 
-    assert all(map(is_fine_concept, ("pitch=61", "pitch_class=C#", "onset", "drum=kick",
-                                     "chord=C:maj", "melody")))  # fmt: skip
+    assert all(
+        map(
+            is_fine_concept,
+            ("pitch=61", "pitch_class=C#", "onset", "drum=kick", "chord=C:maj", "melody"),
+        )
+    )
     assert not any(map(is_fine_concept, ("drums=true", "tempo_band=fast", "instrument=piano")))

@@ -38,8 +38,13 @@ def synthetic(seed: int = 0):
     resid[:, 1] += split * 3
     frames = np.stack([planted, split, uncarried, rare], axis=1)
     clip_ids = np.repeat(np.arange(CLIPS), FRAMES)
-    truth = ConceptTruth(["planted", "split", "uncarried", "rare"], frames, clip_ids,
-                         np.tile(np.arange(FRAMES), CLIPS), 50.0)  # fmt: skip
+    truth = ConceptTruth(
+        ["planted", "split", "uncarried", "rare"],
+        frames,
+        clip_ids,
+        np.tile(np.arange(FRAMES), CLIPS),
+        50.0,
+    )
     calibration = clip_ids < CLIPS // 2
     return codes, truth, calibration, resid
 
@@ -109,7 +114,10 @@ def test_heldout_labels_never_steer_calibration_choices(scored):
         if a["status"] == "too few positives":
             continue
         assert (a["best_feature"], a["threshold"], a["group"][:3]) == (
-            b["best_feature"], b["threshold"], b["group"][:3])  # fmt: skip
+            b["best_feature"],
+            b["threshold"],
+            b["group"][:3],
+        )
         assert a["auroc_calibration"] == b["auroc_calibration"]
     planted = {r["name"]: r for r in other.rows}["planted"]
     assert planted["auroc"] < 0.7  # held-out numbers did change: the truth there is noise

@@ -33,8 +33,9 @@ if shutil.which("fluidsynth") is None and not os.environ.get("CI"):
     )
 
 TINY_CODEC = dict(codebook_size=32, num_quantizers=2, griffin_lim_iters=4)
-TINY_SHAPE = LMShape(hidden_size=32, num_layers=2, num_heads=4, ffn_dim=64, text_layers=1,
-                     text_ff=64, text_heads=4)  # fmt: skip
+TINY_SHAPE = LMShape(
+    hidden_size=32, num_layers=2, num_heads=4, ffn_dim=64, text_layers=1, text_ff=64, text_heads=4
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def _spec(codec_steps: int, lm_steps: int) -> DemoTrainSpec:
         codec_train=CodecTrainSpec(iterations=codec_steps),
         shape=TINY_SHAPE,
         lm_train=LMTrainSpec(batch=4, crop_frames=40, warmup=2, max_steps=lm_steps, minutes=5),
-    )  # fmt: skip
+    )
 
 
 def test_codec_api_matches_encodec_shapes():
@@ -83,8 +84,14 @@ def test_codec_training_keeps_pitch_and_resumes(corpus, tmp_path):
         cancel.cancel()
 
     with pytest.raises(Cancelled):
-        train_codec(audio, tmp_path, config, CodecTrainSpec(iterations=8), cancel=cancel,
-                    log=stop_after_first_stage)  # fmt: skip
+        train_codec(
+            audio,
+            tmp_path,
+            config,
+            CodecTrainSpec(iterations=8),
+            cancel=cancel,
+            log=stop_after_first_stage,
+        )
     assert not codec_finished(tmp_path / CKPT)
     codec = train_codec(audio, tmp_path, config, CodecTrainSpec(iterations=8), log=logs.append)
     assert codec_finished(tmp_path / CKPT) and "resuming codec training after stage 1" in logs
@@ -162,8 +169,9 @@ def test_factor_classifier_learns_and_round_trips(corpus, tmp_path):
 
     audio, records = load_corpus_audio(corpus, 16_000)
     feats = np.stack([audio_features(a, 16_000) for a in audio])
-    classifier, accuracy = train_factor_classifier(feats, records, 16_000, folds=2,
-                                                   factors=("dynamics", "mode"))  # fmt: skip
+    classifier, accuracy = train_factor_classifier(
+        feats, records, 16_000, folds=2, factors=("dynamics", "mode")
+    )
     assert set(accuracy) == {"dynamics", "mode"} and records == load_factors(corpus)
     classifier.save(tmp_path / "clf.npz")
     loaded = FactorClassifier.load(tmp_path / "clf.npz")
@@ -191,18 +199,29 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     """`musae demo features` then `musae demo score` on a tiny model: a database whose snippets
     are whole clips in Opus, classifier and descriptor labels, and every scorecard section."""
     from musae_core.demo.features_build import FeatureBuildSpec, build_demo_features
-    from musae_core.demo.score import ScoreSpec, run_score, save_scorecard
+    from musae_core.demo.score import ScoreSpec, run_score
+    from musae_core.demo.scorecard_doc import save_scorecard
     from musae_core.demo.steering_score import SteeringScoreSettings
     from musae_core.features.db import FeatureDB
 
-    corpus = build_corpus(tmp_path_factory.mktemp("corpus20"),
-                          CorpusSpec(n_clips=20, seed=3, clip_seconds=2.0))  # fmt: skip
+    corpus = build_corpus(
+        tmp_path_factory.mktemp("corpus20"), CorpusSpec(n_clips=20, seed=3, clip_seconds=2.0)
+    )
     folder = train_demo(corpus, tmp_path_factory.mktemp("run"), _spec(4, 4), log=lambda _: None)
     out = tmp_path_factory.mktemp("features")
-    extra = build_corpus(tmp_path_factory.mktemp("classifier_corpus"),
-                         CorpusSpec(n_clips=5, seed=4, clip_seconds=2.0))  # fmt: skip
-    spec = FeatureBuildSpec(expansion=2, k=4, epochs=2, analysis_train_clips=3, top_n=3,
-                            baseline_size=4, classifier_corpus=str(extra))  # fmt: skip
+    extra = build_corpus(
+        tmp_path_factory.mktemp("classifier_corpus"),
+        CorpusSpec(n_clips=5, seed=4, clip_seconds=2.0),
+    )
+    spec = FeatureBuildSpec(
+        expansion=2,
+        k=4,
+        epochs=2,
+        analysis_train_clips=3,
+        top_n=3,
+        baseline_size=4,
+        classifier_corpus=str(extra),
+    )
     build_demo_features(folder, corpus, out, spec, log=lambda _: None)
     report = json.loads((out / "factor_classifier.json").read_text())
     assert report["clips"] == 2 + 5  # the corpus's held-out clips and every clip of the other
@@ -216,8 +235,12 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     # a rerun finds every stage done
     build_demo_features(folder, corpus, out, spec, log=lambda _: None)
 
-    score = ScoreSpec(steering=SteeringScoreSettings(max_features=2, duration=0.4),
-                      steering_prompts=6, prompt_take_seconds=0.4, prompt_rounds=1)  # fmt: skip
+    score = ScoreSpec(
+        steering=SteeringScoreSettings(max_features=2, duration=0.4),
+        steering_prompts=6,
+        prompt_take_seconds=0.4,
+        prompt_rounds=1,
+    )
     report = run_score(folder, out, corpus, score)
     values = [v["value"] for v in report["recovery"]["values"]]
     assert "instrument=" + "piano" in values or len(values) >= 8
@@ -238,8 +261,10 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
     from musae_core.workstation.project import Project
 
     shipped = tmp_path_factory.mktemp("resources") / "demo"
-    assert main(["demo", "ship", "--model", str(folder), "--features", str(out),
-                 "--to", str(shipped)]) == 0  # fmt: skip
+    assert (
+        main(["demo", "ship", "--model", str(folder), "--features", str(out), "--to", str(shipped)])
+        == 0
+    )
     project_path = shipped / "demo.musae.json"
     assert project_path == ship_demo(folder, out, shipped)  # shipping again replaces it
     assert (shipped / "model" / "model.safetensors").exists()
@@ -286,9 +311,17 @@ def test_mode_contrast_makes_the_lm_read_the_mode_word(tmp_path):
     gaps = {}
     for weight in (0.0, 1.0):
         hf = build_demo_musicgen(codec, TINY_SHAPE, seed=0)
-        spec = LMTrainSpec(batch=8, crop_frames=40, warmup=2, max_steps=25, minutes=5, lr=3e-3,
-                           start_at_zero=1.0, mode_contrast=weight,
-                           contrast_margin=0.5)  # fmt: skip
+        spec = LMTrainSpec(
+            batch=8,
+            crop_frames=40,
+            warmup=2,
+            max_steps=25,
+            minutes=5,
+            lr=3e-3,
+            start_at_zero=1.0,
+            mode_contrast=weight,
+            contrast_margin=0.5,
+        )
         logs = []
         out = tmp_path / f"contrast{weight}"
         out.mkdir()

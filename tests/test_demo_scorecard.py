@@ -10,15 +10,22 @@ import pytest
 from musae_core.demo.factor_tagger import tag_name
 from musae_core.demo.probes import probes_from_windows, window_means
 from musae_core.demo.recovery import factor_values, recovery_from_activations, smooth
-from musae_core.demo.score import label_names_value, scorecard_markdown
+from musae_core.demo.score import label_names_value
+from musae_core.demo.scorecard_doc import scorecard_markdown
 from musae_core.demo.steering_score import pick_features
 from musae_core.errors import MusaeError
 
 
 def _record(clip: int, instrument: str, drums: bool) -> dict:
-    return {"clip": f"{clip:06d}", "instrument": instrument, "mode": "major",
-            "tempo_band": "slow", "register": "mid", "dynamics": "loud",
-            "drums": drums}  # fmt: skip
+    return {
+        "clip": f"{clip:06d}",
+        "instrument": instrument,
+        "mode": "major",
+        "tempo_band": "slow",
+        "register": "mid",
+        "dynamics": "loud",
+        "drums": drums,
+    }
 
 
 def _planted(n_clips: int = 40, frames: int = 50, seed: int = 0):
@@ -44,8 +51,9 @@ def test_recovery_finds_planted_features_and_beats_trivial_baseline():
     records, clips = _planted()
     calibration = {s for s in records if s % 2 == 0}
     evaluation = set(records) - calibration
-    report = recovery_from_activations(clips, np.array([4.0, 3.0, 4.0]), records, calibration,
-                                       evaluation, smooth_frames=1)  # fmt: skip
+    report = recovery_from_activations(
+        clips, np.array([4.0, 3.0, 4.0]), records, calibration, evaluation, smooth_frames=1
+    )
     by_value = {v.value: v for v in report.values}
     flute = by_value["instrument=flute"]
     assert flute.feature == 0 and flute.f1 == 1.0 and flute.precision == 1.0
@@ -57,8 +65,9 @@ def test_recovery_finds_planted_features_and_beats_trivial_baseline():
     assert report.tracking[0] == "instrument=flute" and 2 not in report.tracking
     assert report.recovered(0.7) >= 1
 
-    smoothed = recovery_from_activations(clips, np.array([4.0, 3.0, 4.0]), records, calibration,
-                                         evaluation, smooth_frames=8)  # fmt: skip
+    smoothed = recovery_from_activations(
+        clips, np.array([4.0, 3.0, 4.0]), records, calibration, evaluation, smooth_frames=8
+    )
     drums = {v.value: v for v in smoothed.values}["drums=true"]
     assert drums.feature == 1 and drums.recall == 1.0 and drums.precision == 1.0
     assert smoothed.tracking.get(1) == "drums=true"
@@ -125,8 +134,9 @@ def test_window_means_average_consecutive_windows():
 
 def test_scorecard_markdown_reports_every_section():
     records, clips = _planted()
-    report = recovery_from_activations(clips, np.array([4.0, 3.0, 4.0]), records,
-                                       {0, 2, 4, 6}, {1, 3, 5, 7})  # fmt: skip
+    report = recovery_from_activations(
+        clips, np.array([4.0, 3.0, 4.0]), records, {0, 2, 4, 6}, {1, 3, 5, 7}
+    )
     card = {
         "recovery": {**report.to_dict(), "settings": {**report.settings, "smooth_seconds": 0}},
         "labels": {"tracking_features": 1, "shown_label_accuracy": 1.0,

@@ -11,8 +11,13 @@ from test_app_flow import TIMEOUT, window  # noqa: F401
 from test_export_html import DEMO_DB, DEMO_FEATURE
 
 
-def test_file_menu_exports_the_visible_features(window, qtbot, feature_db_path, tmp_path,  # noqa: F811
-                                                monkeypatch):  # fmt: skip
+def test_file_menu_exports_the_visible_features(
+    window,  # noqa: F811
+    qtbot,
+    feature_db_path,
+    tmp_path,
+    monkeypatch,
+):
     from app import export_pages
 
     opened = []

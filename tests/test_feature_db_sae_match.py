@@ -69,12 +69,21 @@ def test_analyze_records_the_sae_identity_and_a_reload_matches_it(analysed):
 
 def test_generate_refuses_a_database_of_another_sae(
     tiny_sae_dir, feature_db_path, tmp_path, capsys
-):  # fmt: skip
+):
     _, other = _other_sae(tiny_sae_dir, tmp_path, d_sae=96)
     wrong = _retag(feature_db_path, tmp_path, sae_identity=sae_identity(other), d_sae=96)
     out = tmp_path / "take.wav"
-    args = [*GENERATE, "--sae", str(tiny_sae_dir), "--features", str(wrong), "--steer", "5=1",
-            "--out", str(out)]  # fmt: skip
+    args = [
+        *GENERATE,
+        "--sae",
+        str(tiny_sae_dir),
+        "--features",
+        str(wrong),
+        "--steer",
+        "5=1",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "analysed from another SAE" in err and "d_sae 96 (this SAE: 48)" in err
@@ -83,7 +92,7 @@ def test_generate_refuses_a_database_of_another_sae(
 
 def test_legacy_database_of_another_model_is_refused_and_a_matching_one_warns(
     tiny_sae_dir, feature_db_path, tmp_path, capsys
-):  # fmt: skip
+):
     wrong = _retag(feature_db_path, tmp_path, model_id="demo", d_sae=3072)
     args = [*GENERATE, "--sae", str(tiny_sae_dir), "--steer", "5=1"]
     assert main([*args, "--features", str(wrong), "--out", str(tmp_path / "a.wav")]) == 2
@@ -94,12 +103,27 @@ def test_legacy_database_of_another_model_is_refused_and_a_matching_one_warns(
 
 def test_eval_steering_refuses_a_database_of_another_sae(
     tiny_sae_dir, feature_db_path, tmp_path, capsys
-):  # fmt: skip
+):
     _, other = _other_sae(tiny_sae_dir, tmp_path)
     wrong = _retag(feature_db_path, tmp_path, sae_identity=sae_identity(other))
-    args = ["eval-steering", "--model", "tiny", "--device", "cpu", "--sae", str(tiny_sae_dir),
-            "--db", str(wrong), "--features", "5", "--n", "2", "--duration", "0.3",
-            "--no-clap"]  # fmt: skip
+    args = [
+        "eval-steering",
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--sae",
+        str(tiny_sae_dir),
+        "--db",
+        str(wrong),
+        "--features",
+        "5",
+        "--n",
+        "2",
+        "--duration",
+        "0.3",
+        "--no-clap",
+    ]
     assert main(args) == 2
     assert "weights hash differs" in capsys.readouterr().err
     with FeatureDB.open(wrong, readonly=True) as db:
@@ -108,7 +132,7 @@ def test_eval_steering_refuses_a_database_of_another_sae(
 
 def test_session_refuses_the_mismatch_and_keeps_running(
     tiny_model, tiny_sae_dir, feature_db_path, tmp_path
-):  # fmt: skip
+):
     _, other = _other_sae(tiny_sae_dir, tmp_path)
     wrong = _retag(feature_db_path, tmp_path, sae_identity=sae_identity(other))
     session = Session(model=tiny_model)

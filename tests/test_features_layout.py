@@ -31,8 +31,10 @@ def clustered_decoder(n_per: int = 20, d: int = 16, seed: int = 0) -> np.ndarray
 
 def make_db(path, n: int) -> FeatureDB:
     db = FeatureDB.create(path, {"model_id": "tiny", "d_sae": n})
-    db.write_features(FeatureStats(id=i, frequency=0.01, clip_rate=0.1, max_activation=1.0,
-                                   mean_activation=0.5) for i in range(n))  # fmt: skip
+    db.write_features(
+        FeatureStats(id=i, frequency=0.01, clip_rate=0.1, max_activation=1.0, mean_activation=0.5)
+        for i in range(n)
+    )
     return db
 
 
@@ -44,8 +46,9 @@ def test_pca_layout_is_deterministic_and_keeps_cosine_clusters():
     np.testing.assert_allclose(first.xy, second.xy, atol=1e-5)
     assert np.abs(first.xy).max() == pytest.approx(1.0)
     centres = [first.xy[i * 20 : (i + 1) * 20].mean(axis=0) for i in range(3)]
-    spread = max(np.linalg.norm(first.xy[i * 20 : (i + 1) * 20] - centres[i], axis=1).max()
-                 for i in range(3))  # fmt: skip
+    spread = max(
+        np.linalg.norm(first.xy[i * 20 : (i + 1) * 20] - centres[i], axis=1).max() for i in range(3)
+    )
     gap = min(np.linalg.norm(centres[i] - centres[j]) for i in range(3) for j in range(i))
     assert gap > 4 * spread  # clusters stay apart on the map
 

@@ -61,16 +61,24 @@ def test_labeller_names_the_note_where_the_feature_fires(tmp_path):
         audio[lo * RATE : hi * RATE] = tone(61, hi - lo)
         timeline[int(lo * FPS) + 2 : int(hi * FPS) - 2] = 1.0
     sf.write(tmp_path / "clip.wav", audio, RATE)
-    clip = TopClip(rank=1, source_path=str(tmp_path / "clip.wav"), clip_start=0.0,
-                   clip_seconds=10.0, mean_activation=0.4, peak_activation=1.0,
-                   timeline=list(timeline), frame_rate=FPS)  # fmt: skip
+    clip = TopClip(
+        rank=1,
+        source_path=str(tmp_path / "clip.wav"),
+        clip_start=0.0,
+        clip_seconds=10.0,
+        mean_activation=0.4,
+        peak_activation=1.0,
+        timeline=list(timeline),
+        frame_rate=FPS,
+    )
     labels = FineConceptMethod().label(7, [clip], [], None)
     concepts = [lab.evidence["concept"] for lab in labels]
     assert concepts and concepts[0] in ("pitch=61", "pitch_class=C#")
     assert labels[0].evidence["p_firing"] > 0.8 > 0.2 > labels[0].evidence["p_silent"]
     assert concept_of_label(labels[0].text) == concepts[0]
     assert concept_strength(audio, RATE, "pitch_class=C#") > concept_strength(
-        tone(57, 10.0), RATE, "pitch_class=C#")  # fmt: skip
+        tone(57, 10.0), RATE, "pitch_class=C#"
+    )
 
 
 def test_label_texts_map_back_to_their_concepts():
@@ -104,19 +112,27 @@ class FakeDB:
 def test_concept_label_check_uses_each_concepts_labeller():
     from types import SimpleNamespace as L
 
-    db = FakeDB({1: [L(source="fine-dsp", text="note C#4", score=0.6),
-                     L(source="fine-dsp", text="note onsets", score=0.3)],
-                 2: [L(source="fine-dsp", text="note onsets", score=0.6),
-                     L(source="fine-dsp", text="kick drum", score=0.4)],
-                 3: [L(source="classifier", text="piano", score=1.0)]},
-                {1: "warm", 2: "bright", 3: "piano"})  # fmt: skip
+    db = FakeDB(
+        {
+            1: [
+                L(source="fine-dsp", text="note C#4", score=0.6),
+                L(source="fine-dsp", text="note onsets", score=0.3),
+            ],
+            2: [
+                L(source="fine-dsp", text="note onsets", score=0.6),
+                L(source="fine-dsp", text="kick drum", score=0.4),
+            ],
+            3: [L(source="classifier", text="piano", score=1.0)],
+        },
+        {1: "warm", 2: "bright", 3: "piano"},
+    )
     out = score_concept_labels(db, {1: "pitch=61", 2: "drum=kick", 3: "instrument=piano"})
     assert out["named_share"] == pytest.approx(2 / 3)  # 2's top label is onsets, not kick
     assert out["any_label_share"] == pytest.approx(1.0)
 
 
 def test_scorecard_shows_the_concept_section_against_its_targets():
-    from musae_core.demo.score import scorecard_markdown
+    from musae_core.demo.scorecard_doc import scorecard_markdown
     from musae_core.features.concepts import ConceptReport
 
     row = {
@@ -205,9 +221,11 @@ def test_steering_falls_back_to_each_carried_concepts_best_feature():
     from musae_core.demo.steering_score import steering_targets
     from musae_core.features.concepts import ConceptReport
 
-    rows = [{"name": "drums=true", "carried": True, "best_feature": 9, "auroc": 0.7},
-            {"name": "pitch=61", "carried": False, "best_feature": 3, "auroc": 0.6},
-            {"name": "onset", "status": "too few positives", "carried": False}]  # fmt: skip
+    rows = [
+        {"name": "drums=true", "carried": True, "best_feature": 9, "auroc": 0.7},
+        {"name": "pitch=61", "carried": False, "best_feature": 3, "auroc": 0.6},
+        {"name": "onset", "status": "too few positives", "carried": False},
+    ]
     targets, strength, source = steering_targets(ConceptReport(rows, {}, {}, {}))
     assert targets == {9: "drums=true"} and strength == {9: 0.7} and "best single" in source
     tracked = ConceptReport(rows, {3: "pitch=61"}, {3: 0.8}, {})

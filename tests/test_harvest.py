@@ -53,8 +53,14 @@ def make_collection(folder):
 
 
 def config(**overrides) -> HarvestConfig:
-    base = dict(layers=LAYERS, clip_seconds=0.5, min_clip_seconds=0.2, batch_size=3,
-                shard_rows=60, dtype="fp32")  # fmt: skip
+    base = dict(
+        layers=LAYERS,
+        clip_seconds=0.5,
+        min_clip_seconds=0.2,
+        batch_size=3,
+        shard_rows=60,
+        dtype="fp32",
+    )
     return HarvestConfig(**{**base, **overrides})
 
 
@@ -199,10 +205,19 @@ def test_crash_mid_write_then_resume(tiny_model, collection, tmp_path):
 def test_resume_into_mismatched_store_raises(tiny_model, collection, tmp_path, key, value, message):
     out = tmp_path / "s"
     out.mkdir()
-    meta = {"format": "musae-activations", "version": 1, "model_id": "tiny", "layers": [1, 3],
-            "d_model": 64, "frame_rate": 50.0, "sample_rate": SR, "dtype": "fp32",
-            "conditioning": "unconditional", "clip_seconds": 0.5,
-            "min_clip_seconds": 0.2}  # fmt: skip
+    meta = {
+        "format": "musae-activations",
+        "version": 1,
+        "model_id": "tiny",
+        "layers": [1, 3],
+        "d_model": 64,
+        "frame_rate": 50.0,
+        "sample_rate": SR,
+        "dtype": "fp32",
+        "conditioning": "unconditional",
+        "clip_seconds": 0.5,
+        "min_clip_seconds": 0.2,
+    }
     (out / "store.json").write_text(json.dumps({**meta, key: value}))
     with pytest.raises(MusaeError, match=message) as info:
         harvest_audio(tiny_model, collection, out, config())
@@ -302,6 +317,11 @@ def test_progress_is_reported_inside_a_long_file(tiny_model, tmp_path):
     t = np.arange(3 * SR) / SR
     sf.write(tmp_path / "long.wav", 0.3 * np.sin(2 * np.pi * 330 * t), SR)
     calls = []
-    harvest_audio(tiny_model, tmp_path / "long.wav", tmp_path / "s", config(),
-                  progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    harvest_audio(
+        tiny_model,
+        tmp_path / "long.wav",
+        tmp_path / "s",
+        config(),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls == [(0, 1), (0, 1), (1, 1)]  # 6 clips in batches of 3, then the file's end

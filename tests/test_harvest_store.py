@@ -29,9 +29,18 @@ D = 8
 @pytest.fixture
 def store(tmp_path):
     """A store of 60 rows in shards of >= 10 rows; column 0 of every row is its row number."""
-    meta = {"format": "musae-activations", "version": 1, "model_id": "tiny", "layers": [0, 2],
-            "d_model": D, "frame_rate": 50.0, "sample_rate": 32000, "dtype": "fp32",
-            "clip_seconds": 1.0, "conditioning": "unconditional"}  # fmt: skip
+    meta = {
+        "format": "musae-activations",
+        "version": 1,
+        "model_id": "tiny",
+        "layers": [0, 2],
+        "d_model": D,
+        "frame_rate": 50.0,
+        "sample_rate": 32000,
+        "dtype": "fp32",
+        "clip_seconds": 1.0,
+        "conditioning": "unconditional",
+    }
     open_for_writing(tmp_path, meta)
     writer = ShardWriter(tmp_path, [0, 2], "fp32", shard_rows=10, background=True)
     row = 0
@@ -142,8 +151,21 @@ def test_cli_harvest_audio_and_errors(tmp_path, capsys):
     sf.write(folder / "x.wav", 0.3 * np.sin(2 * np.pi * 300 * t), 32_000)
     (folder / "bad.wav").write_bytes(b"junk")
     out = tmp_path / "store"
-    args = ["harvest", "--model", "tiny", "--device", "cpu", "--layers", "0,2",
-            "--audio", str(folder), "--out", str(out), "--clip-seconds", "0.5"]  # fmt: skip
+    args = [
+        "harvest",
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--layers",
+        "0,2",
+        "--audio",
+        str(folder),
+        "--out",
+        str(out),
+        "--clip-seconds",
+        "0.5",
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "25 rows" in captured.out and "bad.wav" in captured.err

@@ -70,8 +70,9 @@ def test_alignment_scores_a_text_near_the_top_clips():
 
 
 def test_tagger_and_validation_run_on_tiny_clap(clap):
-    vocabulary = Vocabulary.from_terms({"instruments": ["piano", "cello", "drum kit"],
-                                        "moods": ["calm", "dark"]})  # fmt: skip
+    vocabulary = Vocabulary.from_terms(
+        {"instruments": ["piano", "cello", "drum kit"], "moods": ["calm", "dark"]}
+    )
     tagger = ClapTagger(clap, vocabulary)
     top = clap.embed_audio([harmonic_tone(80 + i, 1.0) for i in range(4)], SR)
     base = clap.embed_audio([harmonic_tone(40 + 5 * i, 1.0) for i in range(6)], SR)

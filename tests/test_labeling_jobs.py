@@ -85,8 +85,9 @@ def test_descriptor_job_labels_known_features_and_resumes(clip_folder, descripto
 def test_failing_feature_is_recorded_and_the_job_goes_on(
     clip_folder, descriptors, tmp_path, labelling_db
 ):
-    gone = TopClip(1, str(tmp_path / "gone.wav"), 0.0, 1.0, mean_activation=1.0,
-                   peak_activation=1.0)  # fmt: skip
+    gone = TopClip(
+        1, str(tmp_path / "gone.wav"), 0.0, 1.0, mean_activation=1.0, peak_activation=1.0
+    )
     db = make_db(labelling_db, clip_folder, {9: [gone], 10: []})
     summary = run_label_job(db, descriptors, [9, 10, HIGH], baseline_size=30)
     assert (summary.done, summary.failed) == (1, 2)
@@ -106,8 +107,9 @@ def test_cancel_stops_between_features_and_a_rerun_finishes(clip_folder, descrip
         seen.append(done)
         cancel.cancel()
 
-    first = run_label_job(db, descriptors, [HIGH, LOW, 2], baseline_size=30,
-                          progress=progress, cancel=cancel)  # fmt: skip
+    first = run_label_job(
+        db, descriptors, [HIGH, LOW, 2], baseline_size=30, progress=progress, cancel=cancel
+    )
     assert first.stopped == "cancelled" and first.done == 1
     second = run_label_job(db, descriptors, [HIGH, LOW, 2], baseline_size=30)
     assert (second.done, second.skipped) == (2, 1)
@@ -154,12 +156,37 @@ def test_musae_label_cli(clip_folder, tmp_path, capsys, labelling_db):
 
     db = make_db(labelling_db, clip_folder)
     path = db.path
-    code = main(["label", "--db", str(path), "--method", "descriptors", "--features", "0,1",
-                 "--baseline-size", "30"])  # fmt: skip
+    code = main(
+        [
+            "label",
+            "--db",
+            str(path),
+            "--method",
+            "descriptors",
+            "--features",
+            "0,1",
+            "--baseline-size",
+            "30",
+        ]
+    )
     assert code == 0
     assert "2 features labelled" in capsys.readouterr().out
-    code = main(["label", "--db", str(path), "--method", "validate", "--all",
-                 "--clap-model", "tiny", "--baseline-size", "30", "--device", "cpu"])  # fmt: skip
+    code = main(
+        [
+            "label",
+            "--db",
+            str(path),
+            "--method",
+            "validate",
+            "--all",
+            "--clap-model",
+            "tiny",
+            "--baseline-size",
+            "30",
+            "--device",
+            "cpu",
+        ]
+    )
     labels = all_labels(db)
     assert code == 0 and labels and all(row.clap_score is not None for row in labels)
     assert main(["label", "--db", str(tmp_path / "nope.db"), "--method", "clap", "--all"]) == 2

@@ -53,17 +53,58 @@ def test_register_feature_gets_register_label(tmp_path):
         write_wav(audio / f"high_{i}.wav", harmonic_tone(a, seconds=1.0))
         write_wav(audio / f"low_{i}.wav", harmonic_tone(b, seconds=1.0))
     store, sae, db = tmp_path / "store", tmp_path / "sae", tmp_path / "features.db"
-    assert main(["harvest", "--model", "tiny", "--device", "cpu", "--layers", str(LAYER),
-                 "--audio", str(audio), "--clip-seconds", "1", "--dtype", "fp32",
-                 "--out", str(store)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "harvest",
+                "--model",
+                "tiny",
+                "--device",
+                "cpu",
+                "--layers",
+                str(LAYER),
+                "--audio",
+                str(audio),
+                "--clip-seconds",
+                "1",
+                "--dtype",
+                "fp32",
+                "--out",
+                str(store),
+            ]
+        )
+        == 0
+    )
     register_sae(ActivationStore.open(store), sae)
-    assert main(["analyze", "--sae", str(sae), "--store", str(store), "--out", str(db),
-                 "--top-n", "10", "--snippet-seconds", "1"]) == 0  # fmt: skip
-    assert main(["label", "--db", str(db), "--method", "descriptors", "--all",
-                 "--baseline-size", "20"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "analyze",
+                "--sae",
+                str(sae),
+                "--store",
+                str(store),
+                "--out",
+                str(db),
+                "--top-n",
+                "10",
+                "--snippet-seconds",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["label", "--db", str(db), "--method", "descriptors", "--all", "--baseline-size", "20"]
+        )
+        == 0
+    )
     with FeatureDB.open(db, readonly=True) as features:
-        tops = [[c.source_path.rsplit("/", 1)[-1].split("_")[0] for c in features.top_clips(f)]
-                for f in (0, 1)]  # fmt: skip
+        tops = [
+            [c.source_path.rsplit("/", 1)[-1].split("_")[0] for c in features.top_clips(f)]
+            for f in (0, 1)
+        ]
         assert set(tops[0][:5]) == {"high"} and set(tops[1][:5]) == {"low"}  # the probe works
         texts = [{label.text for label in features.labels(f)} for f in (0, 1)]
     assert "high register" in texts[0] and "low register" not in texts[0]

@@ -35,8 +35,10 @@ GOOD = {
 
 
 def chat(content: str) -> dict:
-    return {"status": 200, "body": {"choices": [{"message": {"role": "assistant",
-                                                             "content": content}}]}}  # fmt: skip
+    return {
+        "status": 200,
+        "body": {"choices": [{"message": {"role": "assistant", "content": content}}]},
+    }
 
 
 class ChatServer:
@@ -209,14 +211,21 @@ def test_client_errors_are_not_retried_and_never_echo_the_key(serve):
 
 
 def test_parse_answer_tolerates_fences_and_percentages_and_rejects_junk():
-    fenced = 'Here you go:\n```json\n{"concepts": [{"name": "Jazz  drums", "confidence": "85%"}],' \
-             ' "description": "Brushed drums."}\n```'  # fmt: skip
+    fenced = (
+        'Here you go:\n```json\n{"concepts": [{"name": "Jazz  drums", "confidence": "85%"}],'
+        ' "description": "Brushed drums."}\n```'
+    )
     answer = parse_answer(fenced)
     assert answer.concepts == (("Jazz drums", 0.85),) and answer.description == "Brushed drums."
     assert parse_answer('{"concepts": [], "description": "nothing shared"}').concepts == ()
-    for junk in ("no json here", "[1, 2]", '{"concepts": [{"name": "x" }]}', '{"foo": 1}',
-                 '{"concepts": [{"name": "12345", "confidence": 0.5}]}',
-                 '{"concepts": [{"name": "loud", "confidence": 7000}]}'):  # fmt: skip
+    for junk in (
+        "no json here",
+        "[1, 2]",
+        '{"concepts": [{"name": "x" }]}',
+        '{"foo": 1}',
+        '{"concepts": [{"name": "12345", "confidence": 0.5}]}',
+        '{"concepts": [{"name": "loud", "confidence": 7000}]}',
+    ):
         with pytest.raises(LLMError):
             parse_answer(junk)
 
@@ -233,8 +242,11 @@ def test_audio_budget_trims_every_clip_and_refuses_impossible_budgets():
 def test_settings_from_env_and_key_is_hidden():
     with pytest.raises(MusaeError, match="MUSAE_LLM_URL"):
         LLMSettings.from_env(env={}, use_keyring=False)
-    env = {"MUSAE_LLM_URL": "http://127.0.0.1:9/v1/", "MUSAE_LLM_MODEL": "m",
-           "MUSAE_LLM_API_KEY": KEY}  # fmt: skip
+    env = {
+        "MUSAE_LLM_URL": "http://127.0.0.1:9/v1/",
+        "MUSAE_LLM_MODEL": "m",
+        "MUSAE_LLM_API_KEY": KEY,
+    }
     settings = LLMSettings.from_env(env=env, use_keyring=False, max_requests=7)
     assert settings.api_key == KEY and settings.max_requests == 7
     assert settings.endpoint == "http://127.0.0.1:9/v1/chat/completions"
@@ -310,8 +322,9 @@ def test_dead_endpoint_stops_the_job_after_consecutive_connection_failures(
 def test_connection_failures_count_across_features_and_an_answer_resets_them(serve):
     from musae_core.labeling.llm_client import LLMEndpointUnreachable
 
-    dead = LLMSettings(url=dead_url(), model="m", max_retries=1, backoff_s=0.01,
-                       requests_per_minute=0)  # fmt: skip
+    dead = LLMSettings(
+        url=dead_url(), model="m", max_retries=1, backoff_s=0.01, requests_per_minute=0
+    )
     client = ChatClient(dead, sleep=SleepRecorder())
     with pytest.raises(LLMError, match="failed after 2 attempts"):  # feature 1 fails alone
         LLMLabeller(client).label(clips(), SR)
@@ -320,8 +333,9 @@ def test_connection_failures_count_across_features_and_an_answer_resets_them(ser
     client = ChatClient(dead, sleep=SleepRecorder())
     with pytest.raises(LLMError, match="failed after 2 attempts"):
         LLMLabeller(client).label(clips(), SR)
-    client.settings = LLMSettings(url=serve({"status": 400, "body": {}}).url, model="m",
-                                  requests_per_minute=0)  # fmt: skip
+    client.settings = LLMSettings(
+        url=serve({"status": 400, "body": {}}).url, model="m", requests_per_minute=0
+    )
     with pytest.raises(LLMError, match="HTTP 400"):  # the server answered: the count restarts
         LLMLabeller(client).label(clips(), SR)
     client.settings = dead

@@ -58,6 +58,7 @@ def clips_from_audio(folder: Path, name: str, audios: list[np.ndarray]) -> list[
     clips = []
     for rank, audio in enumerate(audios, start=1):
         path = write_wav(folder / f"{name}_{rank}.wav", audio)
-        clips.append(TopClip(rank, path, 0.0, len(audio) / SR, mean_activation=1.0,
-                             peak_activation=1.0))  # fmt: skip
+        clips.append(
+            TopClip(rank, path, 0.0, len(audio) / SR, mean_activation=1.0, peak_activation=1.0)
+        )
     return clips

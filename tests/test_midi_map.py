@@ -26,8 +26,9 @@ DEMO_PROJECT = Path(__file__).resolve().parents[1] / "resources" / "demo" / "dem
 
 
 def cc(number: int, value: int, channel: int = 0):
-    return event_from_mido(mido.Message("control_change", channel=channel, control=number,
-                                        value=value), "ctl")  # fmt: skip
+    return event_from_mido(
+        mido.Message("control_change", channel=channel, control=number, value=value), "ctl"
+    )
 
 
 def test_cc_and_pitch_bend_map_linearly_onto_the_knob_range():

@@ -87,10 +87,34 @@ def test_cli_continue_punches_in_and_renders_again(tmp_path):
     vector = tmp_path / "v.npy"
     np.save(vector, np.random.default_rng(0).normal(size=64).astype(np.float32))
     base, punched, again = tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav"
-    assert _cli("--model", "tiny", "--prompt", "calm", "--duration", "1", "--seed", "2",
-                "--out", str(base)) == 0  # fmt: skip
-    assert _cli("--continue", str(base.with_suffix(".json")), "--from", "0.5",
-                "--steer", f"{vector}:2:25", "--out", str(punched)) == 0  # fmt: skip
+    assert (
+        _cli(
+            "--model",
+            "tiny",
+            "--prompt",
+            "calm",
+            "--duration",
+            "1",
+            "--seed",
+            "2",
+            "--out",
+            str(base),
+        )
+        == 0
+    )
+    assert (
+        _cli(
+            "--continue",
+            str(base.with_suffix(".json")),
+            "--from",
+            "0.5",
+            "--steer",
+            f"{vector}:2:25",
+            "--out",
+            str(punched),
+        )
+        == 0
+    )
     assert _cli("--continue", str(punched.with_suffix(".json")), "--out", str(again)) == 0
     a, b, c = (sf.read(p, dtype="int16")[0] for p in (base, punched, again))
     assert np.array_equal(a[:16_000], b[:16_000]) and not np.array_equal(a[17_000:], b[17_000:])
@@ -135,11 +159,36 @@ def test_cli_punch_in_on_the_shipped_demo(tmp_path):
     if not (demo / "model" / "model.safetensors").is_file():
         pytest.skip("resources/demo is not built")
     base, punched = tmp_path / "demo.wav", tmp_path / "punched.wav"
-    assert _cli("--model", "demo", "--prompt", "medium loud major piano melody",
-                "--duration", "1", "--seed", "1", "--out", str(base)) == 0  # fmt: skip
-    assert _cli("--continue", str(base.with_suffix(".json")), "--from", "0.5",
-                "--sae", str(demo / "sae"), "--steer", "1641=-1.5",
-                "--out", str(punched)) == 0  # fmt: skip
+    assert (
+        _cli(
+            "--model",
+            "demo",
+            "--prompt",
+            "medium loud major piano melody",
+            "--duration",
+            "1",
+            "--seed",
+            "1",
+            "--out",
+            str(base),
+        )
+        == 0
+    )
+    assert (
+        _cli(
+            "--continue",
+            str(base.with_suffix(".json")),
+            "--from",
+            "0.5",
+            "--sae",
+            str(demo / "sae"),
+            "--steer",
+            "1641=-1.5",
+            "--out",
+            str(punched),
+        )
+        == 0
+    )
     (a, rate), (b, _) = sf.read(base, dtype="int16"), sf.read(punched, dtype="int16")
     cut = rate // 2
     assert np.array_equal(a[:cut], b[:cut])

@@ -90,9 +90,25 @@ def test_cli_generate_is_bit_identical(tmp_path):
     vector = tmp_path / "v.npy"
     np.save(vector, np.random.default_rng(0).normal(size=64).astype(np.float32))
     out = tmp_path / "steered.wav"
-    args = ["generate", "--model", "tiny", "--device", "cpu", "--prompt", "calm",
-            "--duration", "1.0", "--seed", "2", "--variants", "2",
-            "--steer", f"{vector}:2:3", "--out", str(out)]  # fmt: skip
+    args = [
+        "generate",
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--prompt",
+        "calm",
+        "--duration",
+        "1.0",
+        "--seed",
+        "2",
+        "--variants",
+        "2",
+        "--steer",
+        f"{vector}:2:3",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     second = out.with_name("steered-1.wav")
     audio = [sf.read(p, dtype="float32")[0] for p in (out, second)]

@@ -27,13 +27,60 @@ def trained(tmp_path_factory):
         tone = 0.3 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * (i + 1) * t))
         sf.write(audio / f"tone_{i}.wav", tone, SR)
     store, sae = root / "store", root / "sae"
-    assert main(["harvest", "--model", "tiny", "--device", "cpu", "--layers", "2",
-                 "--audio", str(audio), "--clip-seconds", "0.5", "--shard-rows", "100",
-                 "--dtype", "fp32", "--out", str(store)]) == 0  # fmt: skip
-    assert main(["train", "--store", str(store), "--layer", "2", "--arch", "topk",
-                 "--expansion", "4", "--k", "4", "--tokens", "3000", "--batch-size", "64",
-                 "--lr", "3e-3", "--checkpoint-every", "10", "--device", "cpu",
-                 "--out", str(sae)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "harvest",
+                "--model",
+                "tiny",
+                "--device",
+                "cpu",
+                "--layers",
+                "2",
+                "--audio",
+                str(audio),
+                "--clip-seconds",
+                "0.5",
+                "--shard-rows",
+                "100",
+                "--dtype",
+                "fp32",
+                "--out",
+                str(store),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--store",
+                str(store),
+                "--layer",
+                "2",
+                "--arch",
+                "topk",
+                "--expansion",
+                "4",
+                "--k",
+                "4",
+                "--tokens",
+                "3000",
+                "--batch-size",
+                "64",
+                "--lr",
+                "3e-3",
+                "--checkpoint-every",
+                "10",
+                "--device",
+                "cpu",
+                "--out",
+                str(sae),
+            ]
+        )
+        == 0
+    )
     return root, audio, store, sae
 
 
@@ -51,9 +98,30 @@ def test_train_writes_an_saelens_folder_for_the_store(trained):
 def test_eval_sae_reports_reconstruction_and_delta_loss(trained, capsys):
     _, audio, store, sae = trained
     out = sae.parent / "eval.json"
-    assert main(["eval-sae", "--sae", str(sae), "--store", str(store), "--holdout-fraction", "0",
-                 "--audio", str(audio), "--max-clips", "3", "--clip-seconds", "0.5",
-                 "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval-sae",
+                "--sae",
+                str(sae),
+                "--store",
+                str(store),
+                "--holdout-fraction",
+                "0",
+                "--audio",
+                str(audio),
+                "--max-clips",
+                "3",
+                "--clip-seconds",
+                "0.5",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     recon = report["reconstruction"]
     assert 0 <= recon["fvu"] < 0.9 and recon["l0"] <= 4 + 1e-6
@@ -68,8 +136,24 @@ def test_eval_sae_reports_reconstruction_and_delta_loss(trained, capsys):
 
 def _generate(tmp_path, name, *extra) -> np.ndarray:
     out = tmp_path / name
-    code = main(["generate", "--model", "tiny", "--device", "cpu", "--prompt", "calm",
-                 "--duration", "0.5", "--seed", "3", "--out", str(out), *extra])  # fmt: skip
+    code = main(
+        [
+            "generate",
+            "--model",
+            "tiny",
+            "--device",
+            "cpu",
+            "--prompt",
+            "calm",
+            "--duration",
+            "0.5",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
     assert code == 0
     return sf.read(out)[0]
 
@@ -94,8 +178,22 @@ def test_bad_feature_ids_and_mismatched_stores_are_clear_errors(trained, tmp_pat
     assert "Unknown feature id 100000" in capsys.readouterr().err
     assert main([*args, "--sae", str(sae), "--steer", "five=2"]) == 2
     assert "FEATURE_ID=ALPHA" in capsys.readouterr().err
-    assert main(["train", "--store", str(store), "--layer", "0", "--tokens", "100",
-                 "--out", str(root / "bad")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--store",
+                str(store),
+                "--layer",
+                "0",
+                "--tokens",
+                "100",
+                "--out",
+                str(root / "bad"),
+            ]
+        )
+        == 2
+    )
     assert "Layer 0 is not in activation store" in capsys.readouterr().err
 
 
@@ -105,9 +203,27 @@ def test_training_resumes_after_a_kill(trained, tmp_path, monkeypatch):
     import musae_core.sae.trainer as trainer
 
     out = tmp_path / "sae"
-    args = ["train", "--store", str(store), "--layer", "2", "--expansion", "2", "--k", "2",
-            "--tokens", "1280", "--batch-size", "64", "--checkpoint-every", "5",
-            "--device", "cpu", "--out", str(out)]  # fmt: skip
+    args = [
+        "train",
+        "--store",
+        str(store),
+        "--layer",
+        "2",
+        "--expansion",
+        "2",
+        "--k",
+        "2",
+        "--tokens",
+        "1280",
+        "--batch-size",
+        "64",
+        "--checkpoint-every",
+        "5",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     real_lr_factor = trainer._lr_factor
 
     def killed_at_12(step, settings, total):
@@ -138,10 +254,33 @@ def test_two_gloo_processes_train_one_sae(trained, tmp_path):
 
     _, _, store, _ = trained
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "musae_core.cli", "train", "--store", str(store), "--layer", "2",
-           "--expansion", "2", "--k", "4", "--tokens", "1280", "--batch-size", "32",
-           "--device", "cpu", "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "musae_core.cli",
+        "train",
+        "--store",
+        str(store),
+        "--layer",
+        "2",
+        "--expansion",
+        "2",
+        "--k",
+        "4",
+        "--tokens",
+        "1280",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -156,16 +295,33 @@ def test_beta_is_the_sae_s_own_with_or_without_its_feature_database(trained, tmp
     warning) changes nothing; the sidecar names the SAE's max activation as the source."""
     _, _, store, sae = trained
     db_path = tmp_path / "features.db"
-    assert main(["analyze", "--sae", str(sae), "--store", str(store), "--out", str(db_path),
-                 "--snippet-seconds", "0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "analyze",
+                "--sae",
+                str(sae),
+                "--store",
+                str(store),
+                "--out",
+                str(db_path),
+                "--snippet-seconds",
+                "0",
+            ]
+        )
+        == 0
+    )
     fid = int(load_sae(sae).max_activation.argmax())
     capsys.readouterr()
-    _generate(tmp_path, "with.wav", "--sae", str(sae), "--features", str(db_path),
-              "--steer", f"{fid}=1.5")  # fmt: skip
+    _generate(
+        tmp_path, "with.wav", "--sae", str(sae), "--features", str(db_path), "--steer", f"{fid}=1.5"
+    )
     assert "warning" not in capsys.readouterr().err
     _generate(tmp_path, "without.wav", "--sae", str(sae), "--steer", f"{fid}=1.5")
-    recipes = [json.loads((tmp_path / f"{name}.json").read_text())["steering"][0]
-               for name in ("with", "without")]  # fmt: skip
+    recipes = [
+        json.loads((tmp_path / f"{name}.json").read_text())["steering"][0]
+        for name in ("with", "without")
+    ]
     expected = float(load_sae(sae).max_activation[fid])
     for recipe in recipes:
         assert recipe["beta"] == pytest.approx(expected) and expected > 0
@@ -175,9 +331,32 @@ def test_beta_is_the_sae_s_own_with_or_without_its_feature_database(trained, tmp
 def test_live_training_from_the_model_without_a_store(trained, tmp_path):
     _, audio, _, _ = trained
     out = tmp_path / "live"
-    assert main(["train", "--audio", str(audio), "--model", "tiny", "--layer", "2",
-                 "--expansion", "2", "--k", "2", "--tokens", "640", "--batch-size", "64",
-                 "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--audio",
+                str(audio),
+                "--model",
+                "tiny",
+                "--layer",
+                "2",
+                "--expansion",
+                "2",
+                "--k",
+                "2",
+                "--tokens",
+                "640",
+                "--batch-size",
+                "64",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     sae = load_sae(out)
     assert sae.cfg.model_id == "tiny" and sae.cfg.layer == 2 and sae.cfg.training_tokens == 640
     assert not any(out.glob("*.tmp")) and not (out / "checkpoint.pt").exists()
@@ -191,8 +370,26 @@ def test_a_store_smaller_than_a_batch_trains_with_a_budget_sized_to_it(
     _, _, store, _ = trained
     monkeypatch.setenv("MUSAE_PROGRESS_SECONDS", "0")
     out = tmp_path / "sae"
-    assert main(["train", "--store", str(store), "--layer", "2", "--expansion", "2", "--k", "2",
-                 "--device", "cpu", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--store",
+                str(store),
+                "--layer",
+                "2",
+                "--expansion",
+                "2",
+                "--k",
+                "2",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "the store has 300 rows, fewer than one batch of --batch-size 4,096" in err
     assert "training budget: 3,000 rows (10 passes over 300 rows" in err
@@ -207,8 +404,27 @@ def test_train_refused_for_a_corrupt_store_leaves_no_out_folder(trained, tmp_pat
     for acts in (broken / "shards").glob("*/acts_L2.safetensors"):
         acts.write_bytes(b"not safetensors")
     out = tmp_path / "sae"
-    assert main(["train", "--store", str(broken), "--layer", "2", "--expansion", "2",
-                 "--k", "2", "--batch-size", "64", "--device", "cpu",
-                 "--out", str(out)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--store",
+                str(broken),
+                "--layer",
+                "2",
+                "--expansion",
+                "2",
+                "--k",
+                "2",
+                "--batch-size",
+                "64",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "corrupt" in capsys.readouterr().err.lower()
     assert not out.exists()

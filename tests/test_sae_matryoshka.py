@@ -40,8 +40,15 @@ def test_matryoshka_prefixes_reconstruct_where_batchtopk_prefixes_do_not(tmp_pat
     held_out = torch.cat(list(_factory(4, seed=7)(0)))
     results = {}
     for arch in ("batchtopk", "matryoshka_batchtopk"):
-        settings = TrainSettings(architecture=arch, expansion=8, k=3, total_tokens=150 * 256,
-                                 batch_size=256, lr=4e-3, init_rows=2048)  # fmt: skip
+        settings = TrainSettings(
+            architecture=arch,
+            expansion=8,
+            k=3,
+            total_tokens=150 * 256,
+            batch_size=256,
+            lr=4e-3,
+            init_rows=2048,
+        )
         sae = train_sae(_factory(20), D_IN, settings, tmp_path / arch)
         results[arch] = (_prefix_fvu(sae, held_out, 16), _prefix_fvu(sae, held_out, 256))
     (m_prefix, m_full), (b_prefix, _) = results["matryoshka_batchtopk"], results["batchtopk"]
@@ -50,8 +57,14 @@ def test_matryoshka_prefixes_reconstruct_where_batchtopk_prefixes_do_not(tmp_pat
 
 
 def test_matryoshka_round_trips_as_a_saelens_folder(tmp_path):
-    settings = TrainSettings(architecture="matryoshka_batchtopk", expansion=4, k=3,
-                             total_tokens=20 * 256, batch_size=256, init_rows=512)  # fmt: skip
+    settings = TrainSettings(
+        architecture="matryoshka_batchtopk",
+        expansion=4,
+        k=3,
+        total_tokens=20 * 256,
+        batch_size=256,
+        init_rows=512,
+    )
     sae = train_sae(_factory(5), D_IN, settings, tmp_path / "sae")
     cfg = json.loads((tmp_path / "sae" / "cfg.json").read_text())
     assert cfg["musae"]["architecture"] == "matryoshka_batchtopk"
@@ -69,8 +82,14 @@ def test_batchtopk_inference_fires_k_per_frame_after_a_short_run(tmp_path):
     73 steps at k 32 gave L0 4.3 and 1.7)."""
     held_out = torch.cat(list(_factory(4, seed=7)(0)))
     for arch in ("batchtopk", "matryoshka_batchtopk"):
-        settings = TrainSettings(architecture=arch, expansion=8, k=8, total_tokens=40 * 256,
-                                 batch_size=256, init_rows=2048)  # fmt: skip
+        settings = TrainSettings(
+            architecture=arch,
+            expansion=8,
+            k=8,
+            total_tokens=40 * 256,
+            batch_size=256,
+            init_rows=2048,
+        )
         sae = train_sae(_factory(20), D_IN, settings, tmp_path / arch)
         with torch.no_grad():
             l0 = float((sae.encode(held_out) > 0).sum(1).float().mean())

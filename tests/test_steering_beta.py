@@ -44,17 +44,43 @@ def db_copy(feature_db_path, tmp_path):
 
 def test_same_knob_value_gives_the_same_residual_shift_in_app_cli_and_eval_steering(
     tiny_model, tiny_sae_dir, db_copy, tmp_path, monkeypatch
-):  # fmt: skip
+):
     # the fixture DB disagrees on purpose: max_activation 1 + id, top-clip peaks 2.0, while the
     # SAE's feature_stats say 1 + 7 * id / 47; before one beta, each path took another of them
     captured: list = []
     _spy_render(monkeypatch, captured)
-    cli_args = [*GENERATE, "--sae", str(tiny_sae_dir), "--features", str(db_copy),
-                "--steer", f"{FEATURE}={ALPHA}", "--out", str(tmp_path / "take.wav")]  # fmt: skip
+    cli_args = [
+        *GENERATE,
+        "--sae",
+        str(tiny_sae_dir),
+        "--features",
+        str(db_copy),
+        "--steer",
+        f"{FEATURE}={ALPHA}",
+        "--out",
+        str(tmp_path / "take.wav"),
+    ]
     assert main(cli_args) == 0
-    eval_args = ["eval-steering", "--model", "tiny", "--device", "cpu", "--sae",
-                 str(tiny_sae_dir), "--db", str(db_copy), "--features", str(FEATURE), "--n", "2",
-                 "--duration", "0.5", "--no-clap", "--alpha", str(ALPHA)]  # fmt: skip
+    eval_args = [
+        "eval-steering",
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--sae",
+        str(tiny_sae_dir),
+        "--db",
+        str(db_copy),
+        "--features",
+        str(FEATURE),
+        "--n",
+        "2",
+        "--duration",
+        "0.5",
+        "--no-clap",
+        "--alpha",
+        str(ALPHA),
+    ]
     assert main(eval_args) == 0
     cli_iv, eval_iv = captured[0][0], captured[-1][0]
     sae = load_sae(tiny_sae_dir)
@@ -63,8 +89,10 @@ def test_same_knob_value_gives_the_same_residual_shift_in_app_cli_and_eval_steer
         mixer = MixerState().add(FEATURE, strength=ALPHA)
         app_iv = session.interventions(mixer, MasterSettings())[0]
         hidden = torch.randn(1, 3, tiny_model.d_model)
-        shifts = {name: torch.broadcast_to(iv.delta(hidden), hidden.shape) for name, iv in
-                  {"app": app_iv, "cli": cli_iv, "eval-steering": eval_iv}.items()}  # fmt: skip
+        shifts = {
+            name: torch.broadcast_to(iv.delta(hidden), hidden.shape)
+            for name, iv in {"app": app_iv, "cli": cli_iv, "eval-steering": eval_iv}.items()
+        }
         verdict = db.steering(FEATURE)
     expected = ALPHA * float(sae.max_activation[FEATURE]) * sae.W_dec[FEATURE].detach()
     for name, shift in shifts.items():

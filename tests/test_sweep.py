@@ -67,8 +67,15 @@ def test_dsp_truth_reads_loudness_and_onsets_from_the_signal(truth):
 
 @pytest.mark.slow
 def test_sweep_trains_scores_names_the_best_and_resumes(store, truth, tmp_path):
-    spec = SweepSpec(layers=[1], expansions=[2], ks=[4], tokens=40 * 128, batch_size=128,
-                     architectures=["topk", "matryoshka_batchtopk"], eval_rows=2000)  # fmt: skip
+    spec = SweepSpec(
+        layers=[1],
+        expansions=[2],
+        ks=[4],
+        tokens=40 * 128,
+        batch_size=128,
+        architectures=["topk", "matryoshka_batchtopk"],
+        eval_rows=2000,
+    )
     out = tmp_path / "sweep"
     cancel = CancelToken()
 
@@ -112,8 +119,11 @@ def test_best_cell_says_when_no_cell_met_the_fvu_bound():
     from musae_core.features.sweep import best_cell
 
     def cell(name, fvu, split, tracking):
-        return {"name": name, "fvu": fvu,
-                "concepts": {"n_split_k_le_5": split, "tracking_features": tracking}}  # fmt: skip
+        return {
+            "name": name,
+            "fvu": fvu,
+            "concepts": {"n_split_k_le_5": split, "tracking_features": tracking},
+        }
 
     cells = [cell("a", 0.1, 1, 0), cell("b", 0.5, 3, 0), cell("c", 0.2, 1, 2)]
     assert best_cell(cells, 0.25)[0] == "c"  # b has more concepts but misses the bound

@@ -76,9 +76,12 @@ def test_prepare_before_torch_sets_passive_wait_and_model_threads():
     assert out.stdout.split() == ["PASSIVE", "True", "True", "1"], out.stderr
     forced_code = code.replace("want = min(2, threads.usable_cores())", "want = 3")
     forced = subprocess.run(
-        [sys.executable, "-c", forced_code], env=_env(MUSAE_THREADS="3"), capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-c", forced_code],
+        env=_env(MUSAE_THREADS="3"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert forced.stdout.split()[1:3] == ["True", "True"], forced.stderr
 
 
@@ -93,10 +96,26 @@ def test_prepare_after_torch_changes_nothing():
 
 def test_cli_entry_point_applies_policy(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "musae_core.cli", "-v", "generate", "--model", "tiny",
-         "--device", "cpu", "--duration", "0.2", "--out", str(tmp_path / "t.wav")],
-        env=_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "musae_core.cli",
+            "-v",
+            "generate",
+            "--model",
+            "tiny",
+            "--device",
+            "cpu",
+            "--duration",
+            "0.2",
+            "--out",
+            str(tmp_path / "t.wav"),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     want = min(2, threads.usable_cores())  # the tiny model: at most two threads
     assert f"threads: {want} (cores" in out.stderr

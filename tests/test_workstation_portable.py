@@ -33,8 +33,13 @@ def test_save_as_moves_takes_in_and_a_moved_folder_reopens(rendered, tmp_path):
     rendered.save_project(tmp_path / "mine" / "copy.musae.json")  # Save As elsewhere
     shutil.rmtree(tmp_path / "first")
     takes = sorted(p.name for p in (tmp_path / "mine" / "copy_takes").iterdir())
-    assert takes == ["take-1-lanes.npz", "take-1-steered.json", "take-1-steered.wav",
-                     "take-1-unsteered.json", "take-1-unsteered.wav"]  # fmt: skip
+    assert takes == [
+        "take-1-lanes.npz",
+        "take-1-steered.json",
+        "take-1-steered.wav",
+        "take-1-unsteered.json",
+        "take-1-unsteered.wav",
+    ]
     data = json.loads((tmp_path / "mine" / "copy.musae.json").read_text())
     assert data["takes"][0]["files"]["steered"] == "copy_takes/take-1-steered.wav"
     assert data["sae_path"] == str((tmp_path / "shared" / "sae").resolve())  # outside: absolute

@@ -13,9 +13,11 @@ from musae_core.demo.corpus import CorpusSpec, build_corpus
 def cmd_build_corpus(args: argparse.Namespace) -> int:
     n_clips = args.clips or max(1, round(args.hours * 3600 / args.clip_seconds))
     spec = CorpusSpec(
-        n_clips=n_clips, seed=args.seed, clip_seconds=args.clip_seconds,
+        n_clips=n_clips,
+        seed=args.seed,
+        clip_seconds=args.clip_seconds,
         sample_rate=args.sample_rate,
-    )  # fmt: skip
+    )
     update, bar = progress_bar("rendering corpus", unit="clip")
     try:
         out = build_corpus(args.out, spec, args.soundfont, args.workers, update, args.cancel)
@@ -48,8 +50,10 @@ def cmd_truth_table(args: argparse.Namespace) -> int:
     from musae_core.demo.truth_table import write_store_truth
 
     truth = write_store_truth(args.corpus, args.store, args.out, args.clips)
-    print(f"{len(truth.names)} concepts x {len(truth.frames)} frames "
-          f"({len(set(truth.clip_ids.tolist()))} clips) in {args.out}")  # fmt: skip
+    print(
+        f"{len(truth.names)} concepts x {len(truth.frames)} frames "
+        f"({len(set(truth.clip_ids.tolist()))} clips) in {args.out}"
+    )
     return 0
 
 
@@ -69,8 +73,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec.lm_train.contrast_frames = args.contrast_frames
     _check_lm_size(args.lm_batch, args.lm_width, args.lm_layers)
     if args.lm_width is not None:
-        spec.shape = replace(spec.shape, hidden_size=args.lm_width, ffn_dim=4 * args.lm_width,
-                             num_heads=max(1, args.lm_width // 32))  # fmt: skip
+        spec.shape = replace(
+            spec.shape,
+            hidden_size=args.lm_width,
+            ffn_dim=4 * args.lm_width,
+            num_heads=max(1, args.lm_width // 32),
+        )
     if args.lm_layers is not None:
         spec.shape = replace(spec.shape, num_layers=args.lm_layers)
     progress, close = stage_bars()
@@ -89,8 +97,10 @@ def _check_lm_size(batch: int, width: int | None, layers: int | None) -> None:
     if batch < 1 or (layers is not None and layers < 1):
         raise MusaeError("--lm-batch and --lm-layers must be >= 1.", "e.g. --lm-batch 8.")
     if width is not None and (width < 32 or width % 32):
-        raise MusaeError(f"--lm-width {width} is not a multiple of 32 (the head size).",
-                         "use e.g. --lm-width 256.")  # fmt: skip
+        raise MusaeError(
+            f"--lm-width {width} is not a multiple of 32 (the head size).",
+            "use e.g. --lm-width 256.",
+        )
 
 
 def _device(name: str) -> str:
@@ -109,14 +119,20 @@ def _device(name: str) -> str:
 def cmd_features(args: argparse.Namespace) -> int:
     from musae_core.demo.features_build import FeatureBuildSpec, build_demo_features
 
-    spec = FeatureBuildSpec(layer=args.layer, expansion=args.expansion, k=args.k,
-                            epochs=args.epochs, seed=args.seed,
-                            analysis_train_clips=args.analysis_train_clips,
-                            classifier_corpus=args.classifier_corpus)  # fmt: skip
+    spec = FeatureBuildSpec(
+        layer=args.layer,
+        expansion=args.expansion,
+        k=args.k,
+        epochs=args.epochs,
+        seed=args.seed,
+        analysis_train_clips=args.analysis_train_clips,
+        classifier_corpus=args.classifier_corpus,
+    )
     progress, close = stage_bars()
     try:  # stages resume: rerun the command after a Ctrl+C
-        out = build_demo_features(args.model, args.corpus, args.out, spec, progress,
-                                  args.cancel, log=log_line)  # fmt: skip
+        out = build_demo_features(
+            args.model, args.corpus, args.out, spec, progress, args.cancel, log=log_line
+        )
     finally:
         close()
     print(f"features, SAE and labels in {out}")
@@ -124,20 +140,27 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from musae_core.demo.score import ScoreSpec, run_score, save_scorecard, scorecard_markdown
+    from musae_core.demo.score import ScoreSpec, run_score
+    from musae_core.demo.scorecard_doc import save_scorecard, scorecard_markdown
     from musae_core.demo.steering_score import SteeringScoreSettings
 
-    steering = SteeringScoreSettings(alpha=args.alpha, max_features=args.max_features,
-                                     duration=args.take_seconds, seed=args.seed)  # fmt: skip
-    spec = ScoreSpec(steering=steering, seed=args.seed, truth=args.truth,
-                     label_fine=args.label_fine, steering_prompts=args.prompts,
-                     concept_steering_features=args.concept_features,
-                     concept_alphas=tuple(args.alphas),
-                     analysis_train_clips=args.analysis_train_clips,
-                     prompts_section=not args.skip_prompt_following,
-                     window_probes=not args.skip_window_probes,
-                     concept_frame_stride=args.frame_stride,
-                     truth_lag=args.truth_lag)  # fmt: skip
+    steering = SteeringScoreSettings(
+        alpha=args.alpha, max_features=args.max_features, duration=args.take_seconds, seed=args.seed
+    )
+    spec = ScoreSpec(
+        steering=steering,
+        seed=args.seed,
+        truth=args.truth,
+        label_fine=args.label_fine,
+        steering_prompts=args.prompts,
+        concept_steering_features=args.concept_features,
+        concept_alphas=tuple(args.alphas),
+        analysis_train_clips=args.analysis_train_clips,
+        prompts_section=not args.skip_prompt_following,
+        window_probes=not args.skip_window_probes,
+        concept_frame_stride=args.frame_stride,
+        truth_lag=args.truth_lag,
+    )
     progress, close = stage_bars()
     try:
         report = run_score(args.model, args.features, args.corpus, spec, progress, args.cancel)
@@ -220,18 +243,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--lm-layers", type=int, default=None, help="decoder layers (default 4)")
     train.add_argument(
-        "--mode-contrast", type=float, default=0.0,
+        "--mode-contrast",
+        type=float,
+        default=0.0,
         help="weight of the caption-contrast term (experimental, see docs/demo.md): the "
         "mode-flipped caption must cost --contrast-margin nats/token more (0: plain loss)",
-    )  # fmt: skip
+    )
     train.add_argument("--contrast-margin", type=float, default=0.3, help="nats per token")
     train.add_argument(
         "--contrast-frames", type=int, default=50, help="opening frames the contrast scores"
     )
     train.add_argument(
-        "--device", choices=("cpu", "cuda", "auto"), default="cpu",
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default="cpu",
         help="where the LM trains (cuda: bf16 autocast); the shipped model is device-free",
-    )  # fmt: skip
+    )
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(
         func=cmd_train,
@@ -247,11 +274,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     feats.add_argument("--expansion", type=int, default=16, help="d_sae = expansion * d_model")
     feats.add_argument("--k", type=int, default=32, help="active latents per frame")
     feats.add_argument("--epochs", type=float, default=3.0, help="passes over the training rows")
-    feats.add_argument("--analysis-train-clips", type=int, default=300,
-                       help="training clips analysed beside the held-out ones")  # fmt: skip
-    feats.add_argument("--classifier-corpus", default=None,
-                       help="a corpus built with another --seed: every clip of it joins the "
-                            "held-out clips the factor classifier is fitted on")  # fmt: skip
+    feats.add_argument(
+        "--analysis-train-clips",
+        type=int,
+        default=300,
+        help="training clips analysed beside the held-out ones",
+    )
+    feats.add_argument(
+        "--classifier-corpus",
+        default=None,
+        help="a corpus built with another --seed: every clip of it joins the "
+        "held-out clips the factor classifier is fitted on",
+    )
     feats.add_argument("--seed", type=int, default=0)
     feats.set_defaults(
         func=cmd_features,
@@ -261,42 +295,72 @@ def register(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--model", required=True, help="demo model folder")
     score.add_argument("--features", required=True, help="folder from `musae demo features`")
     score.add_argument("--corpus", required=True, help="the corpus the features were built on")
-    score.add_argument("--out", default="docs/demo_scorecard",
-                       help="writes OUT.json and OUT.md")  # fmt: skip
+    score.add_argument("--out", default="docs/demo_scorecard", help="writes OUT.json and OUT.md")
     score.add_argument("--alpha", type=float, default=4.0, help="steering strength (x beta)")
     score.add_argument("--max-features", type=int, default=48, help="features steered")
     score.add_argument("--take-seconds", type=float, default=4.0, help="steered take length")
     score.add_argument("--seed", type=int, default=0)
-    score.add_argument("--truth", default=None,
-                       help="per-frame concept truth (.npz, ConceptTruth); default: re-derive "
-                       "it from the corpus's clip seeds")  # fmt: skip
-    score.add_argument("--label-fine", action="store_true",
-                       help="first label the tracking features with the fine-concept DSP "
-                       "labeller (writes the features folder's features.db)")  # fmt: skip
+    score.add_argument(
+        "--truth",
+        default=None,
+        help="per-frame concept truth (.npz, ConceptTruth); default: re-derive "
+        "it from the corpus's clip seeds",
+    )
+    score.add_argument(
+        "--label-fine",
+        action="store_true",
+        help="first label the tracking features with the fine-concept DSP "
+        "labeller (writes the features folder's features.db)",
+    )
     score.add_argument("--prompts", type=int, default=8, help="paired takes per steering test")
-    score.add_argument("--concept-features", type=int, default=24,
-                       help="concept features steered (tracking ones; if none, each "
-                       "carried concept's best single feature)")  # fmt: skip
-    score.add_argument("--alphas", type=float, nargs="+", default=[2.0, 4.0, 8.0],
-                       help="steering strengths tried per concept feature (x beta)")  # fmt: skip
-    score.add_argument("--analysis-train-clips", type=int, default=300,
-                       help="training clips harvested beside the held-out ones when the "
-                       "features folder has no store_analysis")  # fmt: skip
-    score.add_argument("--skip-window-probes", action="store_true",
-                       help="leave out the per-factor window probes (the concept section has "
-                       "per-concept probes)")  # fmt: skip
+    score.add_argument(
+        "--concept-features",
+        type=int,
+        default=24,
+        help="concept features steered (tracking ones; if none, each "
+        "carried concept's best single feature)",
+    )
+    score.add_argument(
+        "--alphas",
+        type=float,
+        nargs="+",
+        default=[2.0, 4.0, 8.0],
+        help="steering strengths tried per concept feature (x beta)",
+    )
+    score.add_argument(
+        "--analysis-train-clips",
+        type=int,
+        default=300,
+        help="training clips harvested beside the held-out ones when the "
+        "features folder has no store_analysis",
+    )
+    score.add_argument(
+        "--skip-window-probes",
+        action="store_true",
+        help="leave out the per-factor window probes (the concept section has per-concept probes)",
+    )
     score.add_argument(
         "--frame-stride",
         type=int,
         default=1,
         help="score every N-th frame in the concept section (CPU time / N)",
     )
-    score.add_argument("--truth-lag", type=int, default=1,
-                       help="match store row t with audio frame t - LAG (teacher forcing shifts "
-                       "tokens by one frame; 1 was best on calibration clips)")  # fmt: skip
-    score.add_argument("--write-db", nargs="?", const=True, default=None, metavar="DB",
-                       help="store each concept's feature group in DB (default: the features "
-                       "folder's features.db) for the app")  # fmt: skip
+    score.add_argument(
+        "--truth-lag",
+        type=int,
+        default=1,
+        help="match store row t with audio frame t - LAG (teacher forcing shifts "
+        "tokens by one frame; 1 was best on calibration clips)",
+    )
+    score.add_argument(
+        "--write-db",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="DB",
+        help="store each concept's feature group in DB (default: the features "
+        "folder's features.db) for the app",
+    )
     score.add_argument(
         "--skip-prompt-following",
         action="store_true",

@@ -34,8 +34,14 @@ def _assign(x: torch.Tensor, centres: torch.Tensor, chunk: int) -> torch.Tensor:
     return torch.cat([nearest(x[i : i + chunk], centres) for i in range(0, len(x), chunk)])
 
 
-def kmeans(x: torch.Tensor, k: int, iterations: int, generator: torch.Generator,
-           chunk: int = 32_768, cancel: CancelToken | None = None) -> torch.Tensor:  # fmt: skip
+def kmeans(
+    x: torch.Tensor,
+    k: int,
+    iterations: int,
+    generator: torch.Generator,
+    chunk: int = 32_768,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
     """(N, D) -> (k, D) Lloyd's k-means centres."""
     centres = x[torch.randperm(len(x), generator=generator)[:k]].clone()
     if len(centres) < k:  # fewer frames than entries: repeat frames
@@ -51,8 +57,12 @@ def kmeans(x: torch.Tensor, k: int, iterations: int, generator: torch.Generator,
     return centres
 
 
-def frames_for_training(codec: SemitoneCodecModel, audio: np.ndarray, spec: CodecTrainSpec,
-                        cancel: CancelToken | None = None) -> torch.Tensor:  # fmt: skip
+def frames_for_training(
+    codec: SemitoneCodecModel,
+    audio: np.ndarray,
+    spec: CodecTrainSpec,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
     """Log band frames of ``audio`` (clips, samples), sampled down to ``spec.max_frames``."""
     feats = []
     with torch.inference_mode():
@@ -68,8 +78,12 @@ def frames_for_training(codec: SemitoneCodecModel, audio: np.ndarray, spec: Code
 
 
 def save_checkpoint(path: Path, codec: SemitoneCodecModel, stages_done: int, spec) -> None:
-    payload = {"config": codec.config.to_dict(), "model": codec.state_dict(),
-               "stages_done": stages_done, "spec": asdict(spec)}  # fmt: skip
+    payload = {
+        "config": codec.config.to_dict(),
+        "model": codec.state_dict(),
+        "stages_done": stages_done,
+        "spec": asdict(spec),
+    }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -127,8 +141,9 @@ def train_codec(
     books = codec.codebooks.data
     for stage in range(config.num_quantizers):
         if stage >= done:
-            books[stage] = kmeans(residual, config.codebook_size, spec.iterations, gen,
-                                  spec.chunk, cancel)  # fmt: skip
+            books[stage] = kmeans(
+                residual, config.codebook_size, spec.iterations, gen, spec.chunk, cancel
+            )
             save_checkpoint(ckpt, codec, stage + 1, spec)
         chosen = books[stage][_assign(residual, books[stage], spec.chunk)]
         residual = residual - chosen

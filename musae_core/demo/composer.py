@@ -74,8 +74,18 @@ def compose_notes(factors: ClipFactors, seconds: float, rng: random.Random) -> l
             quality = triad_quality(triad)
             for pitch in triad:
                 velocity = max(1, rng.randint(vel_low, vel_high) - 20)
-                notes.append(Note(beat * TICKS, 4 * TICKS - 20, pitch, velocity, 0, "chord",
-                                  triad[0] % 12, quality))  # fmt: skip
+                notes.append(
+                    Note(
+                        beat * TICKS,
+                        4 * TICKS - 20,
+                        pitch,
+                        velocity,
+                        0,
+                        "chord",
+                        triad[0] % 12,
+                        quality,
+                    )
+                )
         chord_pcs = {p % 12 for p in _triad(factors, degree, centre)}
         subdivisions = rng.choice((1, 2, 2, 4)) if beats > 4 else 2
         for sub in range(subdivisions):
@@ -88,8 +98,9 @@ def compose_notes(factors: ClipFactors, seconds: float, rng: random.Random) -> l
             current = candidates[0] if candidates and sub == 0 else melody_pool[index]
             length = TICKS // subdivisions
             velocity = rng.randint(vel_low, vel_high)
-            notes.append(Note(beat * TICKS + sub * length, length - 10, current, velocity, 0,
-                              "melody"))  # fmt: skip
+            notes.append(
+                Note(beat * TICKS + sub * length, length - 10, current, velocity, 0, "melody")
+            )
     if factors.drums:
         for beat in range(beats):
             t = beat * TICKS

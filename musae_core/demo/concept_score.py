@@ -50,8 +50,9 @@ class ConceptRows:
         return np.concatenate(self.frames).astype(np.int64)
 
 
-def align_truth(truth: ConceptTruth, clip_ids: np.ndarray, frames: np.ndarray,
-                path: str | Path = "truth") -> ConceptTruth:  # fmt: skip
+def align_truth(
+    truth: ConceptTruth, clip_ids: np.ndarray, frames: np.ndarray, path: str | Path = "truth"
+) -> ConceptTruth:
     """``truth`` reordered to the given (clip, frame) rows; every row must be present."""
     key = truth.clip_ids * 1_000_000 + truth.frame_index
     wanted = clip_ids * 1_000_000 + frames
@@ -66,8 +67,7 @@ def align_truth(truth: ConceptTruth, clip_ids: np.ndarray, frames: np.ndarray,
             "give the truth file written for this corpus (same clips, same frame rate).",
         )
     rows = order[pos]
-    return ConceptTruth(list(truth.names), truth.frames[rows], clip_ids, frames,
-                        truth.frame_rate)  # fmt: skip
+    return ConceptTruth(list(truth.names), truth.frames[rows], clip_ids, frames, truth.frame_rate)
 
 
 def score_concept_section(
@@ -82,8 +82,9 @@ def score_concept_section(
     codes = sp.vstack(rows.codes).tocsr()
     resid = np.concatenate(rows.resid)
     calibration = np.isin(truth.clip_ids, list(calibration_sources))
-    return score_concept_levels(codes, truth, calibration, resid, ks=ks,
-                                min_positives=min_positives).judged  # fmt: skip
+    return score_concept_levels(
+        codes, truth, calibration, resid, ks=ks, min_positives=min_positives
+    ).judged
 
 
 def concept_markdown(section: dict) -> list[str]:
@@ -146,20 +147,27 @@ def level_tables(section: dict) -> list[str]:
         if name not in levels:
             continue
         data = levels[name]
-        rep = report_from_json({"rows": data["rows"], "settings": data["settings"],
-                                "summary": {"tracking": {}}})  # fmt: skip
+        rep = report_from_json(
+            {"rows": data["rows"], "settings": data["settings"], "summary": {"tracking": {}}}
+        )
         s = data["summary"]
-        lines += ["", f"### {title}", "",
-                  f"carried {s['carried']}; single feature AUROC >= 0.95: "
-                  f"{s['carried_single_auroc_0.95']:.0%}; 90 % with k <= 5: "
-                  f"{s['carried_90pct_with_k_le_5']:.0%}; tracking features: "
-                  f"{s['tracking_features']}", "",
-                  *rep.to_markdown().splitlines()]  # fmt: skip
+        lines += [
+            "",
+            f"### {title}",
+            "",
+            f"carried {s['carried']}; single feature AUROC >= 0.95: "
+            f"{s['carried_single_auroc_0.95']:.0%}; 90 % with k <= 5: "
+            f"{s['carried_90pct_with_k_le_5']:.0%}; tracking features: "
+            f"{s['tracking_features']}",
+            "",
+            *rep.to_markdown().splitlines(),
+        ]
     return lines
 
 
-def ensure_analysis_store(model, corpus, folder: Path, layer: int, train_clips: int,
-                          progress=None, cancel=None):  # fmt: skip
+def ensure_analysis_store(
+    model, corpus, folder: Path, layer: int, train_clips: int, progress=None, cancel=None
+):
     """The scored store: ``folder`` if it exists, else the corpus's held-out clips plus its first
     ``train_clips`` training clips harvested at ``layer`` (as ``musae demo features`` does)."""
     from musae_core.demo.corpus import load_factors
@@ -178,14 +186,26 @@ def ensure_analysis_store(model, corpus, folder: Path, layer: int, train_clips: 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / HARVESTING).touch()  # a killed harvest resumes on the next run
     config = HarvestConfig(layers=(layer,), clip_seconds=10.0, batch_size=8, shard_rows=32_768)
-    harvest_audio(model, corpus_files(Path(corpus), held + train[:train_clips]), folder, config,
-                  progress=progress, cancel=cancel)  # fmt: skip
+    harvest_audio(
+        model,
+        corpus_files(Path(corpus), held + train[:train_clips]),
+        folder,
+        config,
+        progress=progress,
+        cancel=cancel,
+    )
     (folder / HARVESTING).unlink()
     return ActivationStore.open(folder)
 
 
-def concept_truth(path: str | None, rows: ConceptRows, records: dict[int, dict], corpus,
-                  frame_rate: float, lag: int = 0) -> tuple[ConceptTruth, str]:  # fmt: skip
+def concept_truth(
+    path: str | None,
+    rows: ConceptRows,
+    records: dict[int, dict],
+    corpus,
+    frame_rate: float,
+    lag: int = 0,
+) -> tuple[ConceptTruth, str]:
     """The truth for the collected rows: the given file, or re-derived from the clip seeds;
     row frame ``f`` is matched with audio frame ``f - lag``."""
     from musae_core.demo.corpus_spec import load_spec
@@ -197,14 +217,22 @@ def concept_truth(path: str | None, rows: ConceptRows, records: dict[int, dict],
         truth.frame_index = rows.frame_index()
         return truth, f"recorded per-frame truth ({Path(path).name}), lag {lag} frame(s)"
     spec = load_spec(corpus)
-    truth = corpus_truth(records, rows.frames_by_source(), spec.seed, spec.clip_seconds,
-                         frame_rate, rows.sources, lag)  # fmt: skip
-    return truth, (f"re-derived from each clip's seed (MIDI notes, drum hits, chords, "
-                   f"factors); row t matched with audio frame t - {lag}")  # fmt: skip
+    truth = corpus_truth(
+        records,
+        rows.frames_by_source(),
+        spec.seed,
+        spec.clip_seconds,
+        frame_rate,
+        rows.sources,
+        lag,
+    )
+    return truth, (
+        f"re-derived from each clip's seed (MIDI notes, drum hits, chords, "
+        f"factors); row t matched with audio frame t - {lag}"
+    )
 
 
-def label_fine_concepts(db_path: Path, feature_ids: list[int], progress=None,
-                        cancel=None) -> None:  # fmt: skip
+def label_fine_concepts(db_path: Path, feature_ids: list[int], progress=None, cancel=None) -> None:
     """Fine-concept DSP labels (``labeling.fine_concepts``) for ``feature_ids``; resumes."""
     from musae_core.features.db import FeatureDB
     from musae_core.labeling.fine_concepts import FineConceptMethod
@@ -250,8 +278,12 @@ def score_concept_labels(db, tracking: dict[int, str]) -> dict:
         anywhere += hit_any
         per_feature[str(j)] = {"concept": concept, "label": top, "named": hit, "any": hit_any}
     n = len(tracking)
-    return {"tracking_features": n, "named_share": named / n if n else 0.0,
-            "any_label_share": anywhere / n if n else 0.0, "features": per_feature}  # fmt: skip
+    return {
+        "tracking_features": n,
+        "named_share": named / n if n else 0.0,
+        "any_label_share": anywhere / n if n else 0.0,
+        "features": per_feature,
+    }
 
 
 def store_concept_groups(db_path: str | Path, rows: list[dict], source: str = "demo-scorecard"):

@@ -30,13 +30,15 @@ def render_clip(spec: CorpusSpec, index: int, soundfont: Path, folder: Path) -> 
     rng = random.Random(f"{spec.seed}:{index}")  # truth.derive_clip replays this stream
     factors = sample_factors(rng)
     notes = compose_notes(factors, spec.clip_seconds, rng)
-    audio = render_midi(notes_to_midi(notes, factors), soundfont, spec.sample_rate,
-                        spec.clip_seconds)  # fmt: skip
+    audio = render_midi(
+        notes_to_midi(notes, factors), soundfont, spec.sample_rate, spec.clip_seconds
+    )
     record = {"clip": clip_name(index), "file": f"{clip_name(index)}.flac", **factors.to_dict()}
     with atomic_path(folder / record["file"]) as tmp:
         sf.write(str(tmp), audio, spec.sample_rate, format="FLAC", subtype="PCM_16")
-    save_clip_truth(truth_path(folder, clip_name(index)),
-                    clip_truth(notes, factors.bpm, spec.clip_seconds))  # fmt: skip
+    save_clip_truth(
+        truth_path(folder, clip_name(index)), clip_truth(notes, factors.bpm, spec.clip_seconds)
+    )
     write_json_atomic(folder / f"{clip_name(index)}.json", record)
     return record
 

@@ -60,8 +60,12 @@ def _triad_templates() -> np.ndarray:
 def _chord_features(chroma: np.ndarray, frames_per_window: int) -> np.ndarray:
     """Minor-versus-major triad fit of half-second windows: overall, opening and ending fifth."""
     w = max(1, min(frames_per_window, chroma.shape[1]))
-    windows = np.stack([chroma[:, i : i + w].mean(axis=1)
-                        for i in range(0, chroma.shape[1] - w + 1, max(1, w // 2))])  # fmt: skip
+    windows = np.stack(
+        [
+            chroma[:, i : i + w].mean(axis=1)
+            for i in range(0, chroma.shape[1] - w + 1, max(1, w // 2))
+        ]
+    )
     windows -= windows.mean(axis=1, keepdims=True)
     windows /= np.linalg.norm(windows, axis=1, keepdims=True) + 1e-9
     fit = windows @ _triad_templates().T
@@ -80,9 +84,15 @@ def _pitch_features(y: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
 
     frames = 1 + len(y) // hop
     padded = np.pad(y, (0, max(0, 3 * sample_rate - len(y))))  # the low octaves need ~2 s
-    chroma = librosa.feature.chroma_cqt(y=padded, sr=sample_rate, hop_length=hop,
-                                        bins_per_octave=36, fmin=librosa.midi_to_hz(24),
-                                        n_octaves=7, tuning=0.0)[:, :frames]  # fmt: skip
+    chroma = librosa.feature.chroma_cqt(
+        y=padded,
+        sr=sample_rate,
+        hop_length=hop,
+        bins_per_octave=36,
+        fmin=librosa.midi_to_hz(24),
+        n_octaves=7,
+        tuning=0.0,
+    )[:, :frames]
     return np.concatenate(
         [_key_features(chroma), _chord_features(chroma, int(0.5 * sample_rate / hop))]
     )
@@ -111,8 +121,9 @@ def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     y = np.asarray(audio, dtype=np.float32)
     if y.size < sample_rate // 4:
         y = np.pad(y, (0, sample_rate // 4 - y.size))
-    mel = librosa.feature.melspectrogram(y=y, sr=sample_rate, n_fft=1024, hop_length=320,
-                                         n_mels=48, fmin=30)  # fmt: skip
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=sample_rate, n_fft=1024, hop_length=320, n_mels=48, fmin=30
+    )
     logmel = np.log(mel + 1e-6)
     rms = librosa.feature.rms(y=y, frame_length=1024, hop_length=320)[0]
     onset = librosa.onset.onset_strength(y=y, sr=sample_rate, hop_length=320)
@@ -157,8 +168,13 @@ class LinearHead:
         return [self.classes[i] for i in self.predict_proba(x).argmax(axis=1)]
 
 
-def fit_head(x: np.ndarray, labels: list[str], l2: float = 1e-2, iters: int = 300,
-             columns: np.ndarray | None = None) -> LinearHead:  # fmt: skip
+def fit_head(
+    x: np.ndarray,
+    labels: list[str],
+    l2: float = 1e-2,
+    iters: int = 300,
+    columns: np.ndarray | None = None,
+) -> LinearHead:
     """Multinomial logistic regression on standardised features (full-batch L-BFGS)."""
     if columns is not None:
         x = x[:, columns]
@@ -235,9 +251,14 @@ class FactorClassifier:
 
 
 def train_factor_classifier(
-    feats: np.ndarray, records: list[dict], sample_rate: int, folds: int = 5,
-    groups: np.ndarray | None = None, factors=FACTORS, factor_columns: dict | None = None,
-) -> tuple[FactorClassifier, dict[str, float]]:  # fmt: skip
+    feats: np.ndarray,
+    records: list[dict],
+    sample_rate: int,
+    folds: int = 5,
+    groups: np.ndarray | None = None,
+    factors=FACTORS,
+    factor_columns: dict | None = None,
+) -> tuple[FactorClassifier, dict[str, float]]:
     """Fit on ``feats`` (n, features) of clips with factor ``records``; returns (classifier,
     k-fold accuracy per factor). ``groups`` keeps views of one clip in the same fold;
     ``factor_columns`` (default: ``FACTOR_COLUMNS``) restricts a factor's head to some columns."""
@@ -260,8 +281,7 @@ def train_factor_classifier(
             train, test = fold != k, fold == k
             if not test.any():
                 continue
-            head = fit_head(x[train], [labels[i] for i in np.flatnonzero(train)],
-                            columns=columns)  # fmt: skip
+            head = fit_head(x[train], [labels[i] for i in np.flatnonzero(train)], columns=columns)
             pred = head.predict(x[test])
             hits += sum(p == labels[i] for p, i in zip(pred, np.flatnonzero(test), strict=True))
         accuracy[factor] = hits / len(x)

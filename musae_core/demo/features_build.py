@@ -87,8 +87,14 @@ def build_demo_features(
 
     def harvest(name: str, subset: list[dict]) -> ActivationStore:
         folder = out / name
-        harvest_audio(model, corpus_files(corpus, subset), folder, config,
-                      progress=progress(f"harvest {name}"), cancel=cancel)  # fmt: skip
+        harvest_audio(
+            model,
+            corpus_files(corpus, subset),
+            folder,
+            config,
+            progress=progress(f"harvest {name}"),
+            cancel=cancel,
+        )
         check(cancel)
         return ActivationStore.open(folder)
 
@@ -97,26 +103,50 @@ def build_demo_features(
     if not (sae_dir / "cfg.json").exists():
         rows = store.num_rows(layer)
         settings = TrainSettings(
-            architecture="topk", expansion=spec.expansion, k=spec.k, seed=spec.seed,
-            total_tokens=int(spec.epochs * rows), batch_size=min(4096, max(1, rows // 4)),
-        )  # fmt: skip
-        train_sae(store_batches(store, layer, settings.batch_size, seed=spec.seed),
-                  store.d_model, settings, sae_dir, model_id=spec.model_id, layer=layer,
-                  progress=progress("training SAE"), cancel=cancel)  # fmt: skip
+            architecture="topk",
+            expansion=spec.expansion,
+            k=spec.k,
+            seed=spec.seed,
+            total_tokens=int(spec.epochs * rows),
+            batch_size=min(4096, max(1, rows // 4)),
+        )
+        train_sae(
+            store_batches(store, layer, settings.batch_size, seed=spec.seed),
+            store.d_model,
+            settings,
+            sae_dir,
+            model_id=spec.model_id,
+            layer=layer,
+            progress=progress("training SAE"),
+            cancel=cancel,
+        )
         check(cancel)
     sae = load_sae(sae_dir)
     analysis = harvest("store_analysis", held + train[: spec.analysis_train_clips])
     db_path = out / "features.db"
     if not db_path.exists():
-        report = analyze(sae, analysis, db_path, top_n=spec.top_n, snippet_seconds=10.0,
-                         snippet_format="opus", sae_path=sae_dir,
-                         progress=progress("analyzing"), cancel=cancel)  # fmt: skip
+        report = analyze(
+            sae,
+            analysis,
+            db_path,
+            top_n=spec.top_n,
+            snippet_seconds=10.0,
+            snippet_format="opus",
+            sae_path=sae_dir,
+            progress=progress("analyzing"),
+            cancel=cancel,
+        )
         log(report.summary())
     classifier_path = out / "factor_classifier.npz"
     if not classifier_path.exists():
-        _, accuracy = train_demo_classifier(model, corpus, classifier_path,
-                                            progress=progress("factor classifier"), cancel=cancel,
-                                            extra_corpus=spec.classifier_corpus)  # fmt: skip
+        _, accuracy = train_demo_classifier(
+            model,
+            corpus,
+            classifier_path,
+            progress=progress("factor classifier"),
+            cancel=cancel,
+            extra_corpus=spec.classifier_corpus,
+        )
         log(f"factor classifier: {accuracy}")
     label_features(db_path, classifier_path, spec, progress, cancel, log)
     write_json_atomic(out / DONE, {"spec": asdict(spec), "layer": layer, "model": str(model_dir)})
@@ -146,11 +176,19 @@ def label_features(
             "descriptors": DescriptorMethod(DescriptorThresholds()),
         }
         for name, method in methods.items():
-            summary = run_label_job(db, method, ids, baseline_size=spec.baseline_size,
-                                    seed=spec.seed, progress=progress(f"labels: {name}"),
-                                    cancel=cancel)  # fmt: skip
-            log(f"{name}: {summary.done} labelled, {summary.skipped} already done, "
-                f"{summary.failed} failed, {summary.labels_added} labels")  # fmt: skip
+            summary = run_label_job(
+                db,
+                method,
+                ids,
+                baseline_size=spec.baseline_size,
+                seed=spec.seed,
+                progress=progress(f"labels: {name}"),
+                cancel=cancel,
+            )
+            log(
+                f"{name}: {summary.done} labelled, {summary.skipped} already done, "
+                f"{summary.failed} failed, {summary.labels_added} labels"
+            )
             check(cancel)
     finally:
         db.close()

@@ -26,8 +26,9 @@ from musae_core.errors import MusaeError
 from musae_core.features.concepts import ConceptTruth
 
 
-def clip_concepts(record: dict, seed: int, clip_seconds: float, n_frames: int,
-                  frame_rate: float) -> dict[str, np.ndarray]:  # fmt: skip
+def clip_concepts(
+    record: dict, seed: int, clip_seconds: float, n_frames: int, frame_rate: float
+) -> dict[str, np.ndarray]:
     """Every concept column of one clip that is true somewhere in it, checked against its
     factor record: the recorded truth's columns (``truth.derive_clip`` composes the clip's
     notes again; ``truth_table.clip_concepts`` turns them into concept columns), so the

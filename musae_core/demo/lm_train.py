@@ -172,8 +172,10 @@ def train_lm(
     out = Path(out)
     ckpt_path = out / CKPT
     if spec.mode_contrast > 0 and spec.contrast_frames < 1:
-        raise MusaeError(f"--contrast-frames must be >= 1, got {spec.contrast_frames}.",
-                         "use e.g. --contrast-frames 50 (one second).")  # fmt: skip
+        raise MusaeError(
+            f"--contrast-frames must be >= 1, got {spec.contrast_frames}.",
+            "use e.g. --contrast-frames 50 (one second).",
+        )
     tokenizer = demo_tokenizer()
     state: dict[str, Any] = {"step": 0, "elapsed": 0.0, "history": [], "spec": asdict(spec)}
     payload = None
@@ -196,8 +198,9 @@ def train_lm(
     no_decay = [p for p in params if p.ndim < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=spec.lr, betas=(0.9, 0.95),
-    )  # fmt: skip
+        lr=spec.lr,
+        betas=(0.9, 0.95),
+    )
     if payload is not None:
         opt.load_state_dict(payload["optimizer"])  # moves its state to the parameters' device
         state = {k: payload[k] for k in state}
@@ -242,9 +245,12 @@ def train_lm(
             opt.step()
             state["step"] += 1
             if state["step"] % 25 == 0:
-                row = {"step": state["step"], "min": round(elapsed / 60, 2),
-                       "loss": round(float(loss.detach()), 4),
-                       "per_codebook": [round(float(v), 3) for v in per_cb]}  # fmt: skip
+                row = {
+                    "step": state["step"],
+                    "min": round(elapsed / 60, 2),
+                    "loss": round(float(loss.detach()), 4),
+                    "per_codebook": [round(float(v), 3) for v in per_cb],
+                }
                 if gap is not None:
                     row["mode_gap"] = round(float(gap.detach().mean()), 4)
                 if heldout is not None and state["step"] % 200 == 0:
@@ -263,8 +269,9 @@ def train_lm(
 
 
 @torch.inference_mode()
-def evaluate_lm(hf, codes: np.ndarray, captions: list[str], frames: int = 250,
-                max_clips: int = 32) -> float:  # fmt: skip
+def evaluate_lm(
+    hf, codes: np.ndarray, captions: list[str], frames: int = 250, max_clips: int = 32
+) -> float:
     """Held-out conditional cross-entropy (nats per token) over the first ``frames`` frames."""
     hf.eval()
     device = next(hf.parameters()).device

@@ -106,8 +106,9 @@ def build_demo_musicgen(
     return model
 
 
-def save_demo_model(model: MusicgenForConditionalGeneration, folder: str | Path,
-                    extra: dict | None = None) -> Path:  # fmt: skip
+def save_demo_model(
+    model: MusicgenForConditionalGeneration, folder: str | Path, extra: dict | None = None
+) -> Path:
     """Write the folder atomically (a sibling temp folder renamed into place)."""
     import json
 

@@ -50,8 +50,9 @@ def probe_accuracy(
     return float(np.mean(np.asarray(head.predict(z[~train])) == y[~train]))
 
 
-def _pick_l2(z: np.ndarray, labels: np.ndarray, groups: np.ndarray | None,
-             grid: Sequence[float]) -> float:  # fmt: skip
+def _pick_l2(
+    z: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, grid: Sequence[float]
+) -> float:
     if len(grid) == 1:
         return grid[0]
     groups = np.arange(len(z)) if groups is None else groups
@@ -89,9 +90,11 @@ def probes_from_windows(
         labels = np.array([factor_labels(r, factor) for r in records])
         values, counts = np.unique(labels[train], return_counts=True)
         chance = float(np.mean(labels[heldout] == values[counts.argmax()]))
-        out[factor] = {"residual": probe_accuracy(residual, labels, train, groups),
-                       "sae": probe_accuracy(codes, labels, train, groups),
-                       "chance": chance}  # fmt: skip
+        out[factor] = {
+            "residual": probe_accuracy(residual, labels, train, groups),
+            "sae": probe_accuracy(codes, labels, train, groups),
+            "chance": chance,
+        }
     return out
 
 
@@ -116,8 +119,16 @@ class ProbeWindows:
         """Probe every factor in ``PROBED``: fitted on the other clips, scored on ``evaluation``."""
         groups = np.array(self._sources)
         heldout = np.isin(groups, list(evaluation))
-        factors = probes_from_windows(np.concatenate(self._residual), np.concatenate(self._codes),
-                                      [records_by_source[s] for s in groups], heldout,
-                                      groups)  # fmt: skip
-        return {"factors": factors, "window_seconds": self.window_seconds,
-                "windows": len(groups), "heldout_windows": int(heldout.sum())}  # fmt: skip
+        factors = probes_from_windows(
+            np.concatenate(self._residual),
+            np.concatenate(self._codes),
+            [records_by_source[s] for s in groups],
+            heldout,
+            groups,
+        )
+        return {
+            "factors": factors,
+            "window_seconds": self.window_seconds,
+            "windows": len(groups),
+            "heldout_windows": int(heldout.sum()),
+        }

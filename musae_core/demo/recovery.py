@@ -99,8 +99,11 @@ class Counts:
 
     @classmethod
     def empty(cls, d_sae: int, n_values: int) -> Counts:
-        return cls(np.zeros((len(THRESHOLDS), d_sae)),
-                   np.zeros((len(THRESHOLDS), d_sae, n_values)), np.zeros(n_values))  # fmt: skip
+        return cls(
+            np.zeros((len(THRESHOLDS), d_sae)),
+            np.zeros((len(THRESHOLDS), d_sae, n_values)),
+            np.zeros(n_values),
+        )
 
     def add(self, acts: np.ndarray, scale: np.ndarray, truth: np.ndarray) -> None:
         """``acts`` (frames, d_sae) of one clip whose values are the 0/1 vector ``truth``."""
@@ -167,16 +170,18 @@ def score_recovery(
     measures (the scorecard's probes) need no second pass over the store."""
 
     def clips() -> Iterator[tuple[int, np.ndarray]]:
-        for source, rows, acts in clip_activations(store, layer, sae, calibration | evaluation,
-                                                   cancel):  # fmt: skip
+        for source, rows, acts in clip_activations(
+            store, layer, sae, calibration | evaluation, cancel
+        ):
             if on_clip is not None:
                 on_clip(source, rows, acts)
             yield source, acts
 
     scale = sae.max_activation.float().numpy()
     frames = max(1, round(smooth_seconds * store.frame_rate))
-    report = recovery_from_activations(clips(), scale, records_by_source, calibration, evaluation,
-                                       frames, progress=progress)  # fmt: skip
+    report = recovery_from_activations(
+        clips(), scale, records_by_source, calibration, evaluation, frames, progress=progress
+    )
     report.settings["smooth_seconds"] = smooth_seconds
     return report
 
@@ -219,9 +224,17 @@ def recovery_from_activations(
     scores = []
     for v, value in enumerate(values):
         j = int(cal_best[:, v].argmax())  # the best single feature, chosen on calibration clips
-        scores.append(ValueScore(value.name, j, float(ev_p[j, v]), float(ev_r[j, v]),
-                                 float(ev_f1[j, v]), float(trivial[v]),
-                                 THRESHOLDS[int(best_thr[j, v])]))  # fmt: skip
+        scores.append(
+            ValueScore(
+                value.name,
+                j,
+                float(ev_p[j, v]),
+                float(ev_r[j, v]),
+                float(ev_f1[j, v]),
+                float(trivial[v]),
+                THRESHOLDS[int(best_thr[j, v])],
+            )
+        )
     tracking, feature_f1 = {}, {}
     for j in range(d_sae):
         v = int(cal_best[j].argmax())

@@ -25,12 +25,10 @@ import numpy as np
 
 from musae_core.demo.concept_score import (
     ConceptRows,
-    concept_markdown,
     concept_truth,
     ensure_analysis_store,
     is_fine_concept,
     label_fine_concepts,
-    level_tables,
     score_concept_labels,
     score_concept_section,
 )
@@ -44,14 +42,11 @@ from musae_core.demo.steering_score import (
     score_concept_steering,
     score_steering,
 )
-from musae_core.features.concepts import report_from_json
-from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFn
 from musae_core.labeling.steering_eval import mono_takes
 from musae_core.models.sampling import SamplingSettings
 
 ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
-PAPER_STEERING = (0.15, 0.35)
 
 
 @dataclass
@@ -93,16 +88,30 @@ def score_labels(db, tracking: dict[int, str]) -> dict:
         hit_any = any(label_names_value(t, value) for t in texts)
         shown += hit_shown
         anywhere += hit_any
-        per_feature[str(j)] = {"value": value, "shown_label": best, "shown_ok": hit_shown,
-                               "any_ok": hit_any}  # fmt: skip
+        per_feature[str(j)] = {
+            "value": value,
+            "shown_label": best,
+            "shown_ok": hit_shown,
+            "any_ok": hit_any,
+        }
     n = len(tracking)
-    return {"tracking_features": n, "shown_label_accuracy": shown / n if n else 0.0,
-            "any_label_accuracy": anywhere / n if n else 0.0, "features": per_feature}  # fmt: skip
+    return {
+        "tracking_features": n,
+        "shown_label_accuracy": shown / n if n else 0.0,
+        "any_label_accuracy": anywhere / n if n else 0.0,
+        "features": per_feature,
+    }
 
 
-def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: int,
-                     sampling: SamplingSettings | None = None, rounds: int = 1,
-                     token_judge: tuple[FactorClassifier, dict] | None = None) -> dict:  # fmt: skip
+def prompt_following(
+    model,
+    classifier: FactorClassifier,
+    seconds: float,
+    seed: int,
+    sampling: SamplingSettings | None = None,
+    rounds: int = 1,
+    token_judge: tuple[FactorClassifier, dict] | None = None,
+) -> dict:
     """Classifier accuracy per factor on takes prompted with every instrument x mode, ``rounds``
     times (other factors drawn afresh each time); with ``token_judge`` (token_classifier.py:
     heads and their own accuracy) its verdicts on the same takes too."""
@@ -115,12 +124,19 @@ def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: 
         batch = []
         for instrument in sorted(INSTRUMENT_FAMILIES):
             for mode in MODES:
-                f = replace(sample_factors(rng), instrument=instrument, mode=mode,
-                            program=INSTRUMENT_FAMILIES[instrument][0])  # fmt: skip
+                f = replace(
+                    sample_factors(rng),
+                    instrument=instrument,
+                    mode=mode,
+                    program=INSTRUMENT_FAMILIES[instrument][0],
+                )
                 batch.append(f.to_dict())
-        request = GenerationRequest(prompts=tuple(t["caption"] for t in batch),
-                                    duration=seconds, seed=seed + round_index,
-                                    sampling=sampling or SamplingSettings())  # fmt: skip
+        request = GenerationRequest(
+            prompts=tuple(t["caption"] for t in batch),
+            duration=seconds,
+            seed=seed + round_index,
+            sampling=sampling or SamplingSettings(),
+        )
         takes.extend(mono_takes(model.generate(request)))
         targets.extend(batch)
     accuracy = _accuracy(classifier.predict(takes, model.sample_rate), targets)
@@ -131,8 +147,10 @@ def prompt_following(model, classifier: FactorClassifier, seconds: float, seed: 
 
         heads, cv = token_judge
         verdicts = token_predict(heads, model, np.stack(takes))
-        report["token_judge"] = {"accuracy": _accuracy(verdicts, targets),
-                                 "heldout_cv_accuracy": cv}  # fmt: skip
+        report["token_judge"] = {
+            "accuracy": _accuracy(verdicts, targets),
+            "heldout_cv_accuracy": cv,
+        }
     return report
 
 
@@ -164,9 +182,15 @@ def run_score(
     features_dir = Path(features_dir)
     sae = load_sae(features_dir / "sae")
     model = load_model(str(model_dir), device="cpu", dtype="fp32")
-    store = ensure_analysis_store(model, corpus, features_dir / "store_analysis",
-                                  sae.cfg.layer, spec.analysis_train_clips,
-                                  progress("harvest"), cancel)  # fmt: skip
+    store = ensure_analysis_store(
+        model,
+        corpus,
+        features_dir / "store_analysis",
+        sae.cfg.layer,
+        spec.analysis_train_clips,
+        progress("harvest"),
+        cancel,
+    )
     by_file = {r["file"]: r for r in load_factors(corpus)}
     records = {int(s["source_id"]): by_file[Path(s["path"]).name] for s in store.sources()}
     evaluation = {s for s, r in records.items() if is_heldout(int(r["clip"]))}
@@ -179,21 +203,37 @@ def run_score(
             windows.add(source, residual, acts)
         rows.add(source, residual, acts)
 
-    recovery = score_recovery(store, sae.cfg.layer, sae, records, calibration, evaluation,
-                              spec.smooth_seconds, progress=progress("recovery"),
-                              cancel=cancel, on_clip=on_clip)  # fmt: skip
+    recovery = score_recovery(
+        store,
+        sae.cfg.layer,
+        sae,
+        records,
+        calibration,
+        evaluation,
+        spec.smooth_seconds,
+        progress=progress("recovery"),
+        cancel=cancel,
+        on_clip=on_clip,
+    )
     probes = windows.probes(records, evaluation) if spec.window_probes else None
-    truth, truth_source = concept_truth(spec.truth, rows, records, corpus, store.frame_rate,
-                                        spec.truth_lag)  # fmt: skip
+    truth, truth_source = concept_truth(
+        spec.truth, rows, records, corpus, store.frame_rate, spec.truth_lag
+    )
     concepts = score_concept_section(rows, truth, calibration, spec.concept_ks)
     judged_tracking = dict(concepts.tracking)
     if spec.label_fine:
-        fine = sorted((j for j, c in concepts.tracking.items() if is_fine_concept(c)),
-                      key=lambda j: -concepts.tracking_mcc[j])  # fmt: skip
+        fine = sorted(
+            (j for j, c in concepts.tracking.items() if is_fine_concept(c)),
+            key=lambda j: -concepts.tracking_mcc[j],
+        )
         for j in fine[spec.label_fine_max :]:  # not labelled: left out of the label share
             judged_tracking.pop(j)
-        label_fine_concepts(features_dir / "features.db", sorted(fine[: spec.label_fine_max]),
-                            progress("labels: fine concepts"), cancel)  # fmt: skip
+        label_fine_concepts(
+            features_dir / "features.db",
+            sorted(fine[: spec.label_fine_max]),
+            progress("labels: fine concepts"),
+            cancel,
+        )
     db = FeatureDB.open(features_dir / "features.db", readonly=True)
     try:
         labels = score_labels(db, recovery.tracking)
@@ -206,16 +246,40 @@ def run_score(
     random.Random(spec.seed).shuffle(held)
     prompts = [held[i % len(held)]["caption"] for i in range(spec.steering_prompts)]
     chosen = pick_features(recovery.tracking, recovery.feature_f1, spec.steering.max_features)
-    steering = score_steering(model, sae, classifier, chosen, recovery.tracking, prompts,
-                              spec.steering, progress("steering"), cancel)  # fmt: skip
+    steering = score_steering(
+        model,
+        sae,
+        classifier,
+        chosen,
+        recovery.tracking,
+        prompts,
+        spec.steering,
+        progress("steering"),
+        cancel,
+    )
     concept_steering = score_concept_steering(
-        model, sae, classifier, concepts, prompts, spec.steering, spec.concept_alphas,
-        spec.concept_steering_features, progress("steering: concepts"), cancel)  # fmt: skip
+        model,
+        sae,
+        classifier,
+        concepts,
+        prompts,
+        spec.steering,
+        spec.concept_alphas,
+        spec.concept_steering_features,
+        progress("steering: concepts"),
+        cancel,
+    )
     following = None
     if spec.prompts_section:
         judge = _token_judge(model, corpus, features_dir)
-        following = prompt_following(model, classifier, spec.prompt_take_seconds, spec.seed,
-                                     rounds=spec.prompt_rounds, token_judge=judge)  # fmt: skip
+        following = prompt_following(
+            model,
+            classifier,
+            spec.prompt_take_seconds,
+            spec.seed,
+            rounds=spec.prompt_rounds,
+            token_judge=judge,
+        )
     return {
         "format": "musae-demo-scorecard", "version": 2,
         "recovery": recovery.to_dict(), "probes": probes, "labels": labels,
@@ -238,108 +302,3 @@ def _token_judge(model, corpus, features_dir: Path) -> tuple[FactorClassifier, d
     extra = json.loads(done.read_text())["spec"].get("classifier_corpus") if done.exists() else None
     audio, records = heldout_audio(corpus, extra, model.sample_rate)
     return fit_token_classifier(model, audio, records)
-
-
-def scorecard_markdown(report: dict) -> str:
-    """The scorecard as Markdown tables (what docs/ and the README show)."""
-    rec, lab, steer = report["recovery"], report["labels"], report["steering"]
-    sae = report["sae"]
-    lines = [
-        "# Demo scorecard (ground truth)", "",
-        f"SAE: layer {sae['layer']}, {sae['d_sae']} features, k={sae['k']}. "
-        f"Recovery: frames of {rec['settings']['evaluation_clips']} held-out clips "
-        f"(activation averaged over {rec['settings']['smooth_seconds']} s); thresholds chosen "
-        f"on {rec['settings']['calibration_clips']} training clips.", "",
-        "| factor value | best feature | precision | recall | F1 | all-frames F1 |",
-        "|---|---|---|---|---|---|",
-    ]  # fmt: skip
-    for v in rec["values"]:
-        lines.append(f"| {v['value']} | {v['feature']} | {v['precision']:.2f} | "
-                     f"{v['recall']:.2f} | {v['f1']:.2f} | {v['trivial_f1']:.2f} |")  # fmt: skip
-    n_values = len(rec["values"])
-    lines += [
-        "", f"- factor values with a feature at F1 >= 0.7: **{rec['recovered_f1_0.7']} of "
-        f"{n_values}**",
-        f"- features tracking a factor value: {lab['tracking_features']}",
-        f"- label accuracy (shown label names the tracked value): "
-        f"**{lab['shown_label_accuracy']:.0%}**; any label: {lab['any_label_accuracy']:.0%}",
-        f"- steering toward the tracked value (p < "
-        f"{report['spec']['steering']['p_threshold']}, {len(steer['features'])} features): "
-        f"**{steer['fraction_steering']:.0%}** (paper: {PAPER_STEERING[0]:.0%}-"
-        f"{PAPER_STEERING[1]:.0%})",
-        *_probe_lines(report.get("probes"), sae["layer"]),
-    ]  # fmt: skip
-    if "concepts" in report:
-        lines += _concept_lines(report)
-    if report.get("prompt_following"):
-        lines += _prompt_lines(report["prompt_following"])
-    return "\n".join(lines) + "\n"
-
-
-def _concept_lines(report: dict) -> list[str]:
-    """The calibrated per-frame concept section: summary, labels, steering, the table."""
-    section = report["concepts"]
-    labels, steer = report["concept_labels"], report["concept_steering"]
-    st = steer["settings"]
-    lines = concept_markdown(section)
-    lines += [
-        f"- tracking features whose labeller names the tracked concept (fine concepts: the "
-        f"fine-DSP labeller's top label; factor values: the shown label): "
-        f"**{labels['named_share']:.0%}** (target >= 70 %); any label: "
-        f"{labels['any_label_share']:.0%}",
-        f"- features that steer toward their concept (one-sided Wilcoxon over "
-        f"{len(st['prompts'])} paired takes of {st['duration']:g} s at alpha "
-        f"{', '.join(f'{a:g}' for a in st['alphas'])}, smallest p x {len(st['alphas'])} < "
-        f"{st['p_threshold']}; {steer['evaluated']} features: "
-        f"{st.get('features_from', 'tracking features')}, best first, round-robin over "
-        f"concepts): **{steer['fraction_steering']:.0%}** (target >= 50 %; paper: "
-        f"{PAPER_STEERING[0]:.0%}-{PAPER_STEERING[1]:.0%})", "",
-        "Per concept, each at its level (held-out clips; F1 columns: best single feature at "
-        "its calibrated threshold, k-sparse probes, full probes):", "",
-    ]  # fmt: skip
-    return (lines + report_from_json(section).to_markdown().splitlines()
-            + level_tables(section))  # fmt: skip
-
-
-def _prompt_lines(pf: dict) -> list[str]:
-    lines = [
-        "", f"Prompt following ({pf['takes']} takes of {pf['seconds']:g} s, every instrument x "
-        "mode): accuracy of the audio-feature factor classifier and of the token judge (the "
-        "take re-encoded by the codec, first-codebook histogram; instrument only; its own "
-        "held-out accuracy in brackets).", "",
-        "| factor | factor classifier | token judge | chance |", "|---|---|---|---|",
-    ]  # fmt: skip
-    judge = pf.get("token_judge", {"accuracy": {}, "heldout_cv_accuracy": {}})
-    for f, acc in pf["accuracy"].items():
-        token = judge["accuracy"].get(f)
-        token_text = "-" if token is None else (
-            f"{token:.2f} ({judge['heldout_cv_accuracy'][f]:.2f})")  # fmt: skip
-        lines.append(f"| {f} | {acc:.2f} | {token_text} | "
-                     f"{pf['chance'].get(f, float('nan')):.2f} |")  # fmt: skip
-    return lines
-
-
-def _probe_lines(probes: dict | None, layer: int) -> list[str]:
-    if not probes:
-        return []
-    lines = [
-        "", f"Linear probes on {probes['window_seconds']:g} s windows of layer {layer} "
-        f"({probes['windows'] - probes['heldout_windows']} training windows, "
-        f"{probes['heldout_windows']} held-out): what the residual stream carries at all, and "
-        "what the SAE's codes keep (key: tonic and mode, 24 values; chance: the held-out share of "
-        "the commonest training value).", "",
-        "| factor | residual stream | SAE codes | chance |", "|---|---|---|---|",
-    ]  # fmt: skip
-    for f, row in probes["factors"].items():
-        lines.append(f"| {f} | {row['residual']:.2f} | {row['sae']:.2f} | {row['chance']:.2f} |")
-    return lines
-
-
-def save_scorecard(report: dict, out: str | Path) -> tuple[Path, Path]:
-    """Write ``out``.json and ``out``.md atomically."""
-    out = Path(out)
-    json_path, md_path = out.with_suffix(".json"), out.with_suffix(".md")
-    write_json_atomic(json_path, report)
-    with atomic_path(md_path) as tmp:
-        tmp.write_text(scorecard_markdown(report))
-    return json_path, md_path

@@ -20,8 +20,14 @@ from pathlib import Path
 from musae_core.errors import MusaeError
 
 PROJECT_NAME = "demo.musae.json"
-COPIED = ("sae", "features.db", "features.snippets", "factor_classifier.npz",
-          "factor_classifier.json", PROJECT_NAME)  # fmt: skip
+COPIED = (
+    "sae",
+    "features.db",
+    "features.snippets",
+    "factor_classifier.npz",
+    "factor_classifier.json",
+    PROJECT_NAME,
+)
 STAMP = ".shipped-version"
 DEMO_PROMPT = "medium loud major piano melody, mid register, in C major"  # a corpus-style caption
 
@@ -60,8 +66,11 @@ def ship_demo(model_dir: str | Path, features_dir: str | Path, dest: str | Path)
     from musae_core.workstation.project import Project
 
     model_dir, features_dir, dest = Path(model_dir), Path(features_dir), Path(dest)
-    for needed in (model_dir / "config.json", features_dir / "features.db",
-                   features_dir / "sae" / "cfg.json"):  # fmt: skip
+    for needed in (
+        model_dir / "config.json",
+        features_dir / "features.db",
+        features_dir / "sae" / "cfg.json",
+    ):
         if not needed.exists():
             raise MusaeError(f"{needed} is missing.", "run musae demo train and features first.")
     dest.mkdir(parents=True, exist_ok=True)
@@ -72,9 +81,12 @@ def ship_demo(model_dir: str | Path, features_dir: str | Path, dest: str | Path)
     compact_database(features_dir / "features.db", dest / "features.db")
     for name in ("factor_classifier.npz", "factor_classifier.json"):
         shutil.copy2(features_dir / name, dest / name)
-    project = Project(model_id="demo", sae_path=str(dest / "sae"),
-                      feature_db_path=str(dest / "features.db"),
-                      master=MasterSettings(prompt=DEMO_PROMPT))  # fmt: skip
+    project = Project(
+        model_id="demo",
+        sae_path=str(dest / "sae"),
+        feature_db_path=str(dest / "features.db"),
+        master=MasterSettings(prompt=DEMO_PROMPT),
+    )
     return project.save(dest / PROJECT_NAME)
 
 

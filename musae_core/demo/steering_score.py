@@ -59,9 +59,12 @@ class SteeringReport:
         return sum(f.steers for f in self.features) / len(self.features) if self.features else 0.0
 
     def to_dict(self) -> dict:
-        return {"fraction_steering": self.fraction, "evaluated": len(self.features),
-                "features": [asdict(f) for f in self.features],
-                "settings": self.settings}  # fmt: skip
+        return {
+            "fraction_steering": self.fraction,
+            "evaluated": len(self.features),
+            "features": [asdict(f) for f in self.features],
+            "settings": self.settings,
+        }
 
 
 def _value_probability(probs: dict[str, np.ndarray], classifier, value: str):
@@ -99,8 +102,12 @@ def score_steering(
     settings = settings or SteeringScoreSettings()
     progress = progress or no_progress
     rate = model.sample_rate
-    request = GenerationRequest(prompts=tuple(prompts), duration=settings.duration,
-                                seed=settings.seed, sampling=settings.sampling)  # fmt: skip
+    request = GenerationRequest(
+        prompts=tuple(prompts),
+        duration=settings.duration,
+        seed=settings.seed,
+        sampling=settings.sampling,
+    )
 
     def probabilities(interventions) -> dict[str, np.ndarray]:
         takes = mono_takes(render(model, request, interventions, cancel=cancel))
@@ -117,10 +124,18 @@ def score_steering(
         shift = paired_shift(base_p, steer_p)
         p_value = shift["p_value"] if math.isfinite(shift["p_value"]) else 1.0
         steers = bool(p_value < settings.p_threshold and shift["mean_shift"] > 0)
-        report.features.append(FeatureSteering(
-            j, value, float(base_p.mean()), float(steer_p.mean()), float(p_value), steers,
-            float(steer_top.mean()), float(base_top.mean()),
-        ))  # fmt: skip
+        report.features.append(
+            FeatureSteering(
+                j,
+                value,
+                float(base_p.mean()),
+                float(steer_p.mean()),
+                float(p_value),
+                steers,
+                float(steer_top.mean()),
+                float(base_top.mean()),
+            )
+        )
         progress(done, len(features))
     return report
 
@@ -179,10 +194,20 @@ def score_concept_steering(
 
     progress = progress or no_progress
     rate = model.sample_rate
-    request = GenerationRequest(prompts=tuple(prompts), duration=settings.duration,
-                                seed=settings.seed, sampling=settings.sampling)  # fmt: skip
-    report = ConceptSteeringReport(settings={**asdict(settings), "alphas": list(alphas),
-                                             "prompts": list(prompts), "limit": limit})  # fmt: skip
+    request = GenerationRequest(
+        prompts=tuple(prompts),
+        duration=settings.duration,
+        seed=settings.seed,
+        sampling=settings.sampling,
+    )
+    report = ConceptSteeringReport(
+        settings={
+            **asdict(settings),
+            "alphas": list(alphas),
+            "prompts": list(prompts),
+            "limit": limit,
+        }
+    )
 
     def judged(takes: list[np.ndarray], concept: str) -> np.ndarray:
         if has_judge(concept):
@@ -216,8 +241,15 @@ def score_concept_steering(
                 "shift": float(shift["mean_shift"]), "p_value": float(p),
             }  # fmt: skip
         corrected = min(1.0, min(ps) * len(alphas))
-        report.features.append(ConceptSteering(
-            j, concept, "dsp" if has_judge(concept) else "classifier", per_alpha, corrected,
-            corrected < settings.p_threshold))  # fmt: skip
+        report.features.append(
+            ConceptSteering(
+                j,
+                concept,
+                "dsp" if has_judge(concept) else "classifier",
+                per_alpha,
+                corrected,
+                corrected < settings.p_threshold,
+            )
+        )
         progress(done, len(chosen))
     return report

@@ -52,11 +52,17 @@ def fit_token_classifier(
     model: MusicModel, audio: np.ndarray, records: list[dict]
 ) -> tuple[FactorClassifier, dict[str, float]]:
     """A head per ``TOKEN_FACTORS`` over token histograms, with 5-fold accuracy."""
-    return train_factor_classifier(token_histograms(model, audio), records, model.sample_rate,
-                                   factors=TOKEN_FACTORS, factor_columns={})  # fmt: skip
+    return train_factor_classifier(
+        token_histograms(model, audio),
+        records,
+        model.sample_rate,
+        factors=TOKEN_FACTORS,
+        factor_columns={},
+    )
 
 
-def token_predict(classifier: FactorClassifier, model: MusicModel,
-                  audio: np.ndarray) -> dict[str, list[str]]:  # fmt: skip
+def token_predict(
+    classifier: FactorClassifier, model: MusicModel, audio: np.ndarray
+) -> dict[str, list[str]]:
     x = (token_histograms(model, audio) - classifier.mean) / classifier.std
     return {name: head.predict(x) for name, head in classifier.heads.items()}

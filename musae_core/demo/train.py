@@ -95,9 +95,14 @@ def train_demo(
                 corpus, sr, train_records[: spec.codec_clips], progress("loading audio"), cancel
             )
             codec = train_codec(
-                codec_audio, out, spec.codec, spec.codec_train, progress("training codec"),
-                cancel, log,
-            )  # fmt: skip
+                codec_audio,
+                out,
+                spec.codec,
+                spec.codec_train,
+                progress("training codec"),
+                cancel,
+                log,
+            )
             del codec_audio
             check(cancel)
         held_audio, _ = load_corpus_audio(corpus, sr, held_records[:16])
@@ -122,9 +127,16 @@ def train_demo(
     hf = build_demo_musicgen(codec, spec.shape, spec.lm_train.seed)
     held = (codes[held_idx], [captions[i] for i in held_idx]) if held_idx else None
     train_lm(
-        hf, codes[train_idx], [captions[i] for i in train_idx], out, spec.lm_train,
-        progress("training LM"), cancel, log, heldout=held,
-    )  # fmt: skip
+        hf,
+        codes[train_idx],
+        [captions[i] for i in train_idx],
+        out,
+        spec.lm_train,
+        progress("training LM"),
+        cancel,
+        log,
+        heldout=held,
+    )
     check(cancel)
 
     # 4. model folder

@@ -61,8 +61,13 @@ class ClipTruth:
         return len(self.role)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return dict(role=self.role, onset=self.onset, drums=self.drums,
-                    chord_root=self.chord_root, chord_quality=self.chord_quality)  # fmt: skip
+        return dict(
+            role=self.role,
+            onset=self.onset,
+            drums=self.drums,
+            chord_root=self.chord_root,
+            chord_quality=self.chord_quality,
+        )
 
     def equals(self, other: ClipTruth) -> bool:
         mine, theirs = self.arrays(), other.arrays()

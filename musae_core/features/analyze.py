@@ -160,8 +160,13 @@ def analyze(
     thresholds = Thresholds(clip_threshold, relative_threshold, rare, generic)
     tmp_db, tmp_snippets, spill = temp_paths(out)
     _remove(tmp_db, tmp_snippets)
-    settings = {"store": str(Path(store.path).resolve()), "shards": shards, "layer": layer,
-                "thresholds": thresholds.as_dict(), "top_n": top_n}  # fmt: skip
+    settings = {
+        "store": str(Path(store.path).resolve()),
+        "shards": shards,
+        "layer": layer,
+        "thresholds": thresholds.as_dict(),
+        "top_n": top_n,
+    }
     key = run_key(sae, settings)
     resume = Pass1Checkpoint(spill, key)  # keeps a killed run's encoded shards, else starts fresh
     total = 2 * len(shards) + 2

@@ -23,12 +23,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     update, bar = progress_bar("analyzing", unit="step")
     try:
         report = analyze(
-            sae, store, args.out, top_n=args.top_n, clip_threshold=args.threshold,
-            relative_threshold=args.relative_threshold, rare=args.rare, generic=args.generic,
-            snippet_seconds=args.snippet_seconds, snippet_format=args.snippet_format,
-            chunk_rows=args.chunk_rows, layer=args.layer,
-            sae_path=args.sae, overwrite=args.overwrite, progress=update, cancel=args.cancel,
-        )  # fmt: skip
+            sae,
+            store,
+            args.out,
+            top_n=args.top_n,
+            clip_threshold=args.threshold,
+            relative_threshold=args.relative_threshold,
+            rare=args.rare,
+            generic=args.generic,
+            snippet_seconds=args.snippet_seconds,
+            snippet_format=args.snippet_format,
+            chunk_rows=args.chunk_rows,
+            layer=args.layer,
+            sae_path=args.sae,
+            overwrite=args.overwrite,
+            progress=update,
+            cancel=args.cancel,
+        )
     finally:
         bar.close()
     print(report.summary())
@@ -52,23 +63,42 @@ def kept_codes(args: argparse.Namespace) -> str:
 def register(sub: argparse._SubParsersAction) -> None:
     from musae_core.features.snippets import SNIPPET_FORMATS
 
-    p = sub.add_parser("analyze", help="per-feature statistics, top clips and snippets of an SAE",
-                       description=__doc__.splitlines()[0])  # fmt: skip
+    p = sub.add_parser(
+        "analyze",
+        help="per-feature statistics, top clips and snippets of an SAE",
+        description=__doc__.splitlines()[0],
+    )
     p.add_argument("--sae", required=True, help="SAE folder (cfg.json + sae_weights.safetensors)")
     p.add_argument("--store", required=True, help="activation store folder from `musae harvest`")
     p.add_argument("--out", required=True, help="feature database to write, e.g. FEATURES.db")
     p.add_argument("--layer", type=int, default=None, help="store layer (default: the SAE's)")
     p.add_argument("--top-n", type=int, default=10, help="top clips kept per feature and ranking")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="absolute clip-mean activation threshold for the clip rate")  # fmt: skip
-    p.add_argument("--relative-threshold", type=float, default=0.05,
-                   help="without --threshold: clip mean above this share of the max")  # fmt: skip
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="absolute clip-mean activation threshold for the clip rate",
+    )
+    p.add_argument(
+        "--relative-threshold",
+        type=float,
+        default=0.05,
+        help="without --threshold: clip mean above this share of the max",
+    )
     p.add_argument("--rare", type=float, default=0.01, help="clip rate below this: too rare")
     p.add_argument("--generic", type=float, default=0.25, help="clip rate above this: generic")
-    p.add_argument("--snippet-seconds", type=float, default=5.0,
-                   help="best-window / snippet length; 0 writes no snippets")  # fmt: skip
-    p.add_argument("--snippet-format", choices=SNIPPET_FORMATS, default="flac",
-                   help="opus: lossy, ~8x smaller (to ship a database with audio)")  # fmt: skip
+    p.add_argument(
+        "--snippet-seconds",
+        type=float,
+        default=5.0,
+        help="best-window / snippet length; 0 writes no snippets",
+    )
+    p.add_argument(
+        "--snippet-format",
+        choices=SNIPPET_FORMATS,
+        default="flac",
+        help="opus: lossy, ~8x smaller (to ship a database with audio)",
+    )
     p.add_argument("--chunk-rows", type=int, default=8192, help="rows encoded at a time")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--device", default="cpu", help="device for encoding: cpu, cuda, auto...")

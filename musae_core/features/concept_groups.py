@@ -38,20 +38,38 @@ def groups_from_report(rows: list[dict], source: str) -> list[ConceptGroup]:
             continue
         k = r.get("features_to_90pct") or len(group)  # not reached: the largest k scanned
         ceiling = r.get("probe_f1_resid")
-        out.append(ConceptGroup(
-            r["name"], [int(j) for j in group], source,
-            r.get("k_sparse_f1", {}).get(str(k)), r.get("probe_f1_codes") if ceiling is None
-            else ceiling, r.get("auroc"), bool(r.get("carried")),
-        ))  # fmt: skip
+        out.append(
+            ConceptGroup(
+                r["name"],
+                [int(j) for j in group],
+                source,
+                r.get("k_sparse_f1", {}).get(str(k)),
+                r.get("probe_f1_codes") if ceiling is None else ceiling,
+                r.get("auroc"),
+                bool(r.get("carried")),
+            )
+        )
     return out
 
 
 def write_concept_groups(db: FeatureDB, groups: list[ConceptGroup], source: str) -> int:
     """Replace ``source``'s groups with ``groups``; returns the rows written."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S%z")
-    rows = [(source, g.concept, rank, int(j), g.group_f1, g.ceiling_f1, g.best_auroc,
-             int(g.carried), now)
-            for g in groups for rank, j in enumerate(g.features)]  # fmt: skip
+    rows = [
+        (
+            source,
+            g.concept,
+            rank,
+            int(j),
+            g.group_f1,
+            g.ceiling_f1,
+            g.best_auroc,
+            int(g.carried),
+            now,
+        )
+        for g in groups
+        for rank, j in enumerate(g.features)
+    ]
     with db._tx() as conn:
         conn.execute("DELETE FROM concept_groups WHERE source = ?", (source,))
         conn.executemany("INSERT INTO concept_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -63,18 +81,24 @@ def concept_groups(db: FeatureDB, feature_id: int | None = None) -> list[Concept
     Empty for a database older than the table (opened read-only, it is not migrated)."""
     if not db.has_table("concept_groups"):
         return []
-    sql = ("SELECT source, concept, rank, feature_id, group_f1, ceiling_f1, best_auroc, carried,"
-           " created FROM concept_groups")  # fmt: skip
+    sql = (
+        "SELECT source, concept, rank, feature_id, group_f1, ceiling_f1, best_auroc, carried,"
+        " created FROM concept_groups"
+    )
     params: tuple = ()
     if feature_id is not None:
-        sql += (" WHERE (source, concept) IN (SELECT source, concept FROM concept_groups"
-                " WHERE feature_id = ?)")  # fmt: skip
+        sql += (
+            " WHERE (source, concept) IN (SELECT source, concept FROM concept_groups"
+            " WHERE feature_id = ?)"
+        )
         params = (int(feature_id),)
     groups: dict[tuple[str, str], ConceptGroup] = {}
     for src, concept, _, j, f1, ceiling, auroc, carried, created in db._rows(
         sql + " ORDER BY source, concept, rank", params
     ):
-        g = groups.setdefault((src, concept), ConceptGroup(concept, [], src, f1, ceiling, auroc,
-                                                           bool(carried), created))  # fmt: skip
+        g = groups.setdefault(
+            (src, concept),
+            ConceptGroup(concept, [], src, f1, ceiling, auroc, bool(carried), created),
+        )
         g.features.append(int(j))
     return list(groups.values())

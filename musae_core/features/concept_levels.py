@@ -67,8 +67,9 @@ def pool(x: sp.csr_matrix, groups: np.ndarray, n_groups: int, how: str) -> sp.cs
     coo = x.tocoo()
     if how == "mean":
         counts = np.bincount(groups, minlength=n_groups).astype(np.float32)
-        g = sp.csr_matrix((1.0 / counts[groups], (groups, np.arange(len(groups)))),
-                          shape=(n_groups, x.shape[0]))  # fmt: skip
+        g = sp.csr_matrix(
+            (1.0 / counts[groups], (groups, np.arange(len(groups)))), shape=(n_groups, x.shape[0])
+        )
         return (g @ x).tocsr().astype(np.float32)
     d = x.shape[1]
     keys = groups[coo.row].astype(np.int64) * d + coo.col
@@ -79,8 +80,9 @@ def pool(x: sp.csr_matrix, groups: np.ndarray, n_groups: int, how: str) -> sp.cs
     return sp.csr_matrix((top, (uniq // d, uniq % d)), shape=(n_groups, d), dtype=np.float32)
 
 
-def choose_pooling(means: sp.csr_matrix, maxes: sp.csr_matrix, y: np.ndarray,
-                   cal: np.ndarray) -> np.ndarray:  # fmt: skip
+def choose_pooling(
+    means: sp.csr_matrix, maxes: sp.csr_matrix, y: np.ndarray, cal: np.ndarray
+) -> np.ndarray:
     """Per feature True where max pooling separates the concepts better than mean pooling on
     the calibration groups (best |AUROC - 0.5| over the concepts)."""
     rows = np.flatnonzero(cal)
@@ -97,8 +99,14 @@ class PooledRows:
     use_max: np.ndarray  # per feature: max pooling (else mean)
 
 
-def pooled_rows(codes, truth: ConceptTruth, calibration: np.ndarray, resid, columns: np.ndarray,
-                window_frames: int | None) -> PooledRows:  # fmt: skip
+def pooled_rows(
+    codes,
+    truth: ConceptTruth,
+    calibration: np.ndarray,
+    resid,
+    columns: np.ndarray,
+    window_frames: int | None,
+) -> PooledRows:
     """One row per clip (``window_frames`` None) or per window, for the truth ``columns``."""
     x = sp.csr_matrix(codes, dtype=np.float32)
     groups, keys = group_rows(truth, window_frames)
@@ -148,9 +156,12 @@ class ConceptLevels:
                 m = report.tracking_mcc[j]
                 if keep(concept) and m > mcc.get(j, -1.0):
                     tracking[j], mcc[j] = concept, m
-        settings = {**self.frame.settings, "judged": "clip-level concepts at clip level, "
-                    "the others at frame level", "clip_level_concepts": self.clip_level,
-                    "levels": self.level_json()}  # fmt: skip
+        settings = {
+            **self.frame.settings,
+            "judged": "clip-level concepts at clip level, the others at frame level",
+            "clip_level_concepts": self.clip_level,
+            "levels": self.level_json(),
+        }
         return ConceptReport(rows, tracking, mcc, settings)
 
     def level_json(self) -> dict:
@@ -176,22 +187,40 @@ def score_concept_levels(
 ) -> ConceptLevels:
     """The frame, clip and window reports of ``codes`` against ``truth`` (rows aligned;
     ``calibration`` marks rows of calibration clips)."""
-    frame = score_concepts(codes, truth, calibration, resid, ks=ks, min_positives=min_positives,
-                           seed=seed)  # fmt: skip
+    frame = score_concepts(
+        codes, truth, calibration, resid, ks=ks, min_positives=min_positives, seed=seed
+    )
     columns = np.flatnonzero(clip_level_mask(truth))
     names = [truth.names[c] for c in columns]
     clip = window = None
     if len(columns):
         p = pooled_rows(codes, truth, calibration, resid, columns, None)
-        clip = score_concepts(p.codes, p.truth, p.calibration, p.resid, ks=ks,
-                              min_positives=pooled_min_positives, seed=seed)  # fmt: skip
+        clip = score_concepts(
+            p.codes,
+            p.truth,
+            p.calibration,
+            p.resid,
+            ks=ks,
+            min_positives=pooled_min_positives,
+            seed=seed,
+        )
         clip.settings.update(level="clip", max_pooled_features=int(p.use_max.sum()))
         if window_seconds:
             frames = max(1, round(window_seconds * truth.frame_rate))
             p = pooled_rows(codes, truth, calibration, resid, columns, frames)
-            window = score_concepts(p.codes, p.truth, p.calibration, p.resid, ks=ks,
-                                    min_positives=min_positives, seed=seed)  # fmt: skip
-            window.settings.update(level="window", window_seconds=window_seconds,
-                                   max_pooled_features=int(p.use_max.sum()))  # fmt: skip
+            window = score_concepts(
+                p.codes,
+                p.truth,
+                p.calibration,
+                p.resid,
+                ks=ks,
+                min_positives=min_positives,
+                seed=seed,
+            )
+            window.settings.update(
+                level="window",
+                window_seconds=window_seconds,
+                max_pooled_features=int(p.use_max.sum()),
+            )
     frame.settings["level"] = "frame"
     return ConceptLevels(frame, clip, window, names)

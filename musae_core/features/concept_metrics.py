@@ -80,5 +80,9 @@ def detector_scores(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict
     fired = scores >= threshold
     tp, fp = int((fired & y).sum()), int((fired & ~y).sum())
     fn, tn = int((~fired & y).sum()), int((~fired & ~y).sum())
-    return {"mcc": float(mcc_from_counts(tp, fp, fn, tn)), "f1": float(f1_from_counts(tp, fp, fn)),
-            "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1)}  # fmt: skip
+    return {
+        "mcc": float(mcc_from_counts(tp, fp, fn, tn)),
+        "f1": float(f1_from_counts(tp, fp, fn)),
+        "precision": tp / max(tp + fp, 1),
+        "recall": tp / max(tp + fn, 1),
+    }

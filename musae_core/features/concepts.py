@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from musae_core.errors import MusaeError
 from musae_core.features.concept_metrics import (
@@ -46,6 +45,7 @@ from musae_core.features.concept_metrics import (
     detector_scores,
     mcc_from_counts,
 )
+from musae_core.features.concept_probes import moments, probe_f1, sparse_probe_f1
 from musae_core.fileio import write_json_atomic
 
 CARRIED_F1 = 0.8
@@ -85,10 +85,15 @@ class ConceptTruth:
             )
 
     def save(self, path: str | Path) -> None:
-        np.savez_compressed(Path(path), names=np.array(self.names, dtype=str),
-                            frames=np.packbits(self.frames, axis=0), n_frames=len(self.frames),
-                            clip_ids=self.clip_ids, frame_index=self.frame_index,
-                            frame_rate=self.frame_rate)  # fmt: skip
+        np.savez_compressed(
+            Path(path),
+            names=np.array(self.names, dtype=str),
+            frames=np.packbits(self.frames, axis=0),
+            n_frames=len(self.frames),
+            clip_ids=self.clip_ids,
+            frame_index=self.frame_index,
+            frame_rate=self.frame_rate,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> ConceptTruth:
@@ -97,8 +102,13 @@ class ConceptTruth:
             with np.load(path, allow_pickle=False) as z:
                 n = int(z["n_frames"])
                 frames = np.unpackbits(z["frames"], axis=0, count=n).astype(bool)
-                return cls([str(s) for s in z["names"]], frames, z["clip_ids"],
-                           z["frame_index"], float(z["frame_rate"]))  # fmt: skip
+                return cls(
+                    [str(s) for s in z["names"]],
+                    frames,
+                    z["clip_ids"],
+                    z["frame_index"],
+                    float(z["frame_rate"]),
+                )
         except (OSError, KeyError, ValueError) as exc:
             raise MusaeError(
                 f"{path} is not a concept-truth file ({exc}).",
@@ -108,8 +118,13 @@ class ConceptTruth:
     def subset(self, clip_ids: Sequence[int] | np.ndarray) -> ConceptTruth:
         """The rows of the given clips, in their current order."""
         keep = np.isin(self.clip_ids, np.asarray(list(clip_ids), dtype=np.int64))
-        return ConceptTruth(list(self.names), self.frames[keep], self.clip_ids[keep],
-                            self.frame_index[keep], self.frame_rate)  # fmt: skip
+        return ConceptTruth(
+            list(self.names),
+            self.frames[keep],
+            self.clip_ids[keep],
+            self.frame_index[keep],
+            self.frame_rate,
+        )
 
 
 @dataclass
@@ -124,8 +139,9 @@ class ConceptReport:
         carried = [r for r in scored if r["carried"]]
         n = len(carried)
         single = sum(r["auroc"] >= 0.95 for r in carried)
-        split = sum(r["features_to_90pct"] is not None and r["features_to_90pct"] <= 5
-                    for r in carried)  # fmt: skip
+        split = sum(
+            r["features_to_90pct"] is not None and r["features_to_90pct"] <= 5 for r in carried
+        )
         return {
             "concepts": len(self.rows), "scored": len(scored), "carried": n,
             "not_carried": [r["name"] for r in scored if not r["carried"]],
@@ -136,22 +152,31 @@ class ConceptReport:
         }  # fmt: skip
 
     def to_json(self) -> dict:
-        return {"rows": self.rows, "summary": self.summary(), "settings": self.settings,
-                "tracking_mcc": {str(j): m for j, m in self.tracking_mcc.items()}}  # fmt: skip
+        return {
+            "rows": self.rows,
+            "summary": self.summary(),
+            "settings": self.settings,
+            "tracking_mcc": {str(j): m for j, m in self.tracking_mcc.items()},
+        }
 
     def to_markdown(self) -> str:
         ks = self.settings.get("ks", [])
         levels = any("level" in r for r in self.rows)
-        head = ("| concept | " + ("level | " if levels else "")
-                + "positives | carried | best feature | AUROC | MCC | F1 | "
-                "always-on F1 | " + " | ".join(f"k={k}" for k in ks)
-                + " | all codes | residual | k to 90 % |")  # fmt: skip
+        head = (
+            "| concept | "
+            + ("level | " if levels else "")
+            + "positives | carried | best feature | AUROC | MCC | F1 | "
+            "always-on F1 | "
+            + " | ".join(f"k={k}" for k in ks)
+            + " | all codes | residual | k to 90 % |"
+        )
         lines = [head, "|" + "---|" * (11 + levels + len(ks))]
         for r in self.rows:
             name = f"{r['name']} | {r.get('level', '-')}" if levels else r["name"]
             if r["status"] == "too few positives":
-                lines.append(f"| {name} | {r['positives']:.3f} | too few positives |"
-                             + " |" * (8 + len(ks)))  # fmt: skip
+                lines.append(
+                    f"| {name} | {r['positives']:.3f} | too few positives |" + " |" * (8 + len(ks))
+                )
                 continue
             kf = " | ".join(_num(r["k_sparse_f1"].get(str(k))) for k in ks)
             split = (r["carried"] and r["features_to_90pct"]) or "-"
@@ -166,118 +191,6 @@ class ConceptReport:
 
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
-
-
-# ---- probes ----------------------------------------------------------------------------------
-
-
-def fit_logistic(x, y: torch.Tensor, l2: float, iters: int = 100, mean=None, std=None):
-    """Independent binary logistic regressions, batched: ``x`` (n, d) shared by every concept
-    (dense, or a torch sparse matrix standardised on the fly by ``mean``/``std``) or (n, c, d)
-    per concept, ``y`` (n, c) 0/1. Returns weights (c, d) and biases (c,)."""
-    c, d = y.shape[1], x.shape[-1]
-    w = torch.zeros(c, d, requires_grad=True)
-    b = torch.zeros(c, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=iters, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        logits = _logits(x, w, b, mean, std)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
-        total = loss.mean(dim=0).sum() + l2 * w.pow(2).sum()
-        total.backward()
-        return total
-
-    opt.step(closure)
-    return w.detach(), b.detach()
-
-
-def _logits(x, w: torch.Tensor, b: torch.Tensor, mean=None, std=None) -> torch.Tensor:
-    if mean is not None:  # sparse x: (x - mean) / std @ w.T, without densifying x
-        ws = w / std
-        return torch.sparse.mm(x, ws.T) + (b - ws @ mean)
-    if x.dim() == 2:
-        return x @ w.T + b
-    return torch.einsum("ncd,cd->nc", x, w) + b
-
-
-def _moments(x) -> tuple[np.ndarray, np.ndarray]:
-    """Column mean and std (sparse or dense), the std floored so a code that never fires on
-    the fitting rows cannot blow up held-out logits."""
-    if sp.issparse(x):
-        mean = np.asarray(x.mean(axis=0)).ravel()
-        std = np.sqrt(np.maximum(np.asarray(x.multiply(x).mean(axis=0)).ravel() - mean**2, 0))
-    else:
-        mean, std = x.mean(axis=0), x.std(axis=0)
-    return mean, np.maximum(std, 1e-2 * float(std.mean()) + 1e-8)
-
-
-def _torch_sparse(x: sp.spmatrix) -> torch.Tensor:
-    coo = x.tocoo()
-    idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(coo.data.astype(np.float32)),
-                                   coo.shape, check_invariants=False).coalesce()  # fmt: skip
-
-
-def _probe_f1(x, y: np.ndarray, fit: np.ndarray, cal: np.ndarray, held: np.ndarray,
-              l2: float) -> np.ndarray:  # fmt: skip
-    """Held-out F1 per concept of a full probe on all columns of ``x`` (CSR or dense), fitted
-    on the ``fit`` rows, each concept's threshold chosen by F1 on the ``cal`` rows."""
-    mean, std = _moments(x[fit])
-    if sp.issparse(x):
-        m, s = torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
-
-        def prep(rows):
-            return _torch_sparse(x[rows]), m, s
-    else:
-
-        def prep(rows):
-            z = np.clip((x[rows] - mean) / std, -20, 20).astype(np.float32)
-            return torch.from_numpy(z), None, None
-
-    xf, m_, s_ = prep(fit)
-    w, b = fit_logistic(xf, torch.from_numpy(y[fit].astype(np.float32)), l2, mean=m_, std=s_)
-
-    def logits(rows: np.ndarray) -> np.ndarray:
-        xr, mr, sr = prep(rows)
-        return _logits(xr, w, b, mr, sr).numpy()
-
-    return _heldout_f1(logits(cal), logits(held), y[cal], y[held])
-
-
-def _heldout_f1(cal_l, held_l, y_cal, y_held) -> np.ndarray:
-    out = np.zeros(y_cal.shape[1])
-    for c in range(y_cal.shape[1]):
-        thr = best_threshold(cal_l[:, c], y_cal[:, c], "f1")
-        out[c] = detector_scores(held_l[:, c], y_held[:, c], thr)["f1"]
-    return out
-
-
-def _sparse_probe_f1(parts: dict, ys: dict, order: np.ndarray, k: int, l2: float,
-                     mean: np.ndarray, std: np.ndarray) -> np.ndarray:  # fmt: skip
-    """Held-out F1 per concept of a logistic probe on each concept's top-``k`` latents.
-
-    Fitted on dense copies of just those columns of the fitting rows (concepts in chunks);
-    the fitted probes are then one (d_sae, concepts) weight matrix, so scoring every
-    calibration and held-out row is one sparse product."""
-    n_fit, d = parts["fit"].shape
-    c_all = ys["fit"].shape[1]
-    weights = np.zeros((d, c_all), np.float32)
-    bias = np.zeros(c_all, np.float32)
-    chunk = max(1, 8_000_000 // max(1, n_fit * k))
-    for c0 in range(0, c_all, chunk):
-        cs = np.arange(c0, min(c_all, c0 + chunk))
-        cols = order[cs, :k]  # (c, k)
-        flat = cols.ravel()
-        z = (parts["fit"][:, flat].toarray() - mean[flat]) / std[flat]
-        x = torch.from_numpy(z.astype(np.float32).reshape(n_fit, len(cs), k))
-        w, b = fit_logistic(x, torch.from_numpy(ys["fit"][:, cs].astype(np.float32)), l2)
-        w = w.numpy() / std[cols]  # fold the standardisation into the weights
-        for i, c in enumerate(cs):
-            weights[cols[i], c] = w[i]
-            bias[c] = float(b[i]) - float(w[i] @ mean[cols[i]])
-    logits = {split: np.asarray(parts[split] @ weights) + bias for split in ("cal", "held")}
-    return _heldout_f1(logits["cal"], logits["held"], ys["cal"], ys["held"])
 
 
 # ---- the scorer ------------------------------------------------------------------------------
@@ -308,8 +221,10 @@ def score_concepts(
             "encode exactly the truth's rows, in its order.",
         )
     if cal_mask.all() or not cal_mask.any():
-        raise MusaeError("Concept scoring needs both calibration and held-out rows.",
-                         "split the clips into calibration and held-out sets.")  # fmt: skip
+        raise MusaeError(
+            "Concept scoring needs both calibration and held-out rows.",
+            "split the clips into calibration and held-out sets.",
+        )
     cal, held = np.flatnonzero(cal_mask), np.flatnonzero(~cal_mask)
     enough = np.ones(y.shape[1], bool)
     for part in (cal, held):
@@ -327,16 +242,19 @@ def score_concepts(
     order = np.argsort(-np.abs(pos_mean - neg_mean).T, axis=1, kind="stable")  # (c, d)
 
     scan = sorted({k for k in (*SPLIT_KS, *ks) if k <= max(ks) and k <= x.shape[1]})
-    mean, std = _moments(x[fit])
+    mean, std = moments(x[fit])
     csr = x.tocsr()
     parts = {"fit": csr[fit].tocsc(), "cal": csr[cal], "held": csr[held]}
     y_parts = {"fit": ys[fit], "cal": ys[cal], "held": ys[held]}
-    sparse_f1 = {k: _sparse_probe_f1(parts, y_parts, order, k, l2, mean, std)
-                 for k in scan} if len(idx) else {}  # fmt: skip
-    codes_f1 = _probe_f1(csr, ys, fit, cal, held, l2) if len(idx) else np.zeros(0)
+    sparse_f1 = (
+        {k: sparse_probe_f1(parts, y_parts, order, k, l2, mean, std) for k in scan}
+        if len(idx)
+        else {}
+    )
+    codes_f1 = probe_f1(csr, ys, fit, cal, held, l2) if len(idx) else np.zeros(0)
     resid_f1 = None
     if resid is not None and len(idx):
-        resid_f1 = _probe_f1(np.asarray(resid, np.float32), ys, fit, cal, held, l2)
+        resid_f1 = probe_f1(np.asarray(resid, np.float32), ys, fit, cal, held, l2)
 
     x_csc = x.tocsc()
     rows = []
@@ -407,8 +325,10 @@ def tracking_features(
         pos, n = yf.sum(0), rows.sum()
         mccs = []
         for share in THRESHOLD_SHARES:
-            fired = sp.csc_matrix(((csc.data > share * scale[col]).astype(np.float64),
-                                   csc.indices, csc.indptr), shape=csc.shape)  # fmt: skip
+            fired = sp.csc_matrix(
+                ((csc.data > share * scale[col]).astype(np.float64), csc.indices, csc.indptr),
+                shape=csc.shape,
+            )
             tp = np.asarray(fired.T @ yf)  # (d, c)
             fires = np.asarray(fired.sum(axis=0)).ravel()[:, None]
             fp, fn = fires - tp, pos[None, :] - tp
@@ -420,8 +340,10 @@ def tracking_features(
     concept = cal_best.argmax(axis=1)
     held_mcc = held_at[np.arange(len(concept)), concept]
     keep = np.flatnonzero(held_mcc >= TRACKING_MCC)
-    return ({int(j): names[int(concept[j])] for j in keep},
-            {int(j): float(held_mcc[j]) for j in keep})  # fmt: skip
+    return (
+        {int(j): names[int(concept[j])] for j in keep},
+        {int(j): float(held_mcc[j]) for j in keep},
+    )
 
 
 def report_from_json(data: dict) -> ConceptReport:

@@ -194,8 +194,9 @@ class FeatureDB(ClipsMixin, LabelsMixin):
 
     def has_table(self, name: str) -> bool:
         """Whether the file has table ``name`` (a read-only older file lacks later tables)."""
-        return bool(self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                               (name,)))  # fmt: skip
+        return bool(
+            self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        )
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -360,8 +361,9 @@ class FeatureDB(ClipsMixin, LabelsMixin):
         hits = rank_hits(text, self._rows(sql, params)) if sql else []
         words = text.split()
         if len(words) == 1 and words[0].isdigit():
-            row = self._rows("SELECT id, best_label, label_score FROM features WHERE id = ?",
-                             (int(words[0]),))  # fmt: skip
+            row = self._rows(
+                "SELECT id, best_label, label_score FROM features WHERE id = ?", (int(words[0]),)
+            )
             if row:
                 fid, label, score = row[0]
                 hits = [h for h in hits if h.feature_id != fid]

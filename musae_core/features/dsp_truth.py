@@ -108,8 +108,10 @@ def write_dsp_truth(
     progress = progress or no_progress
     store = ActivationStore.open(store_path)
     if abs(store.frame_rate * HOP - round(store.frame_rate * HOP)) > 1e-6:
-        raise MusaeError(f"Store frame rate {store.frame_rate} Hz gives no whole hop.",
-                         "use a store from a model with an integer frame rate.")  # fmt: skip
+        raise MusaeError(
+            f"Store frame rate {store.frame_rate} Hz gives no whole hop.",
+            "use a store from a model with an integer frame rate.",
+        )
     sr = round(store.frame_rate * HOP)
     sources, frames = store_row_keys(store)
     ids = sorted(set(sources.tolist()))
@@ -131,8 +133,10 @@ def write_dsp_truth(
             kept.append(source_id)
         progress(i + 1, len(chosen))
     if not kept:
-        raise MusaeError(f"No readable audio among the sources of {store_path}.",
-                         "check that the store's audio files still exist.")  # fmt: skip
+        raise MusaeError(
+            f"No readable audio among the sources of {store_path}.",
+            "check that the store's audio files still exist.",
+        )
     training = [not is_heldout_source(np.array([s]), holdout_every)[0] for s in kept]
     names, tables = concept_table(described, training)
     rows = np.flatnonzero(np.isin(sources, kept))

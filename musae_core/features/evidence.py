@@ -70,8 +70,10 @@ def _descriptor(evidence: dict) -> str | None:
         if not n_top or not n_base:
             return None
         share = 100 * base.get(category, 0) / n_base
-        return (f"{top.get(category, 0)} of {n_top} top clips are {category} vs {share:.0f} % of "
-                f"random clips ({_p_text(evidence)})")  # fmt: skip
+        return (
+            f"{top.get(category, 0)} of {n_top} top clips are {category} vs {share:.0f} % of "
+            f"random clips ({_p_text(evidence)})"
+        )
     if auroc is None:
         return None
     higher = _higher(evidence, auroc)
@@ -82,8 +84,10 @@ def _descriptor(evidence: dict) -> str | None:
     gap = _num(evidence.get("median_gap"))
     unit = evidence.get("median_gap_unit") or evidence.get("unit") or ""
     gap_text = f"median {gap:+.1f} {unit}".rstrip() if gap is not None else ""
-    return (f"Top clips are {word} than {100 * beats:.0f} % of random clips "
-            f"({_join(f'AUROC {beats:.2f}', gap_text, _p_text(evidence))})")  # fmt: skip
+    return (
+        f"Top clips are {word} than {100 * beats:.0f} % of random clips "
+        f"({_join(f'AUROC {beats:.2f}', gap_text, _p_text(evidence))})"
+    )
 
 
 def _classifier(evidence: dict, text: str) -> str | None:
@@ -96,8 +100,10 @@ def _classifier(evidence: dict, text: str) -> str | None:
     who = f"the {model} classifier" if model else "a classifier"
     stats = _join(f"AUROC {auroc:.2f}", means, _p_text(evidence))
     label = evidence.get("class", text)
-    return (f"Top clips sound more like “{label}” than {100 * auroc:.0f} % "
-            f"of random clips to {who} ({stats})")  # fmt: skip
+    return (
+        f"Top clips sound more like “{label}” than {100 * auroc:.0f} % "
+        f"of random clips to {who} ({stats})"
+    )
 
 
 def _clap(evidence: dict, text: str) -> str | None:
@@ -108,8 +114,10 @@ def _clap(evidence: dict, text: str) -> str | None:
     place = f"rank {rank} of {size} terms" if rank and size else ""
     contrast = f"similarity contrast {score:+.3f}" if score is not None else ""
     prompt = evidence.get("prompt") or evidence.get("term") or text
-    return (f"CLAP hears “{prompt}” in top clips more than in {100 * auroc:.0f} % of random "
-            f"clips ({_join(f'AUROC {auroc:.2f}', contrast, place)})")  # fmt: skip
+    return (
+        f"CLAP hears “{prompt}” in top clips more than in {100 * auroc:.0f} % of random "
+        f"clips ({_join(f'AUROC {auroc:.2f}', contrast, place)})"
+    )
 
 
 def _llm(evidence: dict) -> str:
@@ -134,6 +142,9 @@ def evidence_sentence(source: str, text: str, evidence: dict | None) -> str:
         sentence = _classifier(evidence, text)
     if sentence is None:
         auroc = _num(evidence.get("auroc"))
-        sentence = (f"Top clips beat random clips {100 * auroc:.0f} % of the time "
-                    f"(AUROC {auroc:.2f})") if auroc is not None else ""  # fmt: skip
+        sentence = (
+            (f"Top clips beat random clips {100 * auroc:.0f} % of the time (AUROC {auroc:.2f})")
+            if auroc is not None
+            else ""
+        )
     return sentence

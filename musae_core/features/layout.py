@@ -108,9 +108,14 @@ def _umap(unit: np.ndarray, seed: int, progress: ProgressFn, cancel) -> np.ndarr
 
     neighbours = min(15, max(2, unit.shape[0] - 1))
     reducer = umap.UMAP(
-        n_components=2, metric="cosine", n_neighbors=neighbours, min_dist=0.1,
-        random_state=seed, low_memory=True, n_jobs=1,
-    )  # fmt: skip
+        n_components=2,
+        metric="cosine",
+        n_neighbors=neighbours,
+        min_dist=0.1,
+        random_state=seed,
+        low_memory=True,
+        n_jobs=1,
+    )
     with _umap_epochs(progress, cancel):
         return reducer.fit_transform(unit.astype(np.float32))
 
@@ -217,7 +222,7 @@ def layout_for_sae(
 ) -> tuple[FeatureLayout, bool]:
     """The cached layout of this SAE, computing and caching it when missing.
 
-    Returns (layout, computed)."""  # fmt: skip
+    Returns (layout, computed)."""
     cached = None if recompute else load_layout(db, decoder_hash(w_dec))
     if cached is not None:
         return cached, False

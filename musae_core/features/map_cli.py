@@ -26,19 +26,28 @@ def cmd_map(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     state = "computed and cached" if computed else "already cached"
-    print(f"{args.db}: {layout.count} features, {layout.method} layout {state} "
-          f"(SAE {layout.sae_hash[:12]}).")  # fmt: skip
+    print(
+        f"{args.db}: {layout.count} features, {layout.method} layout {state} "
+        f"(SAE {layout.sae_hash[:12]})."
+    )
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from musae_core.features.layout import METHODS
 
-    p = sub.add_parser("map", help="compute and cache the 2-D feature map of an SAE",
-                       description=__doc__.splitlines()[0])  # fmt: skip
+    p = sub.add_parser(
+        "map",
+        help="compute and cache the 2-D feature map of an SAE",
+        description=__doc__.splitlines()[0],
+    )
     p.add_argument("--db", required=True, help="feature database from `musae analyze`")
     p.add_argument("--sae", required=True, help="the SAE folder the database was analysed from")
-    p.add_argument("--method", choices=METHODS, default="auto",
-                   help="auto: UMAP if umap-learn is installed, else PCA")  # fmt: skip
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="auto",
+        help="auto: UMAP if umap-learn is installed, else PCA",
+    )
     p.add_argument("--recompute", action="store_true", help="ignore a cached layout")
     p.set_defaults(func=cmd_map, kept="the database is unchanged")

@@ -17,8 +17,12 @@ NEGATION_CUES = frozenset({"no", "not", "non", "without", "never", "lacking", "a
 CLAUSE_BREAKS = frozenset({"but", "with", "plus"})
 FILLERS = frozenset({"and", "or"})
 EXACT, PREFIX, WORDS, DESCRIPTION = 4, 3, 2, 1
-QUALITY_NAMES = {EXACT: "exact label", PREFIX: "label starts with it", WORDS: "words in label",
-                 DESCRIPTION: "words in description"}  # fmt: skip
+QUALITY_NAMES = {
+    EXACT: "exact label",
+    PREFIX: "label starts with it",
+    WORDS: "words in label",
+    DESCRIPTION: "words in description",
+}
 
 _TOKEN = re.compile(r"\w+|[,;:.()/|!?]")
 

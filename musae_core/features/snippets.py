@@ -66,8 +66,9 @@ def write_snippet(request: SnippetRequest, target: Path) -> None:
     if target.suffix == ".opus":
         if rate not in OPUS_RATES:
             raise ValueError(f"Opus needs one of {OPUS_RATES} Hz, the source is {rate} Hz")
-        sf.write(str(tmp), audio, rate, format="OGG", subtype="OPUS",
-                 compression_level=OPUS_COMPRESSION)  # fmt: skip
+        sf.write(
+            str(tmp), audio, rate, format="OGG", subtype="OPUS", compression_level=OPUS_COMPRESSION
+        )
     else:
         sf.write(str(tmp), audio, rate, format="FLAC", subtype="PCM_16")
     tmp.replace(target)

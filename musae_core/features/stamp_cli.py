@@ -16,8 +16,10 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         identity, compared = stamp_db(db, sae, f"SAE {args.sae}")
         db.checkpoint()
     checked = f"{compared} stored decoder cosines agree" if compared else "no cosines stored"
-    print(f"{args.db}: describes SAE {args.sae} (weights sha256 "
-          f"{identity['weights_sha256'][:16]}..., {checked}); identity recorded.")  # fmt: skip
+    print(
+        f"{args.db}: describes SAE {args.sae} (weights sha256 "
+        f"{identity['weights_sha256'][:16]}..., {checked}); identity recorded."
+    )
     return 0
 
 

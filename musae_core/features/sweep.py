@@ -88,8 +88,10 @@ def run_sweep(
     store = ActivationStore.open(store_path)
     missing = [layer for layer in spec.layers if layer not in store.layers]
     if missing:
-        raise MusaeError(f"Layer {missing[0]} is not in store {store_path} ({store.layers}).",
-                         "pick --layers from the store's layers.")  # fmt: skip
+        raise MusaeError(
+            f"Layer {missing[0]} is not in store {store_path} ({store.layers}).",
+            "pick --layers from the store's layers.",
+        )
     truth = _load_truth(truth_path)
     cells = spec.cells()
     (out / "cells").mkdir(parents=True, exist_ok=True)
@@ -125,8 +127,17 @@ def _done(out: Path, cell: dict) -> bool:
     return (out / "cells" / cell["name"] / METRICS).exists()
 
 
-def _run_cell(store, rows: LayerRows, cell, spec: SweepSpec, out: Path, truth, model,
-              progress: ProgressFactory, cancel) -> dict:  # fmt: skip
+def _run_cell(
+    store,
+    rows: LayerRows,
+    cell,
+    spec: SweepSpec,
+    out: Path,
+    truth,
+    model,
+    progress: ProgressFactory,
+    cancel,
+) -> dict:
     from musae_core.sae import load_sae
     from musae_core.sae.evaluate import reconstruction_metrics
     from musae_core.sae.trainer import TrainSettings, train_sae
@@ -134,12 +145,24 @@ def _run_cell(store, rows: LayerRows, cell, spec: SweepSpec, out: Path, truth, m
     folder = out / "cells" / cell["name"] / "sae"
     started = time.perf_counter()
     if not (folder / "cfg.json").exists():
-        settings = TrainSettings(architecture=cell["arch"], expansion=cell["expansion"],
-                                 k=cell["k"] or 32, total_tokens=spec.tokens,
-                                 batch_size=spec.batch_size, seed=spec.seed)  # fmt: skip
-        train_sae(rows.train_factory(spec.batch_size, spec.seed), store.d_model, settings, folder,
-                  model_id=store.model_id, layer=cell["layer"],
-                  progress=progress(f"training {cell['name']}"), cancel=cancel)  # fmt: skip
+        settings = TrainSettings(
+            architecture=cell["arch"],
+            expansion=cell["expansion"],
+            k=cell["k"] or 32,
+            total_tokens=spec.tokens,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
+        )
+        train_sae(
+            rows.train_factory(spec.batch_size, spec.seed),
+            store.d_model,
+            settings,
+            folder,
+            model_id=store.model_id,
+            layer=cell["layer"],
+            progress=progress(f"training {cell['name']}"),
+            cancel=cancel,
+        )
     train_seconds = time.perf_counter() - started
     check(cancel)
     sae = load_sae(folder).eval()
@@ -181,8 +204,9 @@ def _concepts(sae, rows: LayerRows, truth, spec: SweepSpec, folder: Path) -> dic
     positions = rows.rows_for(truth.clip_ids, truth.frame_index)
     acts = rows.acts[torch.from_numpy(positions)]
     calibration = ~is_heldout_source(truth.clip_ids, spec.holdout_every)
-    return concept_summary(encode_rows(sae, acts), truth, calibration, acts.float().numpy(),
-                           folder / "concepts.json")  # fmt: skip
+    return concept_summary(
+        encode_rows(sae, acts), truth, calibration, acts.float().numpy(), folder / "concepts.json"
+    )
 
 
 def concept_summary(codes, truth, calibration, resid, path: Path | None = None) -> dict:
@@ -236,8 +260,13 @@ def write_table(out: Path, cells: list[dict], spec: SweepSpec) -> dict:
     finished = sorted((out / "cells").glob(f"*/{METRICS}"), key=lambda p: p.stat().st_mtime)
     results = [json.loads(path.read_text()) for path in finished]
     best, rule = best_cell(results, spec.fvu_bound)
-    table = {"spec": asdict(spec), "best": best, "rule": rule, "cells": results,
-             "unfinished": [c["name"] for c in cells if not _done(out, c)]}  # fmt: skip
+    table = {
+        "spec": asdict(spec),
+        "best": best,
+        "rule": rule,
+        "cells": results,
+        "unfinished": [c["name"] for c in cells if not _done(out, c)],
+    }
     write_json_atomic(out / "sweep.json", table)
     (out / "sweep.md").write_text(table_markdown(table))
     return table
@@ -248,8 +277,10 @@ def _fmt(value, pattern: str = "{:.3f}") -> str:
 
 
 def table_markdown(table: dict) -> str:
-    head = ("| cell | layer | arch | x | k | FVU | L0 | dead % | delta-loss | carried | "
-            "AUROC>=0.95 | 90 % with k<=5 | tracking | train s |")  # fmt: skip
+    head = (
+        "| cell | layer | arch | x | k | FVU | L0 | dead % | delta-loss | carried | "
+        "AUROC>=0.95 | 90 % with k<=5 | tracking | train s |"
+    )
     lines = [head, "|" + "---|" * 14]
     for r in table["cells"]:
         c = r.get("concepts", {})

@@ -14,25 +14,33 @@ def _ints(text: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError as exc:
-        raise MusaeError(f"{text!r} is not a comma-separated list of integers.",
-                         "write e.g. 1,2,3.") from exc  # fmt: skip
+        raise MusaeError(
+            f"{text!r} is not a comma-separated list of integers.", "write e.g. 1,2,3."
+        ) from exc
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from musae_core.features.sweep import SweepSpec, run_sweep, table_markdown
 
     spec = SweepSpec(
-        layers=_ints(args.layers), expansions=_ints(args.expansions), ks=_ints(args.ks),
+        layers=_ints(args.layers),
+        expansions=_ints(args.expansions),
+        ks=_ints(args.ks),
         architectures=[a.strip() for a in args.archs.split(",") if a.strip()],
-        tokens=args.tokens, batch_size=args.batch_size, seed=args.seed,
-        holdout_every=args.holdout_every, eval_rows=args.eval_rows, fvu_bound=args.fvu_bound,
+        tokens=args.tokens,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        holdout_every=args.holdout_every,
+        eval_rows=args.eval_rows,
+        fvu_bound=args.fvu_bound,
         delta_clips=args.delta_clips,
-    )  # fmt: skip
+    )
     spec.cells()  # refuse a bad grid before any data is read
     progress, close = stage_bars()
     try:
-        table = run_sweep(args.store, args.out, spec, args.truth, args.model, progress,
-                          args.cancel, log=log_line)  # fmt: skip
+        table = run_sweep(
+            args.store, args.out, spec, args.truth, args.model, progress, args.cancel, log=log_line
+        )
     finally:
         close()
     print(table_markdown(table))
@@ -68,9 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--expansions", default="16", help="d_sae / d_model values, e.g. 8,16")
     s.add_argument("--ks", default="32", help="k values (TopK-family; JumpReLU ignores k)")
     s.add_argument(
-        "--archs", default="topk", help="comma-separated: topk, batchtopk, matryoshka_batchtopk, "
-        "jumprelu, relu",
-    )  # fmt: skip
+        "--archs",
+        default="topk",
+        help="comma-separated: topk, batchtopk, matryoshka_batchtopk, jumprelu, relu",
+    )
     s.add_argument("--tokens", type=int, default=1_000_000, help="training rows per cell")
     s.add_argument("--batch-size", type=int, default=4096)
     s.add_argument(
@@ -78,14 +87,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--model", default=None, help="the store's model, for the delta-loss")
     s.add_argument("--delta-clips", type=int, default=8, help="held-out clips for delta-loss")
-    s.add_argument("--holdout-every", type=int, default=10,
-                   help="source s is held out (never trained on) when s %% N == N - 1")  # fmt: skip
+    s.add_argument(
+        "--holdout-every",
+        type=int,
+        default=10,
+        help="source s is held out (never trained on) when s %% N == N - 1",
+    )
     s.add_argument("--eval-rows", type=int, default=50_000, help="held-out rows for FVU/L0/dead")
     s.add_argument("--fvu-bound", type=float, default=0.25, help="best cell: FVU at most this")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_sweep, kept=kept_cells)
-    t = sub.add_parser("truth", help="DSP truth table of a store's audio (loudness, brightness, "
-                       "onsets, chroma pitch class, tempo) aligned to its rows")  # fmt: skip
+    t = sub.add_parser(
+        "truth",
+        help="DSP truth table of a store's audio (loudness, brightness, "
+        "onsets, chroma pitch class, tempo) aligned to its rows",
+    )
     t.add_argument("--store", required=True, help="activation store harvested from audio files")
     t.add_argument("--out", required=True, help="truth table .npz (for `musae sweep --truth`)")
     t.add_argument("--max-sources", type=int, default=200, help="sources described (half held out)")

@@ -113,9 +113,12 @@ def shard_top_clips(
         if ctx.snippet_seconds > 0 and source:
             span = snippet_span(window, frames / rate, ctx.snippet_seconds)
             name = snippet_name(
-                source_id, table.clip_index[clip], round(span[0] * rate), round(span[1] * rate),
+                source_id,
+                table.clip_index[clip],
+                round(span[0] * rate),
+                round(span[1] * rate),
                 ctx.snippet_format,
-            )  # fmt: skip
+            )
             requests[name] = SnippetRequest(
                 source, table.clip_start[clip] + span[0], span[1] - span[0]
             )

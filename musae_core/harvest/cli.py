@@ -56,18 +56,32 @@ def cmd_harvest(args: argparse.Namespace) -> int:
         try:
             if prompts is not None:
                 settings = GenerationSettings(
-                    duration=args.duration, seed=args.seed, variants=args.variants,
+                    duration=args.duration,
+                    seed=args.seed,
+                    variants=args.variants,
                     sampling=SamplingSettings.from_dict(vars(args)),
-                )  # fmt: skip
+                )
                 report = harvest_generations(
-                    model, prompts, args.out, config, settings,
-                    progress=update, cancel=args.cancel, dist_ctx=ctx,
-                )  # fmt: skip
+                    model,
+                    prompts,
+                    args.out,
+                    config,
+                    settings,
+                    progress=update,
+                    cancel=args.cancel,
+                    dist_ctx=ctx,
+                )
             else:
                 report = harvest_audio(
-                    model, args.audio, args.out, config, captions=captions,
-                    progress=update, cancel=args.cancel, dist_ctx=ctx,
-                )  # fmt: skip
+                    model,
+                    args.audio,
+                    args.out,
+                    config,
+                    captions=captions,
+                    progress=update,
+                    cancel=args.cancel,
+                    dist_ctx=ctx,
+                )
         finally:
             if bar is not None:
                 bar.close()
@@ -104,21 +118,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", required=True, help="comma-separated layers, e.g. 12,18, or 'all'")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--audio", help="folder of audio files, a list file, or one audio file")
-    source.add_argument("--prompts", help="text file (one prompt a line) or JSON list: harvest "
-                        "the model's own generations")  # fmt: skip
-    p.add_argument("--captions", help="JSON or CSV mapping file name -> caption (default: "
-                   "unconditional, as in the paper)")  # fmt: skip
+    source.add_argument(
+        "--prompts",
+        help="text file (one prompt a line) or JSON list: harvest the model's own generations",
+    )
+    p.add_argument(
+        "--captions",
+        help="JSON or CSV mapping file name -> caption (default: unconditional, as in the paper)",
+    )
     p.add_argument("--out", required=True, help="store folder (resumes if it exists)")
-    p.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"],
-                   help="storage dtype of activations")  # fmt: skip
+    p.add_argument(
+        "--dtype",
+        default="fp16",
+        choices=["fp16", "bf16", "fp32"],
+        help="storage dtype of activations",
+    )
     p.add_argument("--clip-seconds", type=float, default=10.0, help="clip length")
-    p.add_argument("--min-clip-seconds", type=float, default=1.0,
-                   help="keep a file's shorter last clip only if at least this long")  # fmt: skip
+    p.add_argument(
+        "--min-clip-seconds",
+        type=float,
+        default=1.0,
+        help="keep a file's shorter last clip only if at least this long",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass")
-    p.add_argument("--shard-rows", type=int, default=65_536,
-                   help="rows per shard (bounds memory: about two shards are held)")  # fmt: skip
-    p.add_argument("--no-background-writes", action="store_true",
-                   help="write shards inline instead of overlapping with capture")  # fmt: skip
+    p.add_argument(
+        "--shard-rows",
+        type=int,
+        default=65_536,
+        help="rows per shard (bounds memory: about two shards are held)",
+    )
+    p.add_argument(
+        "--no-background-writes",
+        action="store_true",
+        help="write shards inline instead of overlapping with capture",
+    )
     gen = p.add_argument_group("generations (with --prompts)")
     gen.add_argument("--duration", type=float, default=10.0, help="seconds per take")
     gen.add_argument("--seed", type=int, default=0, help="take n uses seed + n")

@@ -49,10 +49,14 @@ def harvest_generations(
         raise MusaeError("No prompts to generate from.", "write one prompt per line.")
     model.n_frames_for(settings.duration)  # validates the duration before any work
     config = HarvestConfig(
-        layers=config.layers, clip_seconds=settings.duration,
-        min_clip_seconds=settings.duration, batch_size=1, shard_rows=config.shard_rows,
-        dtype=config.dtype, background_writes=config.background_writes,
-    )  # fmt: skip
+        layers=config.layers,
+        clip_seconds=settings.duration,
+        min_clip_seconds=settings.duration,
+        batch_size=1,
+        shard_rows=config.shard_rows,
+        dtype=config.dtype,
+        background_writes=config.background_writes,
+    )
     config.validate(model)
     takes = [
         (prompt, settings.seed + i * settings.variants + j)
@@ -64,9 +68,14 @@ def harvest_generations(
     ]
     generation = {"generation": settings.sampling.to_dict()}
     meta = store_meta(
-        model, list(config.layers), config.dtype, settings.duration, settings.duration,
-        "generated", generation,
-    )  # fmt: skip
+        model,
+        list(config.layers),
+        config.dtype,
+        settings.duration,
+        settings.duration,
+        "generated",
+        generation,
+    )
     ctx = dist_ctx or DistContext()
     mine = ctx.split(takes)
     folder = Path(out) / GENERATED_DIR
@@ -82,9 +91,11 @@ def harvest_generations(
                 report_progress(n + 1, len(mine))
                 continue
             request = GenerationRequest(
-                prompts=(prompt,), duration=settings.duration, seed=seed,
+                prompts=(prompt,),
+                duration=settings.duration,
+                seed=seed,
                 sampling=settings.sampling,
-            )  # fmt: skip
+            )
             with capture_residual(model, list(config.layers)) as rec:
                 take = model.generate(request, cancel=cancel)
             n_frames = take.codes.shape[-1]

@@ -87,13 +87,18 @@ def harvest_audio(
             "key captions by file name or by path relative to the audio folder.",
         )
     if uncaptioned:
-        log.warning("%d of %d files have no caption; they get the null condition", uncaptioned,
-                    len(entries))  # fmt: skip
+        log.warning(
+            "%d of %d files have no caption; they get the null condition", uncaptioned, len(entries)
+        )
     conditioning = "captions" if captions else "unconditional"
     meta = store_meta(
-        model, list(config.layers), config.dtype, config.clip_seconds,
-        config.min_clip_seconds, conditioning,
-    )  # fmt: skip
+        model,
+        list(config.layers),
+        config.dtype,
+        config.clip_seconds,
+        config.min_clip_seconds,
+        conditioning,
+    )
     ctx = dist_ctx or DistContext()
     mine = ctx.split(files)
     caption_by_key = {e["path"]: e["caption"] for e in entries}
@@ -186,9 +191,13 @@ def _run(
     done = ActivationStore.open(out).done_clips()
     report = HarvestReport(store=str(out))
     writer = ShardWriter(
-        out, list(config.layers), config.dtype, config.shard_rows, ctx.rank,
+        out,
+        list(config.layers),
+        config.dtype,
+        config.shard_rows,
+        ctx.rank,
         config.background_writes,
-    )  # fmt: skip
+    )
     started = time.perf_counter()
     try:
         work(ids, done, writer, report)
@@ -237,8 +246,9 @@ def _clips_of(
     rate = model.sample_rate
     reading = FileReading()
     spans = resumed = silent = kept = 0
-    for span, piece in read_clips(source, rate, config.clip_seconds, config.min_clip_seconds,
-                                  reading):  # fmt: skip
+    for span, piece in read_clips(
+        source, rate, config.clip_seconds, config.min_clip_seconds, reading
+    ):
         spans += 1
         if (source_id, span.clip_index) in done:
             resumed += 1

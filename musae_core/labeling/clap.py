@@ -56,9 +56,12 @@ class ClapEmbedder:
         for start in range(0, len(missing), self.batch_size * 4):
             batch = missing[start : start + self.batch_size * 4]
             inputs = self.processor.tokenizer(
-                batch, return_tensors="pt", padding=True, truncation=True,
+                batch,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
                 max_length=self._max_tokens,
-            )  # fmt: skip
+            )
             with torch.no_grad():
                 out = self.model.get_text_features(**inputs.to(self.device))
             for text, vector in zip(batch, _unit(_pooled(out)), strict=True):
@@ -142,16 +145,27 @@ def build_tiny_clap(seed: int = 0) -> ClapEmbedder:
     tokenizer = tiny_tokenizer()
     config = ClapConfig(
         text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
-            num_attention_heads=2, intermediate_size=64, projection_dim=16,
-            max_position_embeddings=130, pad_token_id=0, bos_token_id=1, eos_token_id=1,
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            projection_dim=16,
+            max_position_embeddings=130,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=1,
         ),
         audio_config=dict(
-            hidden_size=32, depths=[1, 1], num_attention_heads=[2, 2],
-            patch_embeds_hidden_size=16, projection_dim=16, num_hidden_layers=2,
+            hidden_size=32,
+            depths=[1, 1],
+            num_attention_heads=[2, 2],
+            patch_embeds_hidden_size=16,
+            projection_dim=16,
+            num_hidden_layers=2,
         ),
         projection_dim=16,
-    )  # fmt: skip
+    )
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)

@@ -27,8 +27,11 @@ def register(subparsers) -> None:
     which.add_argument("--features", help="feature ids, e.g. 1,2,5 or 10-20")
     which.add_argument("--all", action="store_true", help="every feature in the database")
     p.add_argument("--limit", type=int, default=None, help="label at most N missing features")
-    p.add_argument("--clap-model", default=None, help="CLAP id or folder (default "
-                   "laion/larger_clap_music; 'tiny' is a random test model)")  # fmt: skip
+    p.add_argument(
+        "--clap-model",
+        default=None,
+        help="CLAP id or folder (default laion/larger_clap_music; 'tiny' is a random test model)",
+    )
     p.add_argument("--download-clap", action="store_true", help="allow downloading CLAP weights")
     p.add_argument("--validate", action="store_true", help="also CLAP-validate the new labels")
     p.add_argument("--device", default="auto", help="device for CLAP: auto, cpu, cuda...")
@@ -94,8 +97,9 @@ def _build_method(args, embedder_cache):
                 "--method essentia needs --essentia-embedding and --essentia-head.",
                 "download both from essentia.upf.edu/models (see musae_core/labeling/taggers.py).",
             )
-        return TaggerMethod(EssentiaTagger(args.essentia_embedding, args.essentia_head),
-                            top_k=args.top_k)  # fmt: skip
+        return TaggerMethod(
+            EssentiaTagger(args.essentia_embedding, args.essentia_head), top_k=args.top_k
+        )
     if args.method in FILE_CLASSIFIERS:
         return file_classifier_method(args.method, args.classifier, args.top_k)
     return None
@@ -125,9 +129,17 @@ def cmd_label(args: argparse.Namespace) -> int:
     update, bar = progress_bar(f"label {args.method}", unit="feature")
     try:
         summary = run_label_job(
-            db, method, ids, validator, baseline_size=args.baseline_size, seed=args.seed,
-            max_top_clips=args.top_clips, limit=args.limit, progress=update, cancel=args.cancel,
-        )  # fmt: skip
+            db,
+            method,
+            ids,
+            validator,
+            baseline_size=args.baseline_size,
+            seed=args.seed,
+            max_top_clips=args.top_clips,
+            limit=args.limit,
+            progress=update,
+            cancel=args.cancel,
+        )
     finally:
         bar.close()
     print(
@@ -136,8 +148,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         f"{summary.validated} validated."
     )
     if summary.never_fired:
-        print(f"  skipped {len(summary.never_fired)} feature(s) that never fired over the "
-              "analysed activations (dead: no top clips to label)")  # fmt: skip
+        print(
+            f"  skipped {len(summary.never_fired)} feature(s) that never fired over the "
+            "analysed activations (dead: no top clips to label)"
+        )
     for feature_id, message in summary.errors[:10]:
         print(f"  feature {feature_id}: {message}")
     if summary.stopped == "cancelled":

@@ -53,9 +53,11 @@ def _summary(values: np.ndarray) -> dict[str, float | int | None]:
 
 
 def _numeric_labels(
-    top: Sequence[Descriptors], baseline: Sequence[Descriptors], n_tests: int,
+    top: Sequence[Descriptors],
+    baseline: Sequence[Descriptors],
+    n_tests: int,
     limits: DescriptorThresholds,
-) -> list[LabelResult]:  # fmt: skip
+) -> list[LabelResult]:
     labels = []
     for spec in NUMERIC_DESCRIPTORS:
         a = finite_values([d.get(spec.name, math.nan) for d in top])
@@ -93,9 +95,13 @@ def _numeric_labels(
 
 
 def _categorical_label(
-    key: str, top: Sequence[Descriptors], baseline: Sequence[Descriptors], n_tests: int,
-    limits: DescriptorThresholds, text_for: str,
-) -> LabelResult | None:  # fmt: skip
+    key: str,
+    top: Sequence[Descriptors],
+    baseline: Sequence[Descriptors],
+    n_tests: int,
+    limits: DescriptorThresholds,
+    text_for: str,
+) -> LabelResult | None:
     """Test the most common category among the top clips against its baseline frequency."""
     top_values = [str(d.get(key, "")) for d in top if d.get(key)]
     base_values = [str(d.get(key, "")) for d in baseline if d.get(key)]

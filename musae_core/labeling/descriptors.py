@@ -54,22 +54,54 @@ class DescriptorSpec:
 
 
 NUMERIC_DESCRIPTORS: tuple[DescriptorSpec, ...] = (
-    DescriptorSpec("tempo_bpm", "BPM", "fast tempo", "slow tempo",
-                   "beat-tracker tempo (octave errors possible: ~170+ BPM may read as half)",
-                   0.2, log_scale=True),
-    DescriptorSpec("onset_rate", "onsets/s", "dense onsets", "sparse onsets", "note attacks",
-                   0.4, log_scale=True),
-    DescriptorSpec("register_midi", "MIDI", "high register", "low register",
-                   "energy-weighted median pitch of the harmonic part", 4.0),
-    DescriptorSpec("brightness_hz", "Hz", "bright", "dark", "spectral centroid",
-                   0.4, log_scale=True),
+    DescriptorSpec(
+        "tempo_bpm",
+        "BPM",
+        "fast tempo",
+        "slow tempo",
+        "beat-tracker tempo (octave errors possible: ~170+ BPM may read as half)",
+        0.2,
+        log_scale=True,
+    ),
+    DescriptorSpec(
+        "onset_rate",
+        "onsets/s",
+        "dense onsets",
+        "sparse onsets",
+        "note attacks",
+        0.4,
+        log_scale=True,
+    ),
+    DescriptorSpec(
+        "register_midi",
+        "MIDI",
+        "high register",
+        "low register",
+        "energy-weighted median pitch of the harmonic part",
+        4.0,
+    ),
+    DescriptorSpec(
+        "brightness_hz", "Hz", "bright", "dark", "spectral centroid", 0.4, log_scale=True
+    ),
     DescriptorSpec("loudness_db", "dBFS", "loud", "quiet", "RMS level", 4.0),
-    DescriptorSpec("dynamic_range_db", "dB", "dynamic", "compressed dynamics",
-                   "spread of frame levels (95th - 10th percentile)", 4.0),
-    DescriptorSpec("percussiveness", "ratio", "percussive", "sustained",
-                   "percussive share of energy after harmonic/percussive separation", 0.15),
+    DescriptorSpec(
+        "dynamic_range_db",
+        "dB",
+        "dynamic",
+        "compressed dynamics",
+        "spread of frame levels (95th - 10th percentile)",
+        4.0,
+    ),
+    DescriptorSpec(
+        "percussiveness",
+        "ratio",
+        "percussive",
+        "sustained",
+        "percussive share of energy after harmonic/percussive separation",
+        0.15,
+    ),
     DescriptorSpec("noisiness", "flatness", "noisy", "tonal", "spectral flatness", 0.03),
-)  # fmt: skip
+)
 """The numeric descriptors, in the order they are tested."""
 
 
@@ -175,8 +207,13 @@ def _pitch_descriptors(y: np.ndarray, sr: int) -> dict[str, float | str]:
     energy = np.sum(harmonic**2, axis=1)
     total = float(energy.sum())
     if total <= 0:
-        return {"register_midi": math.nan, "key": "", "tonic": "", "mode": "", "key_strength":
-                math.nan}  # fmt: skip
+        return {
+            "register_midi": math.nan,
+            "key": "",
+            "tonic": "",
+            "mode": "",
+            "key_strength": math.nan,
+        }
     cumulative = np.cumsum(energy) / total
     register = CQT_FMIN_MIDI + int(np.searchsorted(cumulative, 0.5))
     chroma = energy.reshape(CQT_OCTAVES, 12).sum(axis=0)

@@ -57,8 +57,11 @@ class FrameDetections:
 def _peaks(strength: np.ndarray, z: float = 2.0) -> np.ndarray:
     """Frames holding (or following) a local maximum above mean + z std."""
     n = len(strength)
-    local = np.r_[False, (strength[1:-1] >= strength[:-2]) & (strength[1:-1] >= strength[2:]),
-                  False] if n > 2 else np.zeros(n, bool)  # fmt: skip
+    local = (
+        np.r_[False, (strength[1:-1] >= strength[:-2]) & (strength[1:-1] >= strength[2:]), False]
+        if n > 2
+        else np.zeros(n, bool)
+    )
     hit = local & (strength > strength.mean() + z * strength.std())
     return hit | np.r_[False, hit[:-1]]
 
@@ -72,9 +75,16 @@ def detect(audio: np.ndarray, rate: int, frame_rate: float, n_frames: int) -> Fr
     spec = np.abs(librosa.stft(audio, n_fft=2048, hop_length=hop))
     chroma = librosa.feature.chroma_stft(S=spec**2, sr=rate, n_chroma=12)
     chroma = chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)
-    cqt = np.abs(librosa.cqt(audio, sr=rate, hop_length=_cqt_hop(hop),
-                             fmin=librosa.midi_to_hz(LOW_MIDI),
-                             n_bins=HIGH_MIDI - LOW_MIDI + 1, bins_per_octave=12))  # fmt: skip
+    cqt = np.abs(
+        librosa.cqt(
+            audio,
+            sr=rate,
+            hop_length=_cqt_hop(hop),
+            fmin=librosa.midi_to_hz(LOW_MIDI),
+            n_bins=HIGH_MIDI - LOW_MIDI + 1,
+            bins_per_octave=12,
+        )
+    )
     cqt = _resample_frames(cqt, spec.shape[1])
     db = librosa.amplitude_to_db(cqt, ref=np.max)
     notes = db - db.max(axis=0, keepdims=True)
@@ -83,8 +93,10 @@ def detect(audio: np.ndarray, rate: int, frame_rate: float, n_frames: int) -> Fr
     logspec = np.log1p(100 * spec)
     flux = np.maximum(np.diff(logspec, axis=1, prepend=logspec[:, :1]), 0)
     freqs = librosa.fft_frequencies(sr=rate, n_fft=2048)
-    drums = {d: _norm(flux[(freqs >= lo) & (freqs < hi)].sum(axis=0))
-             for d, (lo, hi) in DRUM_BANDS.items()}  # fmt: skip
+    drums = {
+        d: _norm(flux[(freqs >= lo) & (freqs < hi)].sum(axis=0))
+        for d, (lo, hi) in DRUM_BANDS.items()
+    }
     detections = FrameDetections(chroma, notes, _norm(flux.sum(axis=0)), drums, voiced)
     return _fit_frames(detections, n_frames)
 
@@ -110,8 +122,13 @@ def _fit_frames(d: FrameDetections, n: int) -> FrameDetections:
         pad = [(0, 0)] * (a.ndim - 1) + [(0, n - a.shape[-1])]
         return np.pad(a, pad, mode="edge" if a.shape[-1] else "constant")
 
-    return FrameDetections(fit(d.chroma), fit(d.notes), fit(d.onset),
-                           {k: fit(v) for k, v in d.drums.items()}, fit(d.voiced))  # fmt: skip
+    return FrameDetections(
+        fit(d.chroma),
+        fit(d.notes),
+        fit(d.onset),
+        {k: fit(v) for k, v in d.drums.items()},
+        fit(d.voiced),
+    )
 
 
 def concept_strength(audio: np.ndarray, rate: int, concept: str, frame_rate: float = 50.0) -> float:
@@ -224,8 +241,9 @@ class FineConceptMethod:
                 off_counts[name] = off_counts.get(name, 0) + int((present & off).sum())
         if n_on < s.min_active_frames or n_off == 0:
             return []
-        scored = sorted(((on_counts[c] / n_on - off_counts[c] / n_off, c) for c in on_counts),
-                        reverse=True)  # fmt: skip
+        scored = sorted(
+            ((on_counts[c] / n_on - off_counts[c] / n_off, c) for c in on_counts), reverse=True
+        )
         return [
             LabelResult(SOURCE, label_text(c), float(diff),
                         {"concept": c, "p_firing": on_counts[c] / n_on,

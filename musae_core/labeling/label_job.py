@@ -174,9 +174,13 @@ def _one_feature(
             if method.needs_baseline:
                 evidence.update(context)
             db.add_label(
-                feature_id, result.source, result.text, float(result.score), evidence,
+                feature_id,
+                result.source,
+                result.text,
+                float(result.score),
+                evidence,
                 description=result.description,
-            )  # fmt: skip
+            )
             existing.add((result.source, result.text))
             added += 1
     validated = 0

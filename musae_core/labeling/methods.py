@@ -97,8 +97,9 @@ class DescriptorMethod:
 
     def __init__(self, thresholds: DescriptorThresholds | None = None) -> None:
         self.thresholds = thresholds or DescriptorThresholds()
-        self.cache = ClipCache(lambda clip: describe(read_clip(clip, DESCRIPTOR_RATE),
-                                                     DESCRIPTOR_RATE))  # fmt: skip
+        self.cache = ClipCache(
+            lambda clip: describe(read_clip(clip, DESCRIPTOR_RATE), DESCRIPTOR_RATE)
+        )
 
     def label(self, feature_id, top_clips, baseline, cancel) -> list[LabelResult]:
         top = []
@@ -198,8 +199,14 @@ class TaggerMethod:
         if not base_rows:
             raise MusaeError("No readable baseline clips.", "check the audio paths in the DB.")
         classes = self.tagger.metadata.classes
-        return contrast_labels(top, np.stack(base_rows), classes, self.tagger.model_name,
-                               self.top_k, source=self.source)  # fmt: skip
+        return contrast_labels(
+            top,
+            np.stack(base_rows),
+            classes,
+            self.tagger.model_name,
+            self.top_k,
+            source=self.source,
+        )
 
 
 class ClapValidator:

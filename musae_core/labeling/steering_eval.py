@@ -73,8 +73,13 @@ def paired_shift(baseline: npt.ArrayLike, steered: npt.ArrayLike) -> dict[str, f
     diff = np.asarray(steered, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
     diff = diff[np.isfinite(diff)]
     if len(diff) == 0:
-        return {"n": 0, "mean_shift": math.nan, "d_z": math.nan, "p_value": math.nan,
-                "fraction_up": math.nan}  # fmt: skip
+        return {
+            "n": 0,
+            "mean_shift": math.nan,
+            "d_z": math.nan,
+            "p_value": math.nan,
+            "fraction_up": math.nan,
+        }
     sd = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
     mean = float(diff.mean())
     d_z = mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
@@ -85,8 +90,13 @@ def paired_shift(baseline: npt.ArrayLike, steered: npt.ArrayLike) -> dict[str, f
             warnings.simplefilter("ignore", RuntimeWarning)  # ties: scipy's z may divide by 0
             p_value = float(stats.wilcoxon(diff, alternative="greater").pvalue)
         p_value = p_value if math.isfinite(p_value) else 1.0
-    return {"n": len(diff), "mean_shift": mean, "d_z": d_z, "p_value": p_value,
-            "fraction_up": float(np.mean(diff > 0))}  # fmt: skip
+    return {
+        "n": len(diff),
+        "mean_shift": mean,
+        "d_z": d_z,
+        "p_value": p_value,
+        "fraction_up": float(np.mean(diff > 0)),
+    }
 
 
 def _clean(values: dict[str, float]) -> dict[str, float | None]:
@@ -171,8 +181,9 @@ def run_steering_eval(
 
     settings = settings or SteeringSettings()
     prompts = tuple(settings.prompts[i % len(settings.prompts)] for i in range(settings.n))
-    request = GenerationRequest(prompts=prompts, duration=settings.duration, seed=settings.seed,
-                                sampling=settings.sampling)  # fmt: skip
+    request = GenerationRequest(
+        prompts=prompts, duration=settings.duration, seed=settings.seed, sampling=settings.sampling
+    )
     summary = SteeringSummary()
     baseline: list[np.ndarray] | None = None
     for index, feature_id in enumerate(feature_ids):
@@ -190,13 +201,23 @@ def run_steering_eval(
             intervention = make_intervention(feature_id, settings.alpha)
             steered = mono_takes(render(model, request, [intervention], cancel=cancel))
             outcome = measure_steering(
-                label.text, label.evidence or {}, baseline,
-                steered, model.sample_rate, embedder, settings.p_threshold,
-            )  # fmt: skip
-            evidence = {**outcome.evidence, "label_id": label.id,
-                        "alpha": settings.alpha, "prompts": list(settings.prompts),
-                        "seed": settings.seed, "duration": settings.duration,
-                        **_beta_record(intervention)}  # fmt: skip
+                label.text,
+                label.evidence or {},
+                baseline,
+                steered,
+                model.sample_rate,
+                embedder,
+                settings.p_threshold,
+            )
+            evidence = {
+                **outcome.evidence,
+                "label_id": label.id,
+                "alpha": settings.alpha,
+                "prompts": list(settings.prompts),
+                "seed": settings.seed,
+                "duration": settings.duration,
+                **_beta_record(intervention),
+            }
             effect = outcome.effect if math.isfinite(outcome.effect) else None
             db.set_steering(feature_id, outcome.steers, effect, evidence)
             db.mark_done(feature_id, JOB)

@@ -65,17 +65,28 @@ def cmd_eval_steering(args: argparse.Namespace) -> int:
 
         embedder = load_clap(args.clap_model or DEFAULT_CLAP_ID, device=args.device)
     settings = SteeringSettings(
-        n=args.n, alpha=args.alpha, duration=args.duration, seed=args.seed,
+        n=args.n,
+        alpha=args.alpha,
+        duration=args.duration,
+        seed=args.seed,
         prompts=tuple(args.prompt) if args.prompt else NEUTRAL_PROMPTS,
-    )  # fmt: skip
+    )
 
     def make_intervention(feature_id: int, alpha: float):
         return feature_intervention(sae, feature_id, alpha, mode=args.mode, db=db)
 
     update, bar = progress_bar("eval-steering", unit="feature")
     try:
-        summary = run_steering_eval(db, model, ids, make_intervention, embedder, settings,
-                                    progress=update, cancel=args.cancel)  # fmt: skip
+        summary = run_steering_eval(
+            db,
+            model,
+            ids,
+            make_intervention,
+            embedder,
+            settings,
+            progress=update,
+            cancel=args.cancel,
+        )
     finally:
         bar.close()
     print(

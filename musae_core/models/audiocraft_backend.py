@@ -70,8 +70,9 @@ class AudiocraftMusicGen(MusicModel):
     """An audiocraft ``LMModel`` + ``CompressionModel`` pair behind the musae interface."""
 
     # lm, compression_model: audiocraft's LMModel and CompressionModel (audiocraft is untyped)
-    def __init__(self, lm: Any, compression_model: Any, model_id: str,
-                 max_duration: float = 30.0) -> None:  # fmt: skip
+    def __init__(
+        self, lm: Any, compression_model: Any, model_id: str, max_duration: float = 30.0
+    ) -> None:
         super().__init__()
         require_audiocraft()
         self.lm = lm.eval()
@@ -231,9 +232,13 @@ def _delays(lm: Any) -> list[int]:  # an audiocraft LMModel
 
 
 # --- loading ---------------------------------------------------------------------------------
-def load_audiocraft_model(path: str | Path, device: torch.device, dtype: torch.dtype,
-                          model_id: str | None = None,
-                          allow_download: bool = False) -> AudiocraftMusicGen:  # fmt: skip
+def load_audiocraft_model(
+    path: str | Path,
+    device: torch.device,
+    dtype: torch.dtype,
+    model_id: str | None = None,
+    allow_download: bool = False,
+) -> AudiocraftMusicGen:
     """Load an audiocraft export: a folder with ``state_dict.bin`` (+ the codec file), or the file.
 
     Files are read with ``torch.load(weights_only=True)``; the config in ``xp.cfg`` rebuilds the

@@ -104,8 +104,9 @@ def hf_decoder_config_kwargs(cfg: Mapping) -> dict:
     }
 
 
-def audiocraft_cfg_from_hf(decoder_config, t5_name: str, sample_rate: int, frame_rate: float,
-                           max_duration: float = 30.0) -> dict:  # fmt: skip
+def audiocraft_cfg_from_hf(
+    decoder_config, t5_name: str, sample_rate: int, frame_rate: float, max_duration: float = 30.0
+) -> dict:
     """An ``xp.cfg`` dict that audiocraft's ``builders.get_lm_model`` turns into the same LM."""
     dc = decoder_config
     if getattr(dc, "scale_embedding", False):
@@ -127,22 +128,41 @@ def audiocraft_cfg_from_hf(decoder_config, t5_name: str, sample_rate: int, frame
         n_q=dc.num_codebooks,
         card=dc.vocab_size,
         delays=codebook_delays(dc.num_codebooks, channels),
-        conditioner={"model": "t5", "t5": {"name": t5_name, "finetune": False,
-                                          "word_dropout": 0.0, "normalize_text": False}},
+        conditioner={
+            "model": "t5",
+            "t5": {
+                "name": t5_name,
+                "finetune": False,
+                "word_dropout": 0.0,
+                "normalize_text": False,
+            },
+        },
         sample_rate=sample_rate,
         channels=channels,
         max_duration=max_duration,
-    )  # fmt: skip
+    )
     cfg["musae"] = {"frame_rate": float(frame_rate), "converted_from": "transformers"}
     if channels == 2:
         cfg["interleave_stereo_codebooks"] = {"use": True, "per_timestep": False}
     return cfg
 
 
-def musicgen_lm_cfg(*, dim: int, num_heads: int, num_layers: int, hidden_scale: int, n_q: int,
-                    card: int, delays: list[int], conditioner: dict, sample_rate: int = 32000,
-                    channels: int = 1, max_duration: float = 30.0, weight_init: str | None = None,
-                    zero_bias_init: bool = False) -> dict:  # fmt: skip
+def musicgen_lm_cfg(
+    *,
+    dim: int,
+    num_heads: int,
+    num_layers: int,
+    hidden_scale: int,
+    n_q: int,
+    card: int,
+    delays: list[int],
+    conditioner: dict,
+    sample_rate: int = 32000,
+    channels: int = 1,
+    max_duration: float = 30.0,
+    weight_init: str | None = None,
+    zero_bias_init: bool = False,
+) -> dict:
     """The ``xp.cfg`` of an audiocraft LM with MusicGen's architecture (pre-norm, no biases,
     sinusoidal positions, cross-attention on one 'description' condition, delay pattern), as
     ``check_convertible_cfg`` asks; the conditioner is the caller's (T5 for conversions, a

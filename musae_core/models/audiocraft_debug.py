@@ -71,10 +71,14 @@ def save_debug_audiocraft(folder: str | Path, seed: int = 0) -> Path:
     lm, codec = build_debug_audiocraft(seed)
     write_lm_package(folder, lm.state_dict(), debug_lm_cfg())
     torch.save(
-        {"best_state": codec.state_dict(), "xp.cfg": json.dumps(debug_compression_cfg()),
-         "version": "1.3.0", "exported": True},
+        {
+            "best_state": codec.state_dict(),
+            "xp.cfg": json.dumps(debug_compression_cfg()),
+            "version": "1.3.0",
+            "exported": True,
+        },
         folder / COMPRESSION_FILE,
-    )  # fmt: skip
+    )
     return folder
 
 

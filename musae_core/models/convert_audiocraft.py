@@ -35,10 +35,18 @@ COMPRESSION_FILE = "compression_state_dict.bin"
 HF_CODEC_SUBFOLDER = "compression_hf"
 """Where a non-hub transformers codec is stored inside an audiocraft folder written by musae."""
 
-T5_DIMS = {"t5-small": 512, "t5-base": 768, "t5-large": 1024, "t5-3b": 1024, "t5-11b": 1024,
-           "google/flan-t5-small": 512, "google/flan-t5-base": 768,
-           "google/flan-t5-large": 1024, "google/flan-t5-xl": 2048,
-           "google/flan-t5-xxl": 4096}  # fmt: skip
+T5_DIMS = {
+    "t5-small": 512,
+    "t5-base": 768,
+    "t5-large": 1024,
+    "t5-3b": 1024,
+    "t5-11b": 1024,
+    "google/flan-t5-small": 512,
+    "google/flan-t5-base": 768,
+    "google/flan-t5-large": 1024,
+    "google/flan-t5-xl": 2048,
+    "google/flan-t5-xxl": 4096,
+}
 """The T5 names audiocraft's T5Conditioner accepts, with their hidden size."""
 
 # per-layer names: audiocraft suffix -> transformers suffix (weights and biases alike)
@@ -207,8 +215,9 @@ def _known_t5(text_config, explicit: str | None) -> str:
     )
 
 
-def hf_to_audiocraft(hf_model, out: str | Path, t5_name: str | None = None,
-                     max_duration: float | None = None) -> Path:  # fmt: skip
+def hf_to_audiocraft(
+    hf_model, out: str | Path, t5_name: str | None = None, max_duration: float | None = None
+) -> Path:
     """Write a transformers ``MusicgenForConditionalGeneration`` as an audiocraft folder."""
     out = Path(out)
     config = hf_model.config
@@ -236,13 +245,18 @@ def hf_to_audiocraft(hf_model, out: str | Path, t5_name: str | None = None,
     if not codec_name.startswith("facebook/encodec"):
         hf_model.audio_encoder.save_pretrained(out / HF_CODEC_SUBFOLDER, safe_serialization=True)
         codec_name = HF_CODEC_SUBFOLDER
-    torch.save({"pretrained": codec_name, "exported": True, "version": "1.3.0"},
-               out / COMPRESSION_FILE)  # fmt: skip
+    torch.save(
+        {"pretrained": codec_name, "exported": True, "version": "1.3.0"}, out / COMPRESSION_FILE
+    )
     return out
 
 
-def audiocraft_to_hf(src: str | Path, out: str | Path | None = None, base: str | Path | None = None,
-                     allow_download: bool = False):  # fmt: skip
+def audiocraft_to_hf(
+    src: str | Path,
+    out: str | Path | None = None,
+    base: str | Path | None = None,
+    allow_download: bool = False,
+):
     """Build a transformers ``MusicgenForConditionalGeneration`` from an audiocraft folder.
 
     The LM comes from the checkpoint; the T5 text encoder, tokenizer and codec from ``base`` (a
@@ -343,8 +357,13 @@ def _load_exact(module: torch.nn.Module, state: Mapping[str, torch.Tensor], what
         raise not_lossless(f"{what} keys differ (missing {missing}, unexpected {unexpected})")
 
 
-def convert(src: str | Path, dst: str | Path, base: str | Path | None = None,
-            t5_name: str | None = None, allow_download: bool = False) -> str:  # fmt: skip
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    base: str | Path | None = None,
+    t5_name: str | None = None,
+    allow_download: bool = False,
+) -> str:
     """Convert in the direction the source implies; returns 'audiocraft->transformers' or back."""
     src_path = Path(src).expanduser()
     dst_path = Path(dst).expanduser()

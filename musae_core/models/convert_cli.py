@@ -14,16 +14,22 @@ from musae_core.models.convert_audiocraft import T5_DIMS, convert
 
 def cmd_convert(args: argparse.Namespace) -> int:
     direction = convert(
-        args.src, args.dst, base=args.base, t5_name=args.t5_name,
+        args.src,
+        args.dst,
+        base=args.base,
+        t5_name=args.t5_name,
         allow_download=args.allow_download,
-    )  # fmt: skip
+    )
     print(f"converted {args.src} -> {args.dst} ({direction})")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    c = sub.add_parser("convert", help="convert an audiocraft MusicGen checkpoint <-> transformers",
-                       description=__doc__.splitlines()[0])  # fmt: skip
+    c = sub.add_parser(
+        "convert",
+        help="convert an audiocraft MusicGen checkpoint <-> transformers",
+        description=__doc__.splitlines()[0],
+    )
     c.add_argument(
         "--from",
         dest="src",
@@ -49,4 +55,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fetch the named T5 / codec from the Hugging Face hub if not cached",
     )
-    c.set_defaults(func=cmd_convert)  # fmt: skip
+    c.set_defaults(func=cmd_convert)

@@ -136,8 +136,9 @@ class SemitoneCodecModel(SemitoneCodecPreTrainedModel):
         """(B, samples) -> (B, frames, bands) log10 band power, ``samples // hop`` frames."""
         c = self.config
         window = self._constant("window")
-        spec = torch.stft(wav.float(), c.n_fft, c.hop_length, window=window, center=True,
-                          return_complex=True)  # fmt: skip
+        spec = torch.stft(
+            wav.float(), c.n_fft, c.hop_length, window=window, center=True, return_complex=True
+        )
         frames = wav.shape[-1] // c.hop_length
         power = spec[..., :frames].abs().pow(2)
         bands = torch.einsum("nk,bkt->btn", self._constant("filterbank"), power)
@@ -179,8 +180,9 @@ class SemitoneCodecModel(SemitoneCodecPreTrainedModel):
         window = self._constant("window")
         wav = self._istft(mag * angles, length)
         for _ in range(c.griffin_lim_iters):
-            rebuilt = torch.stft(wav, c.n_fft, c.hop_length, window=window, center=True,
-                                 return_complex=True)[..., : mag.shape[-1]]  # fmt: skip
+            rebuilt = torch.stft(
+                wav, c.n_fft, c.hop_length, window=window, center=True, return_complex=True
+            )[..., : mag.shape[-1]]
             accelerated = rebuilt - (momentum / (1 + momentum)) * previous
             angles = accelerated / accelerated.abs().clamp_min(1e-8)
             previous = rebuilt
@@ -190,8 +192,7 @@ class SemitoneCodecModel(SemitoneCodecPreTrainedModel):
     def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         c = self.config
         window = self._constant("window")
-        return torch.istft(spec, c.n_fft, c.hop_length, window=window, center=True,
-                           length=length)  # fmt: skip
+        return torch.istft(spec, c.n_fft, c.hop_length, window=window, center=True, length=length)
 
     # --- EncodecModel-compatible API ------------------------------------------------------
     def _pad(self, wav: torch.Tensor) -> torch.Tensor:

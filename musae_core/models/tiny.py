@@ -149,9 +149,12 @@ def build_tiny_musicgen_melody(seed: int = 0):
                     "pad_token_id", "bos_token_id")
     })  # fmt: skip
     config = MusicgenMelodyConfig(
-        text_encoder=base.text_encoder, audio_encoder=base.audio_encoder, decoder=decoder,
-        num_chroma=12, chroma_length=24,
-    )  # fmt: skip
+        text_encoder=base.text_encoder,
+        audio_encoder=base.audio_encoder,
+        decoder=decoder,
+        num_chroma=12,
+        chroma_length=24,
+    )
     generator_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)

@@ -29,8 +29,10 @@ def continue_take(args: argparse.Namespace) -> int:
     source = Path(args.continue_from)
     meta = read_sidecar(source)
     if args.model not in ("tiny", meta["model_id"]):
-        raise MusaeError(f"--model {args.model} differs from the take's model {meta['model_id']}.",
-                         "leave --model out: --continue uses the take's model.")  # fmt: skip
+        raise MusaeError(
+            f"--model {args.model} differs from the take's model {meta['model_id']}.",
+            "leave --model out: --continue uses the take's model.",
+        )
     model = load_model(meta["model_id"], device=args.device, dtype=args.dtype)
     recipe = recipe_from_sidecar(meta)
     cancel = args.cancel
@@ -41,8 +43,9 @@ def continue_take(args: argparse.Namespace) -> int:
             interventions = interventions_from_args(args, model)
             bar.close()
             update, bar = progress_bar(f"punching in at {args.punch_from:g} s")
-            take, recipe = punch_in(model, take, recipe, args.punch_from, interventions,
-                                    update, cancel)  # fmt: skip
+            take, recipe = punch_in(
+                model, take, recipe, args.punch_from, interventions, update, cancel
+            )
     finally:
         bar.close()
     index = int(meta.get("batch_index", 0))

@@ -66,8 +66,15 @@ class LiveStream:
         segment's; ``recipe()`` has them all)."""
         options = options or LIVE_OPTIONS
         steps = decode_segments(self.model, self.request, self.schedule, None, cancel)
-        for chunk in stream_take(self.model, self.request, progress, cancel, options,
-                                 steps=steps, on_boundary=self._boundary):  # fmt: skip
+        for chunk in stream_take(
+            self.model,
+            self.request,
+            progress,
+            cancel,
+            options,
+            steps=steps,
+            on_boundary=self._boundary,
+        ):
             end = chunk.start_frame + chunk.n_frames
             lag = max(self.model.delays)  # position s also samples codebook k of frame s - k
             for landing in self.landings:

@@ -158,8 +158,9 @@ def decode_segments(
                 f"({request.batch_size} items, {n_frames} frames).",
                 "continue a take with its own request (same prompt, duration and variants).",
             )
-        forced, mask = forced_prefix(model, model.check_codes(prefix), dp.steps_for_frames(
-            n_frames, model.delays))  # fmt: skip
+        forced, mask = forced_prefix(
+            model, model.check_codes(prefix), dp.steps_for_frames(n_frames, model.delays)
+        )
     with schedule.hooks(), torch.inference_mode():
         for state in model.decode_steps(request, cancel):
             column = state.step  # tokens[:, :, column] was predicted at position column - 1

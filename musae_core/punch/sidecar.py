@@ -14,8 +14,11 @@ from musae_core.punch.schedule import Segment
 from musae_core.punch.takes import Recipe
 from musae_core.steering import AddDirection, ClampDirection, Envelope, RelativeAdd
 
-VECTOR_KINDS = {"AddDirection": AddDirection, "RelativeAdd": RelativeAdd,
-                "ClampDirection": ClampDirection}  # fmt: skip
+VECTOR_KINDS = {
+    "AddDirection": AddDirection,
+    "RelativeAdd": RelativeAdd,
+    "ClampDirection": ClampDirection,
+}
 PARAMS = ("alpha", "beta", "value")
 
 
@@ -25,11 +28,15 @@ def read_sidecar(path: str | Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise MusaeError(f"Cannot read take sidecar {path}: {exc}.",
-                         "pass the .json written beside a take's WAV.") from exc  # fmt: skip
+        raise MusaeError(
+            f"Cannot read take sidecar {path}: {exc}.",
+            "pass the .json written beside a take's WAV.",
+        ) from exc
     if not isinstance(data, dict) or "request" not in data or "model_id" not in data:
-        raise MusaeError(f"{path} is not a musae take sidecar (no request/model_id).",
-                         "pass the .json written beside a take's WAV.")  # fmt: skip
+        raise MusaeError(
+            f"{path} is not a musae take sidecar (no request/model_id).",
+            "pass the .json written beside a take's WAV.",
+        )
     return data
 
 
@@ -39,8 +46,12 @@ def intervention_from_dict(data: dict, sae_cache: dict | None = None):
     sae_cache = {} if sae_cache is None else sae_cache
     source = data.get("source", {})
     envelope = Envelope.from_dict(data["envelope"]) if data.get("envelope") else None
-    common = {"layer": int(data["layer"]), "branch": data.get("branch", "both"),
-              "envelope": envelope, "source": dict(source)}  # fmt: skip
+    common = {
+        "layer": int(data["layer"]),
+        "branch": data.get("branch", "both"),
+        "envelope": envelope,
+        "source": dict(source),
+    }
     params = {k: float(data[k]) for k in PARAMS if k in data}
     kind = data.get("kind")
     if "vector_file" in source and kind in VECTOR_KINDS:
@@ -63,9 +74,14 @@ def intervention_from_dict(data: dict, sae_cache: dict | None = None):
         mode = "clamp" if kind == "SaeFeatureClamp" else "add"
         strength = params.get("value", 0.0) if mode == "clamp" else params.get("alpha", 0.0)
         iv = feature_intervention(
-            sae, int(source["feature"]), strength, mode=mode, branch=common["branch"],
-            envelope=envelope, sae_path=path,
-        )  # fmt: skip
+            sae,
+            int(source["feature"]),
+            strength,
+            mode=mode,
+            branch=common["branch"],
+            envelope=envelope,
+            sae_path=path,
+        )
         recorded = params.get("beta")  # beta is decided by feature_beta: it must agree
         beta = getattr(iv, "beta", recorded) if recorded is not None else None  # clamp: none
         if beta is not None and recorded is not None and abs(beta - recorded) > 1e-6:
@@ -75,11 +91,15 @@ def intervention_from_dict(data: dict, sae_cache: dict | None = None):
                 "re-render with the SAE (and feature database) the take used.",
             )
     else:
-        raise MusaeError(f"Cannot rebuild steering {kind} from the sidecar (source {source}).",
-                         "re-render takes steered from vector files or SAE features.")  # fmt: skip
+        raise MusaeError(
+            f"Cannot rebuild steering {kind} from the sidecar (source {source}).",
+            "re-render takes steered from vector files or SAE features.",
+        )
     if iv.to_dict()["direction_sha256_16"] != data.get("direction_sha256_16"):
-        raise MusaeError(f"The steering direction from {source} changed since the take.",
-                         "use the vector file / SAE the take was rendered with.")  # fmt: skip
+        raise MusaeError(
+            f"The steering direction from {source} changed since the take.",
+            "use the vector file / SAE the take was rendered with.",
+        )
     return iv
 
 

@@ -17,8 +17,12 @@ from musae_core.errors import MusaeError
 
 def _metrics_postfix(bar):
     def show(metrics: dict) -> None:
-        bar.set_postfix(fvu=f"{metrics['fvu']:.3f}", l0=f"{metrics['l0']:.1f}",
-                        dead=f"{metrics['dead_fraction']:.1%}", refresh=False)  # fmt: skip
+        bar.set_postfix(
+            fvu=f"{metrics['fvu']:.3f}",
+            l0=f"{metrics['l0']:.1f}",
+            dead=f"{metrics['dead_fraction']:.1%}",
+            refresh=False,
+        )
 
     return show
 
@@ -36,8 +40,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.store:
             store = ActivationStore.open(args.store)
             rows = store.num_rows(args.layer) if args.layer in store.layers else None
-            budget = plan_budget(rows, args.batch_size, args.tokens, args.passes,
-                                 world_size=ctx.world_size)  # fmt: skip
+            budget = plan_budget(
+                rows, args.batch_size, args.tokens, args.passes, world_size=ctx.world_size
+            )
             factory = store_batches(store, args.layer, budget.batch_size, seed=args.seed)
             model_id, d_in = store.meta.get("model_id", ""), store.d_model
         else:
@@ -45,8 +50,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             budget = plan_budget(None, args.batch_size, args.tokens, args.passes)
             model = load_model(args.model, device=str(device), dtype=args.model_dtype)
-            factory = live_batches(model, args.audio, args.layer, budget.batch_size,
-                                   seed=args.seed)  # fmt: skip
+            factory = live_batches(model, args.audio, args.layer, budget.batch_size, seed=args.seed)
             model_id, d_in = model.model_id, model.d_model
         if ctx.is_main:
             for line in budget.warnings:
@@ -54,18 +58,33 @@ def cmd_train(args: argparse.Namespace) -> int:
             for line in budget.notes:
                 print(f"musae: {line}", file=sys.stderr, flush=True)
         settings = TrainSettings(
-            architecture=args.arch, expansion=args.expansion, k=args.k,
-            total_tokens=budget.tokens, batch_size=budget.batch_size, lr=args.lr,
-            seed=args.seed, checkpoint_every=args.checkpoint_every,
-            l1_coefficient=args.l1_coefficient, l0_coefficient=args.l0_coefficient,
+            architecture=args.arch,
+            expansion=args.expansion,
+            k=args.k,
+            total_tokens=budget.tokens,
+            batch_size=budget.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            checkpoint_every=args.checkpoint_every,
+            l1_coefficient=args.l1_coefficient,
+            l0_coefficient=args.l0_coefficient,
             aux_coefficient=args.aux_coefficient,
-        )  # fmt: skip
+        )
         update, bar = progress_bar("training") if ctx.is_main else (None, None)
         try:
             show = _metrics_postfix(bar) if bar is not None else None
-            sae = train_sae(factory, d_in, settings, args.out, model_id=model_id,
-                            layer=args.layer, device=device, progress=update,
-                            cancel=args.cancel, on_metrics=show)  # fmt: skip
+            sae = train_sae(
+                factory,
+                d_in,
+                settings,
+                args.out,
+                model_id=model_id,
+                layer=args.layer,
+                device=device,
+                progress=update,
+                cancel=args.cancel,
+                on_metrics=show,
+            )
         finally:
             if bar is not None:
                 bar.close()
@@ -73,8 +92,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         skipped = sae.cfg.extra.get("skipped_nonfinite_rows", 0)
         if skipped:
             print(f"musae: warning: skipped {skipped} rows with NaN/inf values", file=sys.stderr)
-        print(f"wrote {args.out}: {sae.cfg.architecture} d_in={sae.cfg.d_in} "
-              f"d_sae={sae.cfg.d_sae} k={sae.cfg.k} tokens={sae.cfg.training_tokens}")  # fmt: skip
+        print(
+            f"wrote {args.out}: {sae.cfg.architecture} d_in={sae.cfg.d_in} "
+            f"d_sae={sae.cfg.d_sae} k={sae.cfg.k} tokens={sae.cfg.training_tokens}"
+        )
     return 0
 
 
@@ -114,8 +135,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     results: dict = {"sae": str(Path(args.sae).resolve())}
     if args.store:
         store = ActivationStore.open(args.store)
-        check_compatible(sae, store.meta.get("model_id", ""), list(store.layers), store.d_model,
-                         f"store {args.store}")  # fmt: skip
+        check_compatible(
+            sae,
+            store.meta.get("model_id", ""),
+            list(store.layers),
+            store.d_model,
+            f"store {args.store}",
+        )
         batches = split_holdout(store, sae.cfg.layer, args.holdout_fraction, 4096)
         results["reconstruction"] = reconstruction_metrics(sae, batches, args.dense_threshold)
     if args.audio:
@@ -145,8 +171,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from musae_core.sae.architectures import REGISTRY
 
-    t = sub.add_parser("train", help="train a sparse autoencoder on residual activations",
-                       description=__doc__.splitlines()[0])  # fmt: skip
+    t = sub.add_parser(
+        "train",
+        help="train a sparse autoencoder on residual activations",
+        description=__doc__.splitlines()[0],
+    )
     source = t.add_mutually_exclusive_group(required=True)
     source.add_argument("--store", help="activation store from `musae harvest`")
     source.add_argument("--audio", help="train live from --model over these audio files")
@@ -156,10 +185,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--arch", choices=sorted(REGISTRY), default="topk")
     t.add_argument("--expansion", type=int, default=32, help="d_sae = expansion * d_model")
     t.add_argument("--k", type=int, default=32, help="active latents (topk, batchtopk)")
-    t.add_argument("--tokens", type=int, default=None, help="training rows in total (default: "
-                   "--passes over the store, at most 10,000,000)")  # fmt: skip
-    t.add_argument("--passes", type=float, default=10.0,
-                   help="passes over the store when --tokens is not given")  # fmt: skip
+    t.add_argument(
+        "--tokens",
+        type=int,
+        default=None,
+        help="training rows in total (default: --passes over the store, at most 10,000,000)",
+    )
+    t.add_argument(
+        "--passes",
+        type=float,
+        default=10.0,
+        help="passes over the store when --tokens is not given",
+    )
     t.add_argument("--batch-size", type=int, default=4096)
     t.add_argument("--lr", type=float, default=None, help="default 2e-4/sqrt(d_sae/16384)")
     t.add_argument("--l1-coefficient", type=float, default=2.0, help="relu L1 weight")
@@ -174,8 +211,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval-sae", help="FVU, L0, dead/dense fractions and delta-loss of an SAE")
     e.add_argument("--sae", required=True)
     e.add_argument("--store", help="activation store: reconstruction metrics on held-out shards")
-    e.add_argument("--holdout-fraction", type=float, default=0.1,
-                   help="last fraction of shards to evaluate on (0 = all)")  # fmt: skip
+    e.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=0.1,
+        help="last fraction of shards to evaluate on (0 = all)",
+    )
     e.add_argument("--dense-threshold", type=float, default=0.25)
     e.add_argument("--model", help="model for the delta-loss (default: the SAE's model id)")
     e.add_argument("--audio", help="held-out audio for the delta-loss")

@@ -58,8 +58,13 @@ class SAEConfig:
 
     def to_saelens(self) -> dict:
         """cfg.json keys SAELens understands, plus a ``musae`` block with the rest."""
-        arch = {"topk": "topk", "batchtopk": "topk", "matryoshka_batchtopk": "topk",
-                "jumprelu": "jumprelu", "relu": "standard"}  # fmt: skip
+        arch = {
+            "topk": "topk",
+            "batchtopk": "topk",
+            "matryoshka_batchtopk": "topk",
+            "jumprelu": "jumprelu",
+            "relu": "standard",
+        }
         cfg = {
             "architecture": arch[self.architecture],
             "d_in": self.d_in,

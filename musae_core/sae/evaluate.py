@@ -15,8 +15,9 @@ from musae_core.models.residual import residual_hooks
 from musae_core.sae.architectures import SparseAutoencoder
 
 
-def check_compatible(sae: SparseAutoencoder, model_id: str, layers: list[int], d_model: int,
-                     what: str) -> None:  # fmt: skip
+def check_compatible(
+    sae: SparseAutoencoder, model_id: str, layers: list[int], d_model: int, what: str
+) -> None:
     """Refuse a store/model that the SAE was not trained for; never a silently wrong SAE."""
     cfg = sae.cfg
     if cfg.d_in != d_model:

@@ -33,8 +33,14 @@ def store_batches(
         raise MusaeError(f"Activation store {store.path} has no rows.", "harvest audio into it.")
 
     def factory(epoch: int) -> Iterator[torch.Tensor]:
-        return store.iter_batches(layer, batch_size, shuffle=True, seed=seed + epoch,
-                                  drop_last=True, buffer_shards=buffer_shards)  # fmt: skip
+        return store.iter_batches(
+            layer,
+            batch_size,
+            shuffle=True,
+            seed=seed + epoch,
+            drop_last=True,
+            buffer_shards=buffer_shards,
+        )
 
     return factory
 

@@ -31,6 +31,12 @@ from musae_core.sae.architectures import (
 from musae_core.sae.config import K_SPARSE, SAEConfig
 from musae_core.sae.init import geometric_median
 from musae_core.sae.io import save_sae
+from musae_core.sae.train_ranks import (
+    all_reduce_grads,
+    broadcast_init,
+    gather_statistics,
+    rank_world,
+)
 
 log = logging.getLogger(__name__)
 BatchFactory = Callable[[int], Iterator[torch.Tensor]]
@@ -79,12 +85,6 @@ class TrainState:
     skipped_rows: int = 0
 
 
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def _stream(
     factory: BatchFactory, state: TrainState, world: tuple[int, int]
 ) -> Iterator[torch.Tensor]:
@@ -98,8 +98,10 @@ def _stream(
             yield batch
         if state.batch_in_epoch == 0:
             per = f" for each of {size} processes" if size > 1 else ""
-            raise MusaeError(f"The activation source yielded no full batch of rows{per}.",
-                             "lower --batch-size (or harvest more audio).")  # fmt: skip
+            raise MusaeError(
+                f"The activation source yielded no full batch of rows{per}.",
+                "lower --batch-size (or harvest more audio).",
+            )
         state.epoch += 1
         state.batch_in_epoch = 0
 
@@ -220,16 +222,18 @@ def train_sae(
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        return _train(factory, d_in, settings, out, model_id, layer, device, progress, cancel,
-                      on_metrics)  # fmt: skip
+        return _train(
+            factory, d_in, settings, out, model_id, layer, device, progress, cancel, on_metrics
+        )
     except BaseException:
         if created and not any(out.iterdir()):
             out.rmdir()
         raise
 
 
-def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress, cancel,
-           on_metrics) -> SparseAutoencoder:  # fmt: skip
+def _train(
+    factory, d_in, settings, out: Path, model_id, layer, device, progress, cancel, on_metrics
+) -> SparseAutoencoder:
     progress = progress or no_progress
     device = torch.device(device)
     d_sae = d_in * settings.expansion
@@ -237,13 +241,22 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
     extra = {"l1_coefficient": settings.l1_coefficient, "l0_coefficient": settings.l0_coefficient}
     if settings.architecture == "matryoshka_batchtopk":
         extra["matryoshka_widths"] = matryoshka_widths(SAEConfig("relu", d_in, d_sae))
-    cfg = SAEConfig(settings.architecture, d_in, d_sae, k=k, model_id=model_id, layer=layer,
-                    normalization="unit mean squared norm per dimension", extra=extra)  # fmt: skip
+    cfg = SAEConfig(
+        settings.architecture,
+        d_in,
+        d_sae,
+        k=k,
+        model_id=model_id,
+        layer=layer,
+        normalization="unit mean squared norm per dimension",
+        extra=extra,
+    )
     sae = build_sae(cfg).to(device)
-    optimiser = torch.optim.Adam(sae.parameters(), lr=settings.learning_rate(d_sae),
-                                 betas=(0.9, 0.999), eps=6.25e-10)  # fmt: skip
+    optimiser = torch.optim.Adam(
+        sae.parameters(), lr=settings.learning_rate(d_sae), betas=(0.9, 0.999), eps=6.25e-10
+    )
     state, since_fired, fire_counts = TrainState(), torch.zeros(d_sae, device=device), None
-    world = _world()
+    world = rank_world()
     checkpoint = out / CHECKPOINT
     if checkpoint.exists():
         state, since_fired, fire_counts = _restore(checkpoint, sae, optimiser, settings, device)
@@ -254,7 +267,7 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
             [_clean(next(stream), state, d_in) for _ in range(_init_batches(settings))]
         )
         _initialise(sae, sample[: settings.init_rows].to(device), state, settings.seed)
-        _broadcast_init(sae, state, world)
+        state.scale = broadcast_init(sae, state.scale, world)
         state.epoch, state.batch_in_epoch = 0, 0
         stream = _stream(factory, state, world)
     fire_counts = fire_counts if fire_counts is not None else torch.zeros(d_sae, device=device)
@@ -288,7 +301,7 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
                 )
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            _all_reduce_grads(sae, world)
+            all_reduce_grads(sae, world)
             sae.remove_parallel_grad()
             torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
             optimiser.step()
@@ -316,11 +329,13 @@ def _train(factory, d_in, settings, out: Path, model_id, layer, device, progress
         # not training rows, so their skipped ones are not counted
         skipped = state.skipped_rows
         with torch.no_grad():
-            batches = [_clean(next(stream), state, d_in).to(device) * state.scale
-                       for _ in range(CALIBRATION_BATCHES)]  # fmt: skip
+            batches = [
+                _clean(next(stream), state, d_in).to(device) * state.scale
+                for _ in range(CALIBRATION_BATCHES)
+            ]
             sae.calibrate([sae.pre_acts(x) for x in batches if len(x)])
         state.skipped_rows = skipped
-    _gather_statistics(sae, fire_counts, world)
+    gather_statistics(sae, fire_counts, world)
     final = _finalise(sae, cfg, state)
     if world[0] == 0:
         save_sae(final, out, frequency=fire_counts / max(1, state.tokens))
@@ -354,34 +369,6 @@ def _metrics(x, x_hat, codes: _Codes, since_fired, dead_after, state) -> dict:
             "dead_fraction": (since_fired > dead_after).float().mean().item(),
             "skipped_rows": state.skipped_rows,
         }
-
-
-def _broadcast_init(sae: SparseAutoencoder, state: TrainState, world: tuple[int, int]) -> None:
-    """Ranks saw different init samples: everyone starts from rank 0's weights and scale."""
-    if world[1] == 1:
-        return
-    for tensor in [*sae.parameters(), *sae.buffers()]:
-        dist.broadcast(tensor.data, src=0)
-    scale = torch.tensor([state.scale], dtype=torch.float64, device=sae.W_dec.device)
-    dist.broadcast(scale, src=0)
-    state.scale = float(scale.item())
-
-
-def _gather_statistics(sae: SparseAutoencoder, fire_counts: torch.Tensor, world) -> None:
-    """Max activations and firing counts over every rank's rows, before rank 0 saves."""
-    if world[1] == 1:
-        return
-    dist.all_reduce(sae.max_activation, op=dist.ReduceOp.MAX)
-    dist.all_reduce(fire_counts)
-
-
-def _all_reduce_grads(sae: SparseAutoencoder, world: tuple[int, int]) -> None:
-    if world[1] == 1:
-        return
-    for param in sae.parameters():
-        if param.grad is not None:
-            dist.all_reduce(param.grad)
-            param.grad /= world[1]
 
 
 def _save_checkpoint(path, sae, optimiser, settings, state, since_fired, fire_counts) -> None:

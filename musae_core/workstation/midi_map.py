@@ -50,8 +50,10 @@ def feature_target(feature: int) -> str:
 
 def master_target(name: str) -> str:
     if name not in MASTER_TARGETS:
-        raise MusaeError(f"{name!r} is not a MIDI-mappable master control.",
-                         f"use one of {', '.join(MASTER_TARGETS)}.")  # fmt: skip
+        raise MusaeError(
+            f"{name!r} is not a MIDI-mappable master control.",
+            f"use one of {', '.join(MASTER_TARGETS)}.",
+        )
     return f"master:{name}"
 
 
@@ -69,15 +71,19 @@ class MidiMapping:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise MusaeError(f"Unknown MIDI control kind {self.kind!r} in a MIDI mapping.",
-                             f"use one of {', '.join(KINDS)}.")  # fmt: skip
+            raise MusaeError(
+                f"Unknown MIDI control kind {self.kind!r} in a MIDI mapping.",
+                f"use one of {', '.join(KINDS)}.",
+            )
         scope, _, name = self.target.partition(":")
         if scope == "feature" and name.lstrip("-").isdigit():
             return
         if scope == "master" and name in MASTER_TARGETS:
             return
-        raise MusaeError(f"Unknown MIDI mapping target {self.target!r}.",
-                         "use feature:ID or master:NAME (e.g. master:cfg_scale).")  # fmt: skip
+        raise MusaeError(
+            f"Unknown MIDI mapping target {self.target!r}.",
+            "use feature:ID or master:NAME (e.g. master:cfg_scale).",
+        )
 
     @classmethod
     def learn(cls, event: MidiEvent, target: str, minimum: float, maximum: float) -> MidiMapping:
@@ -110,20 +116,33 @@ class MidiMapping:
         return f"{control}, channel {self.channel + 1}, {port}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"port": self.port, "channel": self.channel, "kind": self.kind,
-                "number": self.number, "target": self.target,
-                "min": self.minimum, "max": self.maximum}  # fmt: skip
+        return {
+            "port": self.port,
+            "channel": self.channel,
+            "kind": self.kind,
+            "number": self.number,
+            "target": self.target,
+            "min": self.minimum,
+            "max": self.maximum,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MidiMapping:
         try:
-            return cls(kind=str(data["kind"]), channel=int(data.get("channel", 0)),
-                       number=int(data.get("number", 0)), target=str(data["target"]),
-                       minimum=float(data["min"]), maximum=float(data["max"]),
-                       port=str(data.get("port", "")))  # fmt: skip
+            return cls(
+                kind=str(data["kind"]),
+                channel=int(data.get("channel", 0)),
+                number=int(data.get("number", 0)),
+                target=str(data["target"]),
+                minimum=float(data["min"]),
+                maximum=float(data["max"]),
+                port=str(data.get("port", "")),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise MusaeError(f"A MIDI mapping in the project is incomplete: {data!r} ({exc}).",
-                             "remove it from the project's midi section.") from exc  # fmt: skip
+            raise MusaeError(
+                f"A MIDI mapping in the project is incomplete: {data!r} ({exc}).",
+                "remove it from the project's midi section.",
+            ) from exc
 
 
 Mappings = tuple[MidiMapping, ...]
@@ -154,6 +173,7 @@ def mappings_from_section(section: dict[str, Any] | None) -> Mappings:
     if not section:
         return ()
     if int(section.get("version", 1)) > SECTION_VERSION:
-        raise MusaeError("The project's MIDI mappings were written by a newer musae.",
-                         "update musae to open it.")  # fmt: skip
+        raise MusaeError(
+            "The project's MIDI mappings were written by a newer musae.", "update musae to open it."
+        )
     return tuple(MidiMapping.from_dict(m) for m in section.get("mappings", ()))

@@ -43,8 +43,15 @@ TAKE = {
     "files": dict,
 }
 TAKE_REQUIRED = ("take_id", "master", "mixer", "sample_rate", "frame_rate")
-NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "text",
-         list: "a list", dict: "an object", None: "null"}  # fmt: skip
+NAMES = {
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    str: "text",
+    list: "a list",
+    dict: "an object",
+    None: "null",
+}
 
 
 def _fits(value: object, kind: Any) -> bool:
@@ -115,6 +122,7 @@ def _check_mixer(path: Path, mixer: Any, where: str) -> None:
             ok = isinstance(point, list) and len(point) == 2 and all(_fits(v, float) for v in point)
             if not ok:
                 raise field_error(
-                    path, f"{where}.channels[{i}].envelope[{j}]",
+                    path,
+                    f"{where}.channels[{i}].envelope[{j}]",
                     f"is {point!r}, but must be [seconds, gain]",
-                )  # fmt: skip
+                )

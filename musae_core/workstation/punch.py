@@ -96,8 +96,9 @@ def punch_take(
         layers = [session.sae.cfg.layer] if session.sae is not None and interventions else []
         n_frames = take.codes.shape[-1]
         with capture_residual(session.model, layers) as rec:
-            new, new_recipe = punch_in(session.model, take, recipe, seconds, interventions,
-                                       progress, cancel)  # fmt: skip
+            new, new_recipe = punch_in(
+                session.model, take, recipe, seconds, interventions, progress, cancel
+            )
         new_recipe.segments[-1].mixer = mixer.to_dict()
         residual = rec.activations(layers[0], n_frames)[0] if layers else None
         steered = np.ascontiguousarray(new.audio[0], np.float32)

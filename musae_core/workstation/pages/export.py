@@ -52,9 +52,12 @@ def page_name(feature: int) -> str:
 
 def _environment() -> jinja2.Environment:
     loader = jinja2.DictLoader(
-        {"base.html": templates.BASE, "index.html": templates.INDEX,
-         "feature.html": templates.FEATURE}
-    )  # fmt: skip
+        {
+            "base.html": templates.BASE,
+            "index.html": templates.INDEX,
+            "feature.html": templates.FEATURE,
+        }
+    )
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
 
 
