@@ -26,8 +26,10 @@ EXPECTED = {
     "session": "dedc469b5bfdf636",
     "session_streamed": "dedc469b5bfdf636",
     "session_chunks": "398d71b84dbd8596",
-    "session_sidecar": "e22603ece1c91ff3",
-    "session_streamed_sidecar": "e22603ece1c91ff3",
+    # the session's sidecar gained the master's top_p (0.0) when the master section got top_p
+    # (one SamplingSettings); before: e22603ece1c91ff3, the only difference in the JSON
+    "session_sidecar": "e7b241e5da6e76ce",
+    "session_streamed_sidecar": "e7b241e5da6e76ce",
     "cli": "d9bd7e0fae39928f",
     "cli_sidecar": "ad1f36ed98001a2b",
 }
