@@ -193,34 +193,20 @@ def score_concept_levels(
     columns = np.flatnonzero(clip_level_mask(truth))
     names = [truth.names[c] for c in columns]
     clip = window = None
-    if len(columns):
-        p = pooled_rows(codes, truth, calibration, resid, columns, None)
-        clip = score_concepts(
-            p.codes,
-            p.truth,
-            p.calibration,
-            p.resid,
-            ks=ks,
-            min_positives=pooled_min_positives,
-            seed=seed,
+
+    def pooled(frames: int | None, min_pos: int, **level: object) -> ConceptReport:
+        """Pool the clip-level columns per clip (``frames`` None) or per window, then score."""
+        p = pooled_rows(codes, truth, calibration, resid, columns, frames)
+        report = score_concepts(
+            p.codes, p.truth, p.calibration, p.resid, ks=ks, min_positives=min_pos, seed=seed
         )
-        clip.settings.update(level="clip", max_pooled_features=int(p.use_max.sum()))
+        report.settings.update(level, max_pooled_features=int(p.use_max.sum()))
+        return report
+
+    if len(columns):
+        clip = pooled(None, pooled_min_positives, level="clip")
         if window_seconds:
             frames = max(1, round(window_seconds * truth.frame_rate))
-            p = pooled_rows(codes, truth, calibration, resid, columns, frames)
-            window = score_concepts(
-                p.codes,
-                p.truth,
-                p.calibration,
-                p.resid,
-                ks=ks,
-                min_positives=min_positives,
-                seed=seed,
-            )
-            window.settings.update(
-                level="window",
-                window_seconds=window_seconds,
-                max_pooled_features=int(p.use_max.sum()),
-            )
+            window = pooled(frames, min_positives, level="window", window_seconds=window_seconds)
     frame.settings["level"] = "frame"
     return ConceptLevels(frame, clip, window, names)
