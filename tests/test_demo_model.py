@@ -222,7 +222,10 @@ def test_features_build_and_scorecard_end_to_end(tmp_path_factory):
         baseline_size=4,
         classifier_corpus=str(extra),
     )
-    build_demo_features(folder, corpus, out, spec, log=lambda _: None)
+    logged: list[str] = []
+    build_demo_features(folder, corpus, out, spec, log=logged.append)
+    # association labels tag the analysis store's 3 training clips, never its 2 held-out ones
+    assert any(line.startswith("association: 3 clips") for line in logged), logged
     report = json.loads((out / "factor_classifier.json").read_text())
     assert report["clips"] == 2 + 5  # the corpus's held-out clips and every clip of the other
     snippets = sorted(p.suffix for p in (out / "features.snippets").iterdir())

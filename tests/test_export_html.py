@@ -16,7 +16,7 @@ from musae_core.workstation.pages import export_feature_pages, select_features
 from musae_core.workstation.pages.select import parse_ids
 
 DEMO_DB = Path(__file__).resolve().parents[1] / "resources" / "demo" / "features.db"
-DEMO_FEATURE = 1641  # labelled "dark", strong low-register evidence
+DEMO_FEATURE = 1641  # shown "low register" (association); "dark" top-clip evidence too
 
 
 def local_links(html: str, attribute: str) -> list[str]:
@@ -52,10 +52,14 @@ def test_demo_export_from_the_cli(tmp_path, capsys):
     pngs = [s for s in sources if s.endswith(".png")]
     assert (out / pngs[0]).read_bytes().startswith(b"\x89PNG")
     assert "low register" in page and "AUROC 0.95" in page
-    # the shown label comes first, and a "lower" descriptor reads its AUROC the other way round
-    first = re.search(r"<li>(.*?)</li>", page).group(1)
-    assert "\u201cdark\u201d" in first and "darker than 99 % of random clips" in first
-    assert first.startswith("Strong evidence") and "AUROC 0.99" in first
+    # the shown label comes first (from its own labeller: association over every clip) ...
+    items = re.findall(r"<li>(.*?)</li>", page)
+    assert "\u201clow register\u201d, from a tagger over every clip" in items[0]
+    assert "AUROC 0.77 over every clip, 106 of 300 clips tagged" in items[0]
+    # ... and a "lower" descriptor reads its AUROC the other way round
+    (dark,) = [item for item in items if "\u201cdark\u201d" in item]
+    assert dark.startswith("Strong evidence") and "darker than 99 % of random clips" in dark
+    assert "AUROC 0.99" in dark
     assert f'href="feature-{neighbour}.html"' in page  # exported neighbour is linked
     assert "Steering was not evaluated" in page
     assert not (tmp_path / "site.tmp").exists()

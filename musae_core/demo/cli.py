@@ -127,6 +127,8 @@ def cmd_features(args: argparse.Namespace) -> int:
         seed=args.seed,
         analysis_train_clips=args.analysis_train_clips,
         classifier_corpus=args.classifier_corpus,
+        architecture=args.arch,
+        sae_from=args.sae_from,
     )
     progress, close = stage_bars()
     try:  # stages resume: rerun the command after a Ctrl+C
@@ -274,6 +276,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     feats.add_argument("--expansion", type=int, default=16, help="d_sae = expansion * d_model")
     feats.add_argument("--k", type=int, default=32, help="active latents per frame")
     feats.add_argument("--epochs", type=float, default=3.0, help="passes over the training rows")
+    feats.add_argument("--arch", default="topk", help="SAE architecture (as musae train --arch)")
+    feats.add_argument(
+        "--sae-from",
+        default=None,
+        help="a trained SAE folder to use instead of training one (e.g. the best cell of "
+        "`musae sweep`); its layer must be the build's",
+    )
     feats.add_argument(
         "--analysis-train-clips",
         type=int,

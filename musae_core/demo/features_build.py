@@ -3,8 +3,9 @@ pipeline (harvest -> train -> analyze -> label), every stage resumable.
 
 Stages (state lives in ``out``):
 1. ``store_train``: residual activations of every training clip at ``layer`` (unconditional,
-   as in the paper), for the SAE;
-2. ``sae``: a TopK SAE on them;
+   as in the paper), for the SAE (skipped when the SAE exists or is adopted);
+2. ``sae``: an SAE on them (TopK, or ``architecture``), or a trained one adopted from
+   ``sae_from`` (the best `musae sweep` cell: docs/demo_sweep.md);
 3. ``store_analysis``: the held-out clips plus as many training clips, the clips the feature
    database describes and the scorecard measures (calibration: its training clips,
    evaluation: its held-out clips, which the LM and SAE never saw);
@@ -12,12 +13,18 @@ Stages (state lives in ``out``):
    snippet folder doubles as a small clip library that ships with the database;
 5. ``factor_classifier.npz``: the tagger used for labels and for scoring (classifier_train.py),
    fitted on the held-out clips and every clip of ``classifier_corpus`` when given;
-6. labels: DSP descriptors and the factor classifier for every feature (CLAP and LLM labels
-   need weights or an endpoint this build does not assume; add them with ``musae label``).
+6. labels: DSP descriptors and the factor classifier for every feature on its top clips (CLAP
+   and LLM labels need weights or an endpoint this build does not assume; add them with
+   ``musae label``);
+7. association labels: the classifier tags every training clip of ``store_analysis`` (it was
+   fitted on other clips) and each feature is named by the tag its clip activation predicts
+   best (``labeling.tag_association``); held-out clips stay out, so the scorecard can judge
+   the labels on them.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,6 +53,8 @@ class FeatureBuildSpec:
     max_clips: int | None = None  # tests: only the first N corpus clips
     model_id: str = "demo"  # what stores and the SAE record: the id the shipped model loads by
     classifier_corpus: str | None = None  # another seed's corpus: more held-out clips to fit on
+    architecture: str = "topk"  # any of musae train's (the sweep's best demo cell: matryoshka)
+    sae_from: str | None = None  # a trained SAE (e.g. a `musae sweep` cell) used, not trained
 
 
 def corpus_files(corpus: Path, records: list[dict]) -> list[SourceFile]:
@@ -98,12 +107,14 @@ def build_demo_features(
         check(cancel)
         return ActivationStore.open(folder)
 
-    store = harvest("store_train", train)
     sae_dir = out / "sae"
+    if not (sae_dir / "cfg.json").exists() and spec.sae_from:
+        adopt_sae(Path(spec.sae_from), sae_dir, layer, spec.model_id)
     if not (sae_dir / "cfg.json").exists():
+        store = harvest("store_train", train)
         rows = store.num_rows(layer)
         settings = TrainSettings(
-            architecture="topk",
+            architecture=spec.architecture,
             expansion=spec.expansion,
             k=spec.k,
             seed=spec.seed,
@@ -149,8 +160,32 @@ def build_demo_features(
         )
         log(f"factor classifier: {accuracy}")
     label_features(db_path, classifier_path, spec, progress, cancel, log)
+    train_files = {r["file"] for r in train}
+    train_sources = {
+        int(src["source_id"]) for src in analysis.sources() if Path(src["path"]).name in train_files
+    }
+    associate_features(
+        db_path, sae, analysis, classifier_path, train_sources, progress, cancel, log
+    )
     write_json_atomic(out / DONE, {"spec": asdict(spec), "layer": layer, "model": str(model_dir)})
     return out
+
+
+def adopt_sae(source: Path, sae_dir: Path, layer: int, model_id: str) -> None:
+    """Use a trained SAE (a sweep cell) as the build's SAE, recorded under the demo's model id."""
+    from musae_core.sae import load_sae, save_sae
+
+    sae = load_sae(source)
+    if sae.cfg.layer != layer:
+        raise MusaeError(
+            f"{source} reads layer {sae.cfg.layer}, the build harvests layer {layer}.",
+            f"pass --layer {sae.cfg.layer}, or a cell of layer {layer}.",
+        )
+    sae.cfg.model_id = model_id
+    tmp = sae_dir.with_name(sae_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # a killed copy's leftovers
+    save_sae(sae, tmp)
+    tmp.rename(sae_dir)
 
 
 def label_features(
@@ -192,3 +227,38 @@ def label_features(
             check(cancel)
     finally:
         db.close()
+
+
+def associate_features(
+    db_path: Path,
+    sae,
+    analysis,
+    classifier_path: Path,
+    sources: set[int],
+    progress: ProgressFactory,
+    cancel: CancelToken | None,
+    log=print,
+) -> None:
+    """Association labels from the factor classifier over the analysis store's training clips
+    (never the held-out ones the scorecard judges on); resumes per feature."""
+    from musae_core.demo.factor_tagger import FactorTagger
+    from musae_core.features.db import FeatureDB
+    from musae_core.labeling.tag_association import label_by_association
+
+    db = FeatureDB.open(db_path)
+    try:
+        summary = label_by_association(
+            db,
+            sae,
+            analysis,
+            FactorTagger.load(classifier_path),
+            sources=sources,
+            progress=progress,
+            cancel=cancel,
+        )
+    finally:
+        db.close()
+    log(
+        f"association: {summary.clips} clips; {summary.labelled} labelled, "
+        f"{summary.skipped} already done, {summary.weak} below the AUROC bar"
+    )

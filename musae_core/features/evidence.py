@@ -128,6 +128,20 @@ def _llm(evidence: dict) -> str:
     return f"Named by {model}{heard}" + (f" (concept {rank} of its answer)" if rank else "")
 
 
+def _association(evidence: dict, text: str) -> str | None:
+    auroc = _num(evidence.get("auroc"))
+    if auroc is None:
+        return None
+    clips, positives = evidence.get("clips"), evidence.get("positives")
+    pooling = "peak" if evidence.get("pooling") == "max" else "mean"
+    who = evidence.get("tagger") or "the tagger"
+    counts = f"{positives} of {clips} clips tagged" if clips and positives else ""
+    return (
+        f"A clip {who} tags “{text}” has a higher {pooling} activation than an untagged clip "
+        f"{100 * auroc:.0f} % of the time ({_join(f'AUROC {auroc:.2f} over every clip', counts)})"
+    )
+
+
 def evidence_sentence(source: str, text: str, evidence: dict | None) -> str:
     """A short plain-language reading of ``evidence`` ("" when there is nothing to say)."""
     evidence = evidence or {}
@@ -136,6 +150,8 @@ def evidence_sentence(source: str, text: str, evidence: dict | None) -> str:
         sentence = _llm(evidence)
     elif "clap_model" in evidence or source == "clap":
         sentence = _clap(evidence, text)
+    elif source == "association":
+        sentence = _association(evidence, text)
     elif "descriptor" in evidence:
         sentence = _descriptor(evidence)
     elif "class" in evidence:

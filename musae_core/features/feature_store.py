@@ -42,6 +42,7 @@ class FeatureStore(Protocol):
         evidence: dict[str, Any],
         description: str = "",
         clap_score: float | None = None,
+        auroc: float | None = None,
     ) -> int: ...
 
     def set_label_validation(

@@ -1,7 +1,8 @@
 """Labels, validation, favourites, steering outcomes and job bookkeeping of a FeatureDB.
 
 Every labeller adds labels; none overwrites another. The feature row keeps a copy of the best
-label (highest CLAP validation, then highest score) so the table can sort and filter on it.
+label (highest CLAP validation, then highest clip AUROC, then highest score) so the table can
+sort and filter on it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from musae_core.features.guard import dump_json, redact, refuse_secret
 from musae_core.features.records import FeatureError, Label, SteeringRecord
 from musae_core.timeutil import now
 
-BEST_LABEL_ORDER = "clap_score IS NULL, clap_score DESC, score DESC, id ASC"
+# CLAP-validated labels first (the paper's check), then labels validated over clips (an AUROC:
+# association labels), then the rest by their own score: scores of different labellers are on
+# different scales, so an unvalidated score never outranks a validation
+BEST_LABEL_ORDER = (
+    "clap_score IS NULL, clap_score DESC, auroc IS NULL, auroc DESC, score DESC, id ASC"
+)
 
 
 def _finite_or_none(value: Any, what: str) -> float | None:
@@ -78,8 +84,10 @@ class LabelsMixin:
         evidence: dict,
         description: str = "",
         clap_score: float | None = None,
+        auroc: float | None = None,
     ) -> int:
-        """Store a new label (never replacing another) and return its id."""
+        """Store a new label (never replacing another) and return its id; ``auroc`` is its
+        validation over clips where the labeller measured one (association labels)."""
         feature_id = self._check_id(feature_id)
         score_value = _finite_or_none(score, "score")
         if score_value is None:
@@ -95,12 +103,13 @@ class LabelsMixin:
             dump_json(evidence or {}, "label evidence"),
             refuse_secret(str(description or ""), "a label description"),
             _finite_or_none(clap_score, "clap_score"),
+            _finite_or_none(auroc, "auroc"),
             now(),
         )
         with self._tx() as conn:
             cursor = conn.execute(
                 "INSERT INTO labels(feature_id, source, text, score, evidence, description, "
-                "clap_score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "clap_score, auroc, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             label_id = cursor.lastrowid

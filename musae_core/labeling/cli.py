@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from musae_core.cli_support import progress_bar, stopped_exit
+from musae_core.cli_support import progress_bar, stage_bars, stopped_exit
 from musae_core.errors import MusaeError
 from musae_core.features.db import FeatureDB
 from musae_core.labeling.file_classifiers import FILE_CLASSIFIERS, file_classifier_method
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("label", help="label features: descriptors, CLAP tags, LLM, validate")
     p.add_argument("--db", required=True, help="feature database (FEATURES.db)")
     p.add_argument("--method", required=True, choices=METHODS)
-    which = p.add_mutually_exclusive_group(required=True)
+    which = p.add_mutually_exclusive_group()
     which.add_argument("--features", help="feature ids, e.g. 1,2,5 or 10-20")
     which.add_argument("--all", action="store_true", help="every feature in the database")
     p.add_argument("--limit", type=int, default=None, help="label at most N missing features")
@@ -47,6 +47,18 @@ def register(subparsers) -> None:
     p.add_argument("--essentia-head", default=None, help="Essentia classifier head .pb (+ .json)")
     p.add_argument(
         "--classifier", default=None, help="factor classifier .npz for --method classifier"
+    )
+    p.add_argument(
+        "--associate",
+        metavar="STORE",
+        default=None,
+        help="with --method classifier or essentia: tag every clip of this activation store "
+        "and label each feature with the tag its clip activation predicts best (AUROC over all "
+        "clips, not only the top clips); every feature is scored",
+    )
+    p.add_argument("--sae", default=None, help="the DB's SAE for --associate (else its meta)")
+    p.add_argument(
+        "--min-auroc", type=float, default=0.75, help="--associate: weakest AUROC that labels"
     )
     p.add_argument("--llm-url", default=None, help="endpoint base URL (else $MUSAE_LLM_URL)")
     p.add_argument("--llm-model", default=None, help="model name (else $MUSAE_LLM_MODEL)")
@@ -105,10 +117,54 @@ def _build_method(args, embedder_cache):
     return None
 
 
+def cmd_associate(args: argparse.Namespace, db: FeatureDB) -> int:
+    """``--associate STORE``: association labels from the method's tagger over every clip."""
+    from musae_core.features.sae_match import check_db_matches_sae
+    from musae_core.harvest.store import ActivationStore
+    from musae_core.labeling.tag_association import label_by_association
+    from musae_core.sae import load_sae
+
+    if args.method not in ("essentia", *FILE_CLASSIFIERS):
+        raise MusaeError(
+            f"--associate needs a clip tagger; --method {args.method} is not one.",
+            "use --method classifier (with --classifier) or --method essentia.",
+        )
+    tagger = _build_method(args, None).tagger
+    sae_path = args.sae or db.meta().get("sae_path")
+    if not sae_path:
+        raise MusaeError(f"{args.db} does not record its SAE.", "pass --sae SAE_FOLDER.")
+    sae = load_sae(sae_path)
+    warning = check_db_matches_sae(db, sae, str(sae_path))
+    if warning:
+        print(warning)
+    stage, close = stage_bars()
+    try:
+        summary = label_by_association(
+            db,
+            sae,
+            ActivationStore.open(args.associate),
+            tagger,
+            min_auroc=args.min_auroc,
+            progress=stage,
+            cancel=args.cancel,
+        )
+    finally:
+        close()
+    print(
+        f"{summary.job}: {summary.clips} clips tagged; {summary.labelled} features labelled, "
+        f"{summary.skipped} already done, {summary.weak} below AUROC {args.min_auroc}."
+    )
+    return 0
+
+
 def cmd_label(args: argparse.Namespace) -> int:
     from musae_core.labeling.label_job import all_feature_ids, parse_feature_list, run_label_job
 
     db = open_feature_db(args.db)
+    if args.associate:
+        return cmd_associate(args, db)
+    if not args.all and not args.features:
+        raise MusaeError("No features selected.", "pass --features IDS or --all.")
     ids = all_feature_ids(db) if args.all else parse_feature_list(args.features)
     if not ids:
         raise MusaeError("No features selected.", "pass --features IDS or --all.")

@@ -34,7 +34,7 @@ def clip_key(clip: TopClip) -> ClipKey:
     return clip.source_path, round(float(clip.clip_start), 3)
 
 
-def _read_segment(path: Path, start: float, seconds: float | None) -> tuple[np.ndarray, int]:
+def read_segment(path: Path, start: float, seconds: float | None) -> tuple[np.ndarray, int]:
     with sf.SoundFile(str(path)) as handle:
         rate = handle.samplerate
         first = max(0, round(start * rate))
@@ -69,7 +69,7 @@ def read_clip(clip: TopClip, sample_rate: int, prefer_snippet: bool = False) -> 
     errors = []
     for path, offset, length in candidates:
         try:
-            audio, rate = _read_segment(path, offset, length)
+            audio, rate = read_segment(path, offset, length)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             errors.append(f"{path}: {exc}")
             continue

@@ -144,8 +144,14 @@ def _feature_page(
 
 
 def _best_first(labels: list[Label], record: FeatureRecord) -> list[Label]:
-    """The shown (best) label first, then the others by score."""
-    return sorted(labels, key=lambda lab: (lab.text != record.best_label, -lab.score))
+    """The shown (best) label first (its text from its source), then the others by score."""
+
+    def shown(lab: Label) -> bool:
+        return lab.text == record.best_label and lab.source == record.label_source
+
+    return sorted(
+        labels, key=lambda lab: (not shown(lab), lab.text != record.best_label, -lab.score)
+    )
 
 
 def _index_row(page: dict[str, Any], record: FeatureRecord) -> dict[str, Any]:

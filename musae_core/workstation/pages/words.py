@@ -16,6 +16,7 @@ SOURCES = {
     "clap": "CLAP zero-shot tagging",
     "llm": "a multimodal language model",
     "classifier": "the demo's factor classifier",
+    "association": "a tagger over every clip",
 }
 
 
