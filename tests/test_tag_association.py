@@ -74,12 +74,7 @@ def world(tmp_path):
         sae.b_enc.zero_()
         sae.b_dec.zero_()
     db = FeatureDB.create(tmp_path / "f.db", {"model_id": "tiny", "layer": 2, "d_sae": D})
-    db.write_features(
-        [
-            FeatureStats(i, 0.1, 0.5, 1.0, 0.5)
-            for i in range(D)
-        ]
-    )
+    db.write_features([FeatureStats(i, 0.1, 0.5, 1.0, 0.5) for i in range(D)])
     # what a top-clip labeller said: its scale tops every AUROC, and it names the wrong thing
     db.add_label(0, "descriptor", "percussive", 0.99, {"auroc": 0.9})
     yield ActivationStore.open(store_dir), sae, db
