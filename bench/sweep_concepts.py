@@ -104,7 +104,8 @@ def main() -> int:
     for folder in args.cells:
         old = folder in args.recalibrate
         cells = [c for c in sorted(Path(folder).iterdir()) if (c / "sae").is_dir()]
-        saes += [(c.name, c / "sae", old) for c in cells]
+        sweep = Path(folder).resolve().parent.name  # two sweeps may hold a cell of one name
+        saes += [(f"{sweep}/{c.name}", c / "sae", old) for c in cells]
     results = {}
     print("| cell | L0 | carried | AUROC>=0.95 | 90 % with k<=5 | tracking | AUROC / k90 |")
     print("|---|---|---|---|---|---|---|")

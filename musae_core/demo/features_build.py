@@ -184,6 +184,7 @@ def adopt_sae(source: Path, sae_dir: Path, layer: int, model_id: str) -> None:
     sae.cfg.model_id = model_id
     tmp = sae_dir.with_name(sae_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)  # a killed copy's leftovers
+    shutil.copytree(source, tmp)  # the training side files (sparsity...) come along
     save_sae(sae, tmp)
     tmp.rename(sae_dir)
 
