@@ -334,7 +334,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-render", type=float, default=10.0, help="seconds an A+B render may take")
     p.add_argument("--busy", type=int, default=0, help="busy background processes during the walk")
     p.add_argument("--search", default="piano")
-    p.add_argument("--strength", type=float, default=2.0)
+    p.add_argument("--strength", type=float, default=1.0)
     p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
