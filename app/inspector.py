@@ -16,6 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -76,6 +77,12 @@ class InspectorPanel(QWidget):
         self.add = QPushButton("Add to mixer")
         self.add.clicked.connect(self._add)
         self.labels = self._labels_table()
+        # the selected label's evidence in full: the table keeps one line per label (a narrow
+        # dock would otherwise wrap the sentence into a column a few letters wide)
+        self.evidence = QLabel("")
+        self.evidence.setWordWrap(True)
+        self.evidence.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.evidence.hide()
         self.raw_toggle = QPushButton("Raw numbers")
         self.raw_toggle.setCheckable(True)
         self.raw_toggle.setToolTip("Show the selected label's evidence as stored (JSON)")
@@ -134,13 +141,14 @@ class InspectorPanel(QWidget):
             header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(len(LABEL_COLUMNS) - 1, QHeaderView.Stretch)
         table.verticalHeader().hide()
-        table.setWordWrap(True)
+        table.setWordWrap(False)
+        table.setTextElideMode(Qt.ElideRight)
         table.setSelectionBehavior(QAbstractItemView.SelectRows)
         table.setSelectionMode(QAbstractItemView.SingleSelection)
         table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        table.setMinimumHeight(96)  # two labels with their sentences wrapped
-        table.setMaximumHeight(200)
-        table.itemSelectionChanged.connect(lambda: self._show_raw(self.raw_toggle.isChecked()))
+        table.setMinimumHeight(80)  # three one-line labels
+        table.setMaximumHeight(160)
+        table.itemSelectionChanged.connect(self._selected_label)
         return table
 
     def _layout(self) -> QVBoxLayout:
@@ -164,6 +172,7 @@ class InspectorPanel(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         top.addLayout(head)
         top.addWidget(self.labels)
+        top.addWidget(self.evidence)
         top.addLayout(raw_row)
         top.addWidget(self.raw)
         top.addLayout(plots)
@@ -175,8 +184,13 @@ class InspectorPanel(QWidget):
             QLabel("Top clips (#1 = the clip the feature fires on most)", wordWrap=True)
         )
         bottom.addWidget(self.clips_scroll, 1)
+        # a short dock scrolls the details instead of squeezing them on top of each other
+        details_scroll = QScrollArea(widgetResizable=True)
+        details_scroll.setFrameShape(QFrame.NoFrame)
+        details_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        details_scroll.setWidget(details)
         self.splitter = QSplitter(Qt.Vertical)
-        self.splitter.addWidget(details)
+        self.splitter.addWidget(details_scroll)
         self.splitter.addWidget(clips)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
@@ -244,10 +258,21 @@ class InspectorPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(tip or LABEL_COLUMNS[c][1])
                 self.labels.setItem(r, c, item)
-        self.labels.resizeRowsToContents()
         self.clap_note.setVisible(bool(details.labels) and not details.has_clap)
         if details.labels:
             self.labels.selectRow(0)
+        self._selected_label()
+
+    def _selected_label(self) -> None:
+        """The selected label's evidence sentence under the table (and its raw numbers)."""
+        has = self.details is not None and bool(self.details.labels)
+        self.evidence.setVisible(has)
+        if has:
+            row = min(max(self.labels.currentRow(), 0), self.labels.rowCount() - 1)
+            source, text = self.labels.item(row, 0), self.labels.item(row, 1)
+            sentence = self.labels.item(row, len(LABEL_COLUMNS) - 1)
+            if source is not None and text is not None and sentence is not None:
+                self.evidence.setText(f"“{text.text()}” ({source.text()}): {sentence.text()}")
         self._show_raw(self.raw_toggle.isChecked())
 
     def _show_raw(self, on: bool) -> None:

@@ -179,6 +179,10 @@ def test_evidence_reads_as_a_sentence_with_raw_numbers_one_click_away(opened, qt
         "classifier (AUROC 0.90, mean 0.80 vs 0.20, p = 0.001)"
     )
     assert "{" not in evidence.text() and "{" not in evidence.toolTip()
+    # one line per label in the table; the selected label's sentence is shown whole below it
+    assert inspector.labels.rowHeight(0) < 2 * inspector.labels.fontMetrics().height() + 12
+    assert inspector.evidence.isVisible() and evidence.text() in inspector.evidence.text()
+    assert inspector.evidence.text().startswith("“loud” (classifier): ")
     assert not inspector.raw.isVisible()
     inspector.raw_toggle.click()
     assert inspector.raw.isVisible() and '"auroc": 0.9' in inspector.raw.toPlainText()

@@ -94,3 +94,35 @@ def test_batchtopk_inference_fires_k_per_frame_after_a_short_run(tmp_path):
         with torch.no_grad():
             l0 = float((sae.encode(held_out) > 0).sum(1).float().mean())
         assert 6 <= l0 <= 10, (arch, l0)
+
+
+def test_chosen_widths_are_trained_and_named_in_a_sweep(tmp_path):
+    """`--matryoshka-widths 8,24`: the SAE's nested sizes are those (plus d_sae), the first
+    group alone carries the 8 common directions, and a sweep cell's name says which widths."""
+    import pytest
+
+    from musae_core.errors import MusaeError
+    from musae_core.features.sweep import SweepSpec
+    from musae_core.sae.cli import parse_widths
+
+    settings = TrainSettings(
+        architecture="matryoshka_batchtopk",
+        expansion=8,
+        k=3,
+        total_tokens=150 * 256,
+        batch_size=256,
+        lr=4e-3,
+        init_rows=2048,
+        matryoshka_widths=parse_widths("8,24"),
+    )
+    sae = train_sae(_factory(20), D_IN, settings, tmp_path / "sae")
+    assert load_sae(tmp_path / "sae").widths == sae.widths == [8, 24, 256]
+    assert _prefix_fvu(sae, torch.cat(list(_factory(4, seed=7)(0))), 8) < 0.35
+    spec = SweepSpec(layers=[2], architectures=["topk", "matryoshka_batchtopk"])
+    spec.matryoshka_widths = [8, 24]
+    assert [c["name"] for c in spec.cells()] == [
+        "L2-x16-topk-k32",
+        "L2-x16-matryoshka_batchtopk-k32-w8.24",
+    ]
+    with pytest.raises(MusaeError, match="not a list of sizes"):
+        parse_widths("8,a")

@@ -147,3 +147,17 @@ def test_the_evidence_sentence_reads_the_association():
         "A clip T tags “drums” has a higher peak activation than an untagged clip 97 % of the "
         "time (AUROC 0.97 over every clip, 140 of 300 clips tagged)"
     )
+
+
+def test_the_inspector_and_pages_list_the_shown_label_first(world):
+    from musae_core.workstation.details import feature_details
+
+    store, sae, db = world
+    label_by_association(db, sae, store, LoudnessTagger())
+    details = feature_details(db, 0, with_audio=False)
+    # written last, scored lower than the descriptor's 0.99, yet shown: it leads the list
+    assert [(x.source, x.text) for x in details.labels] == [
+        ("association", "loud"),
+        ("descriptor", "percussive"),
+    ]
+    assert details.sentences[0].startswith("A clip test-tagger tags “loud”")

@@ -48,6 +48,7 @@ class SweepSpec:
     eval_rows: int = 50_000
     fvu_bound: float = 0.25
     delta_clips: int = 8
+    matryoshka_widths: list[int] | None = None  # nested sizes of matryoshka cells (None: default)
 
     def cells(self) -> list[dict]:
         bad = [a for a in self.architectures if a not in ARCHITECTURES]
@@ -61,6 +62,8 @@ class SweepSpec:
         ):
             k = spec_k if arch in K_SPARSE else None
             name = f"L{layer}-x{exp}-{arch}" + (f"-k{k}" if k else "")
+            if arch == "matryoshka_batchtopk" and self.matryoshka_widths:
+                name += "-w" + ".".join(str(w) for w in self.matryoshka_widths)
             if name not in seen:
                 seen.add(name)
                 out.append({"name": name, "layer": layer, "expansion": exp, "k": k, "arch": arch})
@@ -152,6 +155,7 @@ def _run_cell(
             total_tokens=spec.tokens,
             batch_size=spec.batch_size,
             seed=spec.seed,
+            matryoshka_widths=tuple(spec.matryoshka_widths or ()) or None,
         )
         train_sae(
             rows.train_factory(spec.batch_size, spec.seed),

@@ -21,6 +21,7 @@ def _ints(text: str) -> list[int]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from musae_core.features.sweep import SweepSpec, run_sweep, table_markdown
+    from musae_core.sae.cli import parse_widths
 
     spec = SweepSpec(
         layers=_ints(args.layers),
@@ -34,6 +35,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         eval_rows=args.eval_rows,
         fvu_bound=args.fvu_bound,
         delta_clips=args.delta_clips,
+        matryoshka_widths=list(parse_widths(args.matryoshka_widths) or []) or None,
     )
     spec.cells()  # refuse a bad grid before any data is read
     progress, close = stage_bars()
@@ -96,6 +98,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--eval-rows", type=int, default=50_000, help="held-out rows for FVU/L0/dead")
     s.add_argument("--fvu-bound", type=float, default=0.25, help="best cell: FVU at most this")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--matryoshka-widths",
+        default=None,
+        help="nested prefix sizes of matryoshka_batchtopk cells, e.g. 16,64,256,1024 (the "
+        "cells' names end in -w16.64.256.1024)",
+    )
     s.set_defaults(func=cmd_sweep, kept=kept_cells)
     t = sub.add_parser(
         "truth",

@@ -69,6 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             l1_coefficient=args.l1_coefficient,
             l0_coefficient=args.l0_coefficient,
             aux_coefficient=args.aux_coefficient,
+            matryoshka_widths=parse_widths(args.matryoshka_widths),
         )
         update, bar = progress_bar("training") if ctx.is_main else (None, None)
         try:
@@ -198,6 +199,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="passes over the store when --tokens is not given",
     )
     t.add_argument("--batch-size", type=int, default=4096)
+    t.add_argument(
+        "--matryoshka-widths",
+        default=None,
+        help="matryoshka_batchtopk: nested prefix sizes, e.g. 16,64,256,1024 (d_sae is added; "
+        "default d_sae/16, /8, /4, /2)",
+    )
     t.add_argument("--lr", type=float, default=None, help="default 2e-4/sqrt(d_sae/16384)")
     t.add_argument("--l1-coefficient", type=float, default=2.0, help="relu L1 weight")
     t.add_argument("--l0-coefficient", type=float, default=1e-3, help="jumprelu")
@@ -225,3 +232,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--device", default="auto")
     e.add_argument("--out", help="JSON report (default SAE_DIR/eval.json)")
     e.set_defaults(func=cmd_eval)
+
+
+def parse_widths(text: str | None) -> tuple[int, ...] | None:
+    """``--matryoshka-widths`` as sizes (None when not given); refuses what is not a size."""
+    if not text:
+        return None
+    try:
+        widths = tuple(int(w) for w in text.split(",") if w.strip())
+    except ValueError as exc:
+        raise MusaeError(
+            f"--matryoshka-widths {text!r} is not a list of sizes.", "pass e.g. 16,64,256,1024."
+        ) from exc
+    if not widths or min(widths) < 1:
+        raise MusaeError(f"--matryoshka-widths {text!r} has no positive size.", "pass e.g. 16,64.")
+    return widths

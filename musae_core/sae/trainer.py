@@ -61,6 +61,8 @@ class TrainSettings:
     dead_after_tokens: int | None = None
     l1_coefficient: float = 2.0  # relu; inputs are scaled to E||x||^2 = d_in
     l0_coefficient: float = 1e-3
+    # matryoshka_batchtopk: nested prefix sizes, smallest first (None: d_sae / 16 ... / 1)
+    matryoshka_widths: tuple[int, ...] | None = None
     seed: int = 0
     checkpoint_every: int = 200
     log_every: int = 20
@@ -240,7 +242,8 @@ def _train(
     k = settings.k if settings.architecture in K_SPARSE else None
     extra = {"l1_coefficient": settings.l1_coefficient, "l0_coefficient": settings.l0_coefficient}
     if settings.architecture == "matryoshka_batchtopk":
-        extra["matryoshka_widths"] = matryoshka_widths(SAEConfig("relu", d_in, d_sae))
+        wanted = {"matryoshka_widths": list(settings.matryoshka_widths or [])}
+        extra["matryoshka_widths"] = matryoshka_widths(SAEConfig("relu", d_in, d_sae, extra=wanted))
     cfg = SAEConfig(
         settings.architecture,
         d_in,

@@ -96,6 +96,18 @@ class _ClipCache:
 CLIP_CACHE = _ClipCache(CLIP_CACHE_SIZE)
 
 
+def shown_first(labels: list[Label], record: FeatureRecord) -> list[Label]:
+    """The shown (best) label first, from the labeller that wrote it, then the rest by score:
+    the inspector and the exported pages list a feature's labels in this order."""
+
+    def shown(lab: Label) -> bool:
+        return lab.text == record.best_label and lab.source == record.label_source
+
+    return sorted(
+        labels, key=lambda lab: (not shown(lab), lab.text != record.best_label, -lab.score)
+    )
+
+
 def feature_details(
     db: FeatureDB,
     feature: int,
@@ -107,8 +119,9 @@ def feature_details(
     spectrograms unless ``with_audio`` is False: then call ``load_clip_audio``)."""
     meta = db.meta() or {}
     rate = int(sample_rate or meta.get("sample_rate") or 32000)
-    labels = list(db.labels(feature))
-    details = FeatureDetails(record=db.feature(feature), labels=labels)
+    record = db.feature(feature)
+    labels = shown_first(list(db.labels(feature)), record)
+    details = FeatureDetails(record=record, labels=labels)
     details.sentences = [evidence_sentence(lab.source, lab.text, lab.evidence) for lab in labels]
     clips = list(db.top_clips(feature))[:max_clips]
     details.clips = [

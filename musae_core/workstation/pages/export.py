@@ -21,7 +21,7 @@ from musae_core.workstation.pages import pictures, templates, words
 
 if TYPE_CHECKING:
     from musae_core.features.db import FeatureDB
-    from musae_core.features.records import FeatureRecord, Label
+    from musae_core.features.records import FeatureRecord
     from musae_core.workstation.details import ClipView
 
 PLAYS_IN_BROWSERS = {".opus", ".ogg", ".flac", ".wav", ".mp3"}
@@ -127,7 +127,7 @@ def _feature_page(
         "frequency": _fraction(record.frequency),
         "clip_rate": _fraction(record.clip_rate),
         "max": f"{record.max_activation:.3g}",
-        "labels": [words.label_sentence(label) for label in _best_first(details.labels, record)],
+        "labels": [words.label_sentence(label) for label in details.labels],  # shown first
         "histogram": pictures.histogram_svg(edges, hist_counts),
         "clips": [_clip_view(view, folder, feature, counts) for view in details.clips],
         "neighbours": [
@@ -141,17 +141,6 @@ def _feature_page(
         ],
         "steering": words.steering_sentence(db.steering(feature)),
     }
-
-
-def _best_first(labels: list[Label], record: FeatureRecord) -> list[Label]:
-    """The shown (best) label first (its text from its source), then the others by score."""
-
-    def shown(lab: Label) -> bool:
-        return lab.text == record.best_label and lab.source == record.label_source
-
-    return sorted(
-        labels, key=lambda lab: (not shown(lab), lab.text != record.best_label, -lab.score)
-    )
 
 
 def _index_row(page: dict[str, Any], record: FeatureRecord) -> dict[str, Any]:
