@@ -50,7 +50,7 @@ def _spec(codec_steps: int, lm_steps: int) -> DemoTrainSpec:
         codec=SemitoneCodecConfig(**TINY_CODEC),
         codec_train=CodecTrainSpec(iterations=codec_steps),
         shape=TINY_SHAPE,
-        lm_train=LMTrainSpec(batch=4, crop_frames=40, warmup=2, max_steps=lm_steps, minutes=5),
+        lm_train=LMTrainSpec(batch=4, crop_frames=40, warmup=2, max_steps=lm_steps, minutes=600),
     )
 
 
@@ -319,7 +319,7 @@ def test_mode_contrast_makes_the_lm_read_the_mode_word(tmp_path):
             crop_frames=40,
             warmup=2,
             max_steps=25,
-            minutes=5,
+            minutes=600,  # the 25 steps bound it, not the clock (a busy CPU once cut it short)
             lr=3e-3,
             start_at_zero=1.0,
             mode_contrast=weight,
