@@ -87,7 +87,9 @@ def test_each_feature_is_named_by_the_tag_its_clip_activation_predicts(world):
     assert len(codes) == N_CLIPS
     # feature 0 fires on 2 frames of 10 in loud clips: its clip mean is 0.4, its max 2.0
     loud = np.arange(N_CLIPS) % 2 == 0
-    assert np.allclose(codes.mean[loud, 0], 0.4) and np.allclose(codes.max[loud, 0], 2.0)
+    mean, peak = codes.mean.toarray(), codes.max.toarray()
+    assert np.allclose(mean[loud, 0], 0.4) and np.allclose(peak[loud, 0], 2.0)
+    assert codes.mean.nnz == (mean > 0).sum()  # kept sparse
     tags = np.stack([loud, ~loud, np.arange(N_CLIPS) < 20, np.arange(N_CLIPS) >= 20], axis=1)
     found = {a.feature_id: a for a in associate(codes, tags, ["loud", "soft", "tone", "noise"])}
     assert found[0].tag == "loud" and found[0].auroc == pytest.approx(1.0)
