@@ -109,8 +109,9 @@ def test_association_labels_become_the_shown_label_and_resume(world):
     (label,) = [x for x in db.labels(0) if x.source == "association"]
     assert label.auroc == pytest.approx(1.0) and label.evidence["clips"] == N_CLIPS
     assert label.evidence["positives"] == N_CLIPS // 2
+    assert first.silent == 1  # feature 3 never fired
     again = label_by_association(db, sae, store, tagger)
-    assert (again.labelled, again.skipped) == (0, 3)
+    assert (again.clips, again.labelled, again.skipped) == (0, 0, D)  # nothing re-read
     assert len([x for x in db.labels(0) if x.source == "association"]) == 1
 
 

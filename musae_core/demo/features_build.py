@@ -261,5 +261,6 @@ def associate_features(
         db.close()
     log(
         f"association: {summary.clips} clips; {summary.labelled} labelled, "
-        f"{summary.skipped} already done, {summary.weak} below the AUROC bar"
+        f"{summary.skipped} already done, {summary.weak} below the AUROC bar, "
+        f"{summary.silent} silent"
     )

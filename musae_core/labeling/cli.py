@@ -152,7 +152,8 @@ def cmd_associate(args: argparse.Namespace, db: FeatureDB) -> int:
         close()
     print(
         f"{summary.job}: {summary.clips} clips tagged; {summary.labelled} features labelled, "
-        f"{summary.skipped} already done, {summary.weak} below AUROC {args.min_auroc}."
+        f"{summary.skipped} already done, {summary.weak} below AUROC {args.min_auroc}, "
+        f"{summary.silent} silent on these clips."
     )
     return 0
 

@@ -189,6 +189,7 @@ class AssociationSummary:
     labelled: int = 0
     skipped: int = 0  # already labelled by this job
     weak: int = 0  # best tag below the AUROC bar: no label
+    silent: int = 0  # never fired on these clips: nothing to name
 
 
 def label_by_association(
@@ -207,6 +208,8 @@ def label_by_association(
     (label and validation in one row) or not at all."""
     stage = progress or (lambda name: None)
     job = f"label:{SOURCE}:{tagger.model_name}"
+    if all(db.done(j, job) for j in range(sae.cfg.d_sae)):  # a rerun after a finished job
+        return AssociationSummary(job, 0, skipped=sae.cfg.d_sae)
     codes = clip_codes(store, sae, sources, stage("association: clip codes"), cancel)
     tags, names = clip_tags(tagger, codes, stage("association: tagging clips"), cancel)
     summary = AssociationSummary(job, len(codes))
@@ -230,4 +233,9 @@ def label_by_association(
             summary.labelled += 1
         if write:
             write(i + 1, len(found))
+    named = {a.feature_id for a in found}
+    for j in range(sae.cfg.d_sae):
+        if j not in named and not db.done(j, job):
+            db.mark_done(j, job)
+            summary.silent += 1
     return summary
