@@ -89,6 +89,10 @@ def distributed(device: str = "auto") -> Iterator[DistContext]:
     dist.init_process_group(backend="nccl" if use_nccl else "gloo")
     try:
         yield DistContext(dist.get_rank(), dist.get_world_size(), _local_rank())
+        # leave together: a rank that tears gloo down while another still has a message in
+        # flight makes that rank's gloo thread abort the process (seen once under load: rank 1
+        # "terminate called without an active exception" after a finished harvest)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
