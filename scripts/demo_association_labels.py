@@ -21,8 +21,8 @@ import torch
 def main() -> int:
     from musae_core.cli_support import stage_bars
     from musae_core.demo.corpus import load_factors
-    from musae_core.demo.data import is_heldout
-    from musae_core.demo.features_build import associate_features
+    from musae_core.demo.data import split_records
+    from musae_core.demo.features_build import associate_features, training_sources
     from musae_core.harvest.store import ActivationStore
     from musae_core.sae import load_sae
 
@@ -33,12 +33,8 @@ def main() -> int:
     torch.set_num_threads(1)
     folder = Path(args.features)
     store = ActivationStore.open(folder / "store_analysis")
-    clip_of = {r["file"]: int(r["clip"]) for r in load_factors(args.corpus)}
-    train = {
-        int(s["source_id"])
-        for s in store.sources()
-        if not is_heldout(clip_of[Path(s["path"]).name])
-    }
+    train, _ = split_records(load_factors(args.corpus))
+    train_sources = training_sources(store, train)
     progress, close = stage_bars()
     try:
         associate_features(
@@ -46,7 +42,7 @@ def main() -> int:
             load_sae(folder / "sae"),
             store,
             folder / "factor_classifier.npz",
-            train,
+            train_sources,
             progress=progress,
             cancel=None,
         )

@@ -160,15 +160,18 @@ def build_demo_features(
         )
         log(f"factor classifier: {accuracy}")
     label_features(db_path, classifier_path, spec, progress, cancel, log)
-    train_files = {r["file"] for r in train}
-    train_sources = {
-        int(src["source_id"]) for src in analysis.sources() if Path(src["path"]).name in train_files
-    }
+    train_sources = training_sources(analysis, train)
     associate_features(
         db_path, sae, analysis, classifier_path, train_sources, progress, cancel, log
     )
     write_json_atomic(out / DONE, {"spec": asdict(spec), "layer": layer, "model": str(model_dir)})
     return out
+
+
+def training_sources(store, train: list[dict]) -> set[int]:
+    """The source ids of ``store`` whose audio is one of the ``train`` records' clips."""
+    files = {r["file"] for r in train}
+    return {int(src["source_id"]) for src in store.sources() if Path(src["path"]).name in files}
 
 
 def adopt_sae(source: Path, sae_dir: Path, layer: int, model_id: str) -> None:
