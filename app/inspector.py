@@ -268,11 +268,10 @@ class InspectorPanel(QWidget):
         has = self.details is not None and bool(self.details.labels)
         self.evidence.setVisible(has)
         if has:
-            row = min(max(self.labels.currentRow(), 0), self.labels.rowCount() - 1)
-            source, text = self.labels.item(row, 0), self.labels.item(row, 1)
-            sentence = self.labels.item(row, len(LABEL_COLUMNS) - 1)
-            if source is not None and text is not None and sentence is not None:
-                self.evidence.setText(f"“{text.text()}” ({source.text()}): {sentence.text()}")
+            row = min(max(self.labels.currentRow(), 0), len(self.details.labels) - 1)
+            lab = self.details.labels[row]
+            sentence = (self.details.sentences or [""] * (row + 1))[row] or "—"
+            self.evidence.setText(f"“{lab.text}” ({lab.source}): {sentence}")
         self._show_raw(self.raw_toggle.isChecked())
 
     def _show_raw(self, on: bool) -> None:
