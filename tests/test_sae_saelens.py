@@ -225,3 +225,37 @@ def test_folders_written_by_the_real_sae_lens_package(tmp_path):
     assert loaded.cfg.metadata.hook_name == "blocks.3.hook_resid_post"
     with torch.no_grad():
         assert rel_error(loaded(x), ours(x)) < 1e-5
+
+
+@pytest.mark.parametrize("architecture", ["batchtopk", "matryoshka_batchtopk"])
+def test_calibrated_batchtopk_is_written_as_the_jumprelu_it_runs_as(tmp_path, architecture):
+    """SAELens exports a trained BatchTopK as a JumpReLU (one threshold per latent); read as
+    "topk" it would keep k latents per frame and ignore the threshold."""
+    from musae_core.sae import SAEConfig, build_sae
+
+    ours = build_sae(SAEConfig(architecture, D_IN, D_SAE, k=4, model_id="tiny", layer=3))
+    with torch.no_grad():
+        for name, tensor in weights(seed=5).items():
+            getattr(ours, name).copy_(tensor)
+        ours.threshold.fill_(0.7)
+    x = 2 * torch.randn(64, D_IN, generator=torch.Generator().manual_seed(6))
+    save_sae(ours, tmp_path / "ours")
+    cfg = json.loads((tmp_path / "ours" / "cfg.json").read_text())
+    assert cfg["architecture"] == "jumprelu" and "k" not in cfg
+    back = load_sae(tmp_path / "ours")  # musae reads its own block: same SAE
+    assert (back.cfg.architecture, back.cfg.k) == (architecture, 4)
+    assert float(back.threshold) == pytest.approx(0.7)
+    assert rel_error(back(x).detach(), ours(x).detach()) < 1e-6
+    del cfg["musae"]  # what any SAELens reader sees
+    (tmp_path / "ours" / "cfg.json").write_text(json.dumps(cfg))
+    (tmp_path / "ours" / "feature_stats.safetensors").unlink()
+    plain = load_sae(tmp_path / "ours")
+    assert plain.cfg.architecture == "jumprelu"
+    expected = ours(x).detach()
+    assert rel_error(plain(x).detach(), expected) < 1e-6
+    # before: "topk" with k 4, which fires 4 latents per frame whatever the threshold says
+    fired = (ours.encode(x) > 0).sum(-1).float().mean()
+    assert abs(float(fired) - 4) > 0.5
+    uncalibrated = build_sae(SAEConfig(architecture, D_IN, D_SAE, k=4, layer=3))
+    save_sae(uncalibrated, tmp_path / "raw")  # no threshold yet: per-frame TopK, written so
+    assert json.loads((tmp_path / "raw" / "cfg.json").read_text())["architecture"] == "topk"

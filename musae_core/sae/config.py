@@ -18,8 +18,9 @@ from musae_core.models.base import hook_name
 
 ARCHITECTURES = ("topk", "batchtopk", "matryoshka_batchtopk", "jumprelu", "relu")
 K_SPARSE = ("topk", "batchtopk", "matryoshka_batchtopk")  # architectures that need k
-# SAELens architecture name -> musae's; anything else (gated, ...) is refused. musae writes its
-# Matryoshka SAEs under their own name (they run as BatchTopK at inference).
+# SAELens architecture name -> musae's; anything else (gated, ...) is refused. musae writes a
+# calibrated BatchTopK / Matryoshka SAE as the JumpReLU it runs as (``as_saelens_jumprelu``),
+# its real name in the ``musae`` block.
 SAELENS_ARCHITECTURES = {
     "standard": "relu",
     "topk": "topk",
@@ -114,11 +115,11 @@ class SAEConfig:
         try:
             architecture = musae.get("architecture") or _saelens_architecture(cfg, source)
             _refuse_unsupported_inputs(cfg, source)
-            k = cfg.get("k") or (cfg.get("activation_fn_kwargs") or {}).get("k")
+            k = cfg.get("k") or (cfg.get("activation_fn_kwargs") or {}).get("k") or musae.get("k")
             extra = {
                 key: value
                 for key, value in musae.items()
-                if key not in ("architecture", "training_tokens", "normalization_folded")
+                if key not in ("architecture", "training_tokens", "normalization_folded", "k")
             }
             return cls(
                 architecture=architecture,
@@ -140,6 +141,18 @@ class SAEConfig:
 
     def replace(self, **changes) -> SAEConfig:
         return dataclasses.replace(self, **changes)
+
+
+def as_saelens_jumprelu(cfg: dict) -> dict:
+    """A k-sparse SAE's cfg.json rewritten as the JumpReLU it runs as once a global threshold
+    is calibrated (BatchTopK, Matryoshka): SAELens exports trained BatchTopK SAEs this way, and
+    read as "topk" it would keep k per frame and ignore the threshold. musae's own block keeps
+    the real architecture and k."""
+    out = {**cfg, "architecture": "jumprelu", "activation_fn_str": "relu"}
+    out["activation_fn_kwargs"] = {}
+    k = out.pop("k", None)
+    out["musae"] = {**cfg.get("musae", {}), "k": k}
+    return out
 
 
 def _saelens_field(cfg: dict, name: str):

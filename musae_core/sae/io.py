@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from musae_core.errors import MusaeError
 from musae_core.fileio import atomic_path, write_json_atomic
 from musae_core.sae.architectures import BatchTopKSAE, JumpReLUSAE, SparseAutoencoder, build_sae
-from musae_core.sae.config import SAEConfig
+from musae_core.sae.config import SAEConfig, as_saelens_jumprelu
 
 CFG = "cfg.json"
 WEIGHTS = "sae_weights.safetensors"
@@ -37,9 +37,14 @@ def save_sae(
         "W_dec": sae.W_dec.detach().float().cpu().contiguous(),
         "b_dec": sae.b_dec.detach().float().cpu().contiguous(),
     }
+    cfg = sae.cfg.to_saelens()
     threshold = getattr(sae, "threshold", None)
     if isinstance(threshold, torch.Tensor) and sae.cfg.architecture == "jumprelu":
         weights["threshold"] = threshold.detach().float().cpu().contiguous()
+    elif isinstance(sae, BatchTopKSAE) and float(sae.threshold) > 0:
+        # as SAELens exports a trained BatchTopK: a JumpReLU, its one threshold per latent
+        weights["threshold"] = torch.full((sae.cfg.d_sae,), float(sae.threshold))
+        cfg = as_saelens_jumprelu(cfg)
     with atomic_path(folder / WEIGHTS) as tmp:
         save_file(weights, str(tmp))
     stats = {"max_activation": sae.max_activation.detach().float().cpu().contiguous()}
@@ -51,7 +56,7 @@ def save_sae(
         log_freq = torch.log10(frequency.float().cpu().clamp_min(1e-10)).contiguous()
         with atomic_path(folder / SPARSITY) as tmp:
             save_file({"sparsity": log_freq}, str(tmp))
-    write_json_atomic(folder / CFG, sae.cfg.to_saelens())
+    write_json_atomic(folder / CFG, cfg)
     return folder
 
 
@@ -105,6 +110,8 @@ def load_sae(
         sae.log_threshold.data.copy_(weights["threshold"].float().clamp_min(1e-12).log())
     if type(sae) is BatchTopKSAE and "topk_threshold" in weights:  # a SAELens BatchTopK
         sae.threshold.copy_(weights["topk_threshold"].float().reshape(()))
+    elif isinstance(sae, BatchTopKSAE) and "threshold" in weights:  # musae's, as a JumpReLU
+        sae.threshold.copy_(weights["threshold"].float().max())
     if isinstance(raw_cfg, dict) and raw_cfg.get("rescale_acts_by_decoder_norm"):
         _fold_decoder_norms(sae, cfg_path)
     _load_stats(sae, folder)
