@@ -39,11 +39,20 @@ class Driver:
     def __init__(self, app, window) -> None:
         self.app, self.win = app, window
 
+    def pump(self) -> None:
+        """One pass of the event loop as ``exec`` runs it, deferred deletes included:
+        ``processEvents`` alone never deletes, and Qt retires a dock group's old tab bar with
+        ``deleteLater`` (without this a ghost "Master | Jobs" bar showed in the shots)."""
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        self.app.processEvents()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
     def settle(self, predicate=lambda: True, timeout: float = TIMEOUT) -> None:
         end = time.monotonic() + timeout
         jobs = self.win.bench.jobs
         while time.monotonic() < end:
-            self.app.processEvents()
+            self.pump()
             busy = any(j.state in ("queued", "running") for j in jobs.jobs)
             if predicate() and not busy:
                 break
@@ -51,7 +60,7 @@ class Driver:
         else:
             print("warning: timed out waiting", file=sys.stderr)
         for _ in range(20):
-            self.app.processEvents()
+            self.pump()
             time.sleep(0.01)
 
     def shot(self, name: str) -> Path:
