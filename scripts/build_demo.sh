@@ -20,8 +20,11 @@ $musae sweep --store "$work/store" --out "$work/sweep_full" --layers 2 --expansi
 $musae demo features --model "$work/train/model" --corpus "$work/corpus" --out "$work/features" \
   --classifier-corpus "$work/classifier_corpus" --layer 2 \
   --sae-from "$work/sweep_full/cells/L2-x16-matryoshka_batchtopk-k32/sae"
+# the scorecard as docs/demo_scorecard.md reports it: every 2nd frame, every tracking feature
+# steered at alpha 4 and 8 on 2-s takes (about 20 CPU minutes; the v1 sections are skipped)
 $musae demo score --model "$work/train/model" --features "$work/features" --corpus "$work/corpus" \
-  --out docs/demo_scorecard --label-fine --write-db
+  --out docs/demo_scorecard_levels --label-fine --write-db --skip-window-probes --frame-stride 2 \
+  --concept-features 400 --alphas 4 8 --take-seconds 2 --max-features 0 --skip-prompt-following
 $musae map --db "$work/features/features.db" --sae "$work/features/sae"   # the app's feature map
 $musae demo ship --model "$work/train/model" --features "$work/features" --to resources/demo
 .venv/bin/python bench/demo_quality.py --model resources/demo/model --corpus "$work/corpus" \

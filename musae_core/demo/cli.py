@@ -304,7 +304,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--model", required=True, help="demo model folder")
     score.add_argument("--features", required=True, help="folder from `musae demo features`")
     score.add_argument("--corpus", required=True, help="the corpus the features were built on")
-    score.add_argument("--out", default="docs/demo_scorecard", help="writes OUT.json and OUT.md")
+    score.add_argument(
+        "--out",
+        default="docs/demo_scorecard_levels",
+        help="writes OUT.json and OUT.md (docs/demo_scorecard.md is the hand-written report)",
+    )
     score.add_argument("--alpha", type=float, default=4.0, help="steering strength (x beta)")
     score.add_argument("--max-features", type=int, default=48, help="features steered")
     score.add_argument("--take-seconds", type=float, default=4.0, help="steered take length")
