@@ -14,6 +14,10 @@ from musae_core.errors import Cancelled
 ProgressFn = Callable[[int, int], None]
 """Called with (steps done, steps total)."""
 
+ProgressFactory = Callable[[str], ProgressFn | None]
+"""A multi-stage job's progress: a stage's (or sweep cell's) name -> that stage's ``ProgressFn``
+(None: the stage reports nothing)."""
+
 
 class CancelToken:
     """A thread-safe flag a job polls between steps; ``cancel()`` may come from any thread."""

@@ -25,7 +25,6 @@ Stages (state lives in ``out``):
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,9 +33,8 @@ from musae_core.demo.data import split_records
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
 from musae_core.harvest.collection import SourceFile
-from musae_core.jobs import CancelToken, ProgressFn, check
+from musae_core.jobs import CancelToken, ProgressFactory, check
 
-ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 DONE = "features_build.json"
 
 

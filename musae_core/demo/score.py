@@ -17,7 +17,6 @@ The report is written as JSON and as a Markdown table.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -42,11 +41,9 @@ from musae_core.demo.steering_score import (
     score_concept_steering,
     score_steering,
 )
-from musae_core.jobs import CancelToken, ProgressFn
+from musae_core.jobs import CancelToken, ProgressFactory
 from musae_core.labeling.steering_eval import mono_takes
 from musae_core.models.sampling import SamplingSettings
-
-ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 
 
 @dataclass

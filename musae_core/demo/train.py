@@ -11,7 +11,6 @@ Rerunning the same command resumes at the first unfinished stage.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,10 +41,8 @@ from musae_core.demo.lm_train import (
 from musae_core.demo.model_build import LMShape, build_demo_musicgen, save_demo_model
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
-from musae_core.jobs import CancelToken, ProgressFn, check
+from musae_core.jobs import CancelToken, ProgressFactory, check
 from musae_core.models.semitone_codec import SemitoneCodecConfig
-
-ProgressFactory = Callable[[str], ProgressFn | None]  # a stage name -> its progress
 
 
 @dataclass

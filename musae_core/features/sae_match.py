@@ -11,13 +11,17 @@ cosines against the SAE's directions.
 from __future__ import annotations
 
 import math
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from musae_core.errors import MusaeError
 from musae_core.sae.architectures import SparseAutoencoder
 from musae_core.sae.identity import sae_identity
+
+if TYPE_CHECKING:
+    from musae_core.features.db import FeatureDB
 
 STRUCTURAL_KEYS = ("d_sae", "layer", "model_id")
 COSINE_TOLERANCE = 1e-3
@@ -28,7 +32,7 @@ class SaeMismatch(MusaeError):
     """A feature database that was analysed from another SAE than the one in use."""
 
 
-def _fix(db_path: Any) -> str:
+def _fix(db_path: Path | str) -> str:
     return (
         "pass the feature database analysed from this SAE, or analyse it: `musae analyze "
         f"--sae SAE --store STORE --out NEW.db` (instead of {db_path})."
@@ -48,7 +52,9 @@ def _structural_differences(recorded: dict, sae: SparseAutoencoder) -> list[str]
     return notes
 
 
-def check_db_matches_sae(db: Any, sae: SparseAutoencoder, sae_label: str = "the SAE") -> str | None:
+def check_db_matches_sae(
+    db: FeatureDB, sae: SparseAutoencoder, sae_label: str = "the SAE"
+) -> str | None:
     """Raise ``SaeMismatch`` when ``db`` describes another SAE; a warning text for a legacy
     database that records no identity but matches in d_sae, layer and model; else None."""
     meta = db.meta()
@@ -75,7 +81,7 @@ def check_db_matches_sae(db: Any, sae: SparseAutoencoder, sae_label: str = "the 
     )
 
 
-def _stored_cosines_agree(db: Any, sae: SparseAutoencoder) -> int:
+def _stored_cosines_agree(db: FeatureDB, sae: SparseAutoencoder) -> int:
     """Compare stored neighbour cosines of up to COSINE_SAMPLE features with the SAE's decoder;
     returns how many pairs were compared, raises ``SaeMismatch`` on the first disagreement."""
     d_sae = sae.cfg.d_sae
@@ -96,7 +102,7 @@ def _stored_cosines_agree(db: Any, sae: SparseAutoencoder) -> int:
     return compared
 
 
-def stamp_db(db: Any, sae: SparseAutoencoder, sae_label: str = "the SAE") -> tuple[dict, int]:
+def stamp_db(db: FeatureDB, sae: SparseAutoencoder, sae_label: str = "the SAE") -> tuple[dict, int]:
     """Record ``sae``'s identity in a legacy ``db`` (opened read-write) after checking that it
     describes this SAE; returns the identity and how many stored cosines were checked."""
     identity = sae_identity(sae)

@@ -26,7 +26,7 @@ import torch
 
 from musae_core.errors import MusaeError
 from musae_core.fileio import write_json_atomic
-from musae_core.jobs import CancelToken, ProgressFn, check
+from musae_core.jobs import CancelToken, ProgressFactory, check
 from musae_core.sae.config import ARCHITECTURES, K_SPARSE
 from musae_core.sae.sweep_data import LayerRows, encode_rows, is_heldout_source
 
@@ -68,9 +68,6 @@ class SweepSpec:
                 seen.add(name)
                 out.append({"name": name, "layer": layer, "expansion": exp, "k": k, "arch": arch})
         return out
-
-
-ProgressFactory = Callable[[str], ProgressFn | None]  # a cell's name -> its progress
 
 
 def run_sweep(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ from musae_core.errors import MusaeError
 from musae_core.models.base import CfgBranch
 from musae_core.sae.architectures import SparseAutoencoder
 from musae_core.steering import AddDirection, Envelope, Intervention
+
+if TYPE_CHECKING:  # the database sits above the SAE layer; only its type is named here
+    from musae_core.features.db import FeatureDB
 
 
 def check_feature(sae: SparseAutoencoder, feature: int) -> int:
@@ -41,7 +44,7 @@ class Beta:
     source: str
 
 
-def feature_beta(sae: SparseAutoencoder, feature: int, db: Any | None = None) -> Beta:
+def feature_beta(sae: SparseAutoencoder, feature: int, db: FeatureDB | None = None) -> Beta:
     """The one beta every steering path uses (the paper's: the feature's max activation).
 
     The SAE's own record (``feature_stats.safetensors``) comes first: it exists wherever
@@ -116,7 +119,7 @@ def feature_intervention(
     branch: CfgBranch | str = CfgBranch.BOTH,
     envelope: Envelope | None = None,
     sae_path: str = "",
-    db: Any | None = None,
+    db: FeatureDB | None = None,
 ) -> Intervention:
     """``add``: x + alpha * beta * d_j (beta from ``feature_beta``); ``clamp``: f_j = alpha.
 
@@ -159,7 +162,7 @@ def parse_feature_steer(
     mode: str = "add",
     branch: str = "both",
     sae_path: str = "",
-    db: Any | None = None,
+    db: FeatureDB | None = None,
 ) -> Intervention:
     """'FEATURE_ID=ALPHA' -> an intervention on that SAE feature."""
     name, _, value = spec.partition("=")
