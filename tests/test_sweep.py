@@ -116,7 +116,7 @@ def test_a_bad_grid_names_the_flag(store, tmp_path):
 
 
 def test_best_cell_says_when_no_cell_met_the_fvu_bound():
-    from musae_core.features.sweep import best_cell
+    from musae_core.features.sweep_table import best_cell
 
     def cell(name, fvu, split, tracking):
         return {
@@ -129,3 +129,53 @@ def test_best_cell_says_when_no_cell_met_the_fvu_bound():
     assert best_cell(cells, 0.25)[0] == "c"  # b has more concepts but misses the bound
     name, rule = best_cell([cell("a", 0.4, 1, 0), cell("b", 0.5, 2, 0)], 0.25)
     assert name == "b" and "no cell met the FVU bound" in rule
+
+
+def test_seeds_judge_a_setup_by_its_mean_not_its_luckiest_seed():
+    """On the demo one set-up's seeds gave 5-8 of 9 concepts at k <= 5: a single lucky seed
+    must not win over a set-up that is better on average."""
+    from musae_core.features.sweep_table import best_cell, table_markdown
+
+    def cell(setup, seed, fvu, split, tracking=10, single=0.2):
+        return {
+            "name": setup + (f"-s{seed}" if seed else ""), "setup": setup, "seed": seed,
+            "layer": 2, "arch": "topk", "expansion": 16, "k": 32, "fvu": fvu, "l0": 32.0,
+            "dead_fraction": 0.0, "train_seconds": 1.0,
+            "concepts": {"n_split_k_le_5": split, "tracking_features": tracking,
+                         "single_auroc_0.95": single, "carried": 9},
+        }  # fmt: skip
+
+    lucky = [cell("A", 0, 0.12, 8), cell("A", 1, 0.13, 2), cell("A", 2, 0.11, 2)]  # mean 4
+    steady = [cell("B", 0, 0.15, 5, single=0.1), cell("B", 1, 0.14, 5, single=0.3)]  # mean 5
+    name, rule = best_cell(lucky + steady, 0.25)
+    assert name == "B-s1"  # set-up B by its mean; of its seeds the lowest FVU
+    assert "mean over its seeds" in rule
+    assert best_cell(lucky, 0.25)[0] == "A-s2"  # not A (8 concepts): the lowest FVU of A
+    table = {"cells": lucky + steady, "best": name, "rule": rule, "unfinished": []}
+    spread = table_markdown(table).split("Seed spread")[1]
+    assert "| A | 0, 1, 2 | 0.110-0.130 | - | 0.20 | 2-8 | 10 |" in spread
+    assert "| B | 0, 1 | 0.140-0.150 | - | 0.10-0.30 | 5 | 10 |" in spread
+    spec = SweepSpec(layers=[2], ks=[32], seeds=[0, 1])
+    assert [(c["name"], c["setup"], c["seed"]) for c in spec.cells()] == [
+        ("L2-x16-topk-k32", "L2-x16-topk-k32", 0),
+        ("L2-x16-topk-k32-s1", "L2-x16-topk-k32", 1),
+    ]
+
+
+@pytest.mark.slow
+def test_each_seed_trains_its_own_sae(store, tmp_path):
+    from musae_core.sae import load_sae
+
+    spec = SweepSpec(
+        layers=[1], expansions=[2], ks=[4], tokens=20 * 128, batch_size=128, seeds=[0, 3],
+        eval_rows=2000, delta_clips=0,
+    )  # fmt: skip
+    table = run_sweep(store, tmp_path / "sweep", spec, log=lambda s: None)
+    assert [c["name"] for c in table["cells"]] == ["L1-x2-topk-k4", "L1-x2-topk-k4-s3"]
+    a, b = (
+        load_sae(tmp_path / "sweep" / "cells" / n / "sae")
+        for n in ("L1-x2-topk-k4", "L1-x2-topk-k4-s3")
+    )
+    assert (a.W_enc - b.W_enc).abs().max() > 1e-3  # another seed, another dictionary
+    assert table["best"] == min(table["cells"], key=lambda c: c["fvu"])["name"]
+    assert "Seed spread" in (tmp_path / "sweep" / "sweep.md").read_text()

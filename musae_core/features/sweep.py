@@ -1,21 +1,22 @@
 """`musae sweep`: train a grid of SAEs on one store, score every cell, point at the best one.
 
-Grid: layers x expansions x ks x architectures (JumpReLU has no k: one cell per layer and
+Grid: layers x expansions x ks x architectures x seeds (JumpReLU has no k: one cell per layer and
 expansion). Each cell lives in ``OUT/cells/<name>/`` (``sae/`` a SAELens folder, ``metrics.json``
 written last), so a rerun skips finished cells and a half-trained one resumes from its
 checkpoint. Every cell is scored on held-out sources (never trained on): FVU, L0, dead share,
 the delta-loss when a model is given, and, when a truth table is given, the concept scores of
 ``musae_core.features.concepts.score_concepts`` (calibration: the table's training-source rows).
 
-Best cell (stated in the table): among cells with held-out FVU <= ``fvu_bound``, the most
-carried concepts that reach 90 % of the full probe with k <= 5 latents, then the most tracking
-features, then the lowest FVU. Without a truth table: the lowest delta-loss, else the lowest FVU.
+Best cell (stated in the table; ``sweep_table.best_cell``): among set-ups with held-out FVU <=
+``fvu_bound``, the most carried concepts that reach 90 % of the full probe with k <= 5 latents,
+then the most tracking features, then the lowest FVU. Without a truth table: the lowest
+delta-loss, else the lowest FVU. A set-up trained with several seeds (``seeds``) is judged by
+its mean over them, and its seed with the lowest held-out FVU is the one pointed at.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,12 +26,11 @@ import numpy as np
 import torch
 
 from musae_core.errors import MusaeError
+from musae_core.features.sweep_table import METRICS, write_table
 from musae_core.fileio import write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFactory, check
 from musae_core.sae.config import ARCHITECTURES, K_SPARSE
 from musae_core.sae.sweep_data import LayerRows, encode_rows, is_heldout_source
-
-METRICS = "metrics.json"
 
 
 @dataclass
@@ -43,7 +43,7 @@ class SweepSpec:
     architectures: list[str] = field(default_factory=lambda: ["topk"])
     tokens: int = 1_000_000
     batch_size: int = 4096
-    seed: int = 0
+    seeds: list[int] = field(default_factory=lambda: [0])  # each set-up trained once per seed
     holdout_every: int = 10
     eval_rows: int = 50_000
     fvu_bound: float = 0.25
@@ -57,16 +57,20 @@ class SweepSpec:
                 f"Unknown architecture {bad[0]!r}.", f"use {', '.join(ARCHITECTURES)}."
             )
         out, seen = [], set()
-        for layer, exp, spec_k, arch in itertools.product(
-            self.layers, self.expansions, self.ks, self.architectures
+        for layer, exp, spec_k, arch, seed in itertools.product(
+            self.layers, self.expansions, self.ks, self.architectures, self.seeds
         ):
             k = spec_k if arch in K_SPARSE else None
-            name = f"L{layer}-x{exp}-{arch}" + (f"-k{k}" if k else "")
+            setup = f"L{layer}-x{exp}-{arch}" + (f"-k{k}" if k else "")
             if arch == "matryoshka_batchtopk" and self.matryoshka_widths:
-                name += "-w" + ".".join(str(w) for w in self.matryoshka_widths)
+                setup += "-w" + ".".join(str(w) for w in self.matryoshka_widths)
+            name = setup + (f"-s{seed}" if seed else "")  # seed 0 keeps the older cells' names
             if name not in seen:
                 seen.add(name)
-                out.append({"name": name, "layer": layer, "expansion": exp, "k": k, "arch": arch})
+                out.append({
+                    "name": name, "setup": setup, "seed": seed, "layer": layer,
+                    "expansion": exp, "k": k, "arch": arch,
+                })  # fmt: skip
         return out
 
 
@@ -112,7 +116,7 @@ def run_sweep(
             metrics = _run_cell(store, rows, cell, spec, out, truth, model, progress, cancel)
             write_json_atomic(out / "cells" / cell["name"] / METRICS, metrics)
         del rows
-    return write_table(out, cells, spec)
+    return write_table(out, cells, asdict(spec), spec.fvu_bound)
 
 
 def _load_truth(path):
@@ -151,11 +155,11 @@ def _run_cell(
             k=cell["k"] or 32,
             total_tokens=spec.tokens,
             batch_size=spec.batch_size,
-            seed=spec.seed,
+            seed=cell["seed"],
             matryoshka_widths=tuple(spec.matryoshka_widths or ()) or None,
         )
         train_sae(
-            rows.train_factory(spec.batch_size, spec.seed),
+            rows.train_factory(spec.batch_size, cell["seed"]),
             store.d_model,
             settings,
             folder,
@@ -229,71 +233,3 @@ def concept_summary(codes, truth, calibration, resid, path: Path | None = None) 
         "concepts": summary["concepts"],
         "heldout_clips": report.settings.get("heldout_clips"),
     }
-
-
-def _concept_rank(r: dict) -> tuple:
-    return (r["concepts"]["n_split_k_le_5"], r["concepts"]["tracking_features"], -r["fvu"])
-
-
-def best_cell(results: list[dict], fvu_bound: float) -> tuple[str | None, str]:
-    """The best cell's name and the rule that chose it (see the module docstring)."""
-    if not results:
-        return None, "no finished cells"
-    if all("concepts" in r for r in results):
-        met = [r for r in results if r["fvu"] <= fvu_bound]
-        within = met or results
-        best = max(within, key=_concept_rank)
-        rule = (
-            f"held-out FVU <= {fvu_bound:g}, then most carried concepts reaching 90 % of the "
-            "full probe with k <= 5 latents, then most tracking features, then lowest FVU"
-        )
-        if not met:
-            rule += " (no cell met the FVU bound: all cells compared)"
-        return best["name"], rule
-    if all("delta_loss" in r for r in results):
-        return min(results, key=lambda r: r["delta_loss"])["name"], "lowest delta-loss"
-    return min(results, key=lambda r: r["fvu"])["name"], "lowest held-out FVU"
-
-
-def write_table(out: Path, cells: list[dict], spec: SweepSpec) -> dict:
-    """OUT/sweep.json and OUT/sweep.md from every finished cell in OUT (earlier grids run into
-    the same folder included, so a sweep can be refined in steps)."""
-    finished = sorted((out / "cells").glob(f"*/{METRICS}"), key=lambda p: p.stat().st_mtime)
-    results = [json.loads(path.read_text()) for path in finished]
-    best, rule = best_cell(results, spec.fvu_bound)
-    table = {
-        "spec": asdict(spec),
-        "best": best,
-        "rule": rule,
-        "cells": results,
-        "unfinished": [c["name"] for c in cells if not _done(out, c)],
-    }
-    write_json_atomic(out / "sweep.json", table)
-    (out / "sweep.md").write_text(table_markdown(table))
-    return table
-
-
-def _fmt(value, pattern: str = "{:.3f}") -> str:
-    return "-" if value is None else pattern.format(value)
-
-
-def table_markdown(table: dict) -> str:
-    head = (
-        "| cell | layer | arch | x | k | FVU | L0 | dead % | delta-loss | carried | "
-        "AUROC>=0.95 | 90 % with k<=5 | tracking | train s |"
-    )
-    lines = [head, "|" + "---|" * 14]
-    for r in table["cells"]:
-        c = r.get("concepts", {})
-        mark = " **(best)**" if r["name"] == table["best"] else ""
-        lines.append(
-            f"| {r['name']}{mark} | {r['layer']} | {r['arch']} | {r['expansion']} | "
-            f"{r['k'] or '-'} | {r['fvu']:.3f} | {r['l0']:.1f} | {100 * r['dead_fraction']:.1f} | "
-            f"{_fmt(r.get('delta_loss'))} | {c.get('carried', '-')} | "
-            f"{_fmt(c.get('single_auroc_0.95'), '{:.2f}')} | {c.get('n_split_k_le_5', '-')} | "
-            f"{c.get('tracking_features', '-')} | {r['train_seconds']:.0f} |"
-        )
-    lines += ["", f"Best cell: **{table['best']}** ({table['rule']})."]
-    if table["unfinished"]:
-        lines.append(f"Unfinished: {', '.join(table['unfinished'])} (rerun to resume).")
-    return "\n".join(lines) + "\n"

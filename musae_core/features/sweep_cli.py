@@ -20,7 +20,8 @@ def _ints(text: str) -> list[int]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from musae_core.features.sweep import SweepSpec, run_sweep, table_markdown
+    from musae_core.features.sweep import SweepSpec, run_sweep
+    from musae_core.features.sweep_table import table_markdown
     from musae_core.sae.cli import parse_widths
 
     spec = SweepSpec(
@@ -30,7 +31,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         architectures=[a.strip() for a in args.archs.split(",") if a.strip()],
         tokens=args.tokens,
         batch_size=args.batch_size,
-        seed=args.seed,
+        seeds=_ints(args.seeds) if args.seeds else [args.seed],
         holdout_every=args.holdout_every,
         eval_rows=args.eval_rows,
         fvu_bound=args.fvu_bound,
@@ -97,7 +98,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--eval-rows", type=int, default=50_000, help="held-out rows for FVU/L0/dead")
     s.add_argument("--fvu-bound", type=float, default=0.25, help="best cell: FVU at most this")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="training seed (one per set-up)")
+    s.add_argument(
+        "--seeds",
+        default=None,
+        help="comma-separated training seeds: each set-up is trained once per seed, judged by "
+        "its mean, and the table shows the spread (e.g. 0,1,2; overrides --seed)",
+    )
     s.add_argument(
         "--matryoshka-widths",
         default=None,
