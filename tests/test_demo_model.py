@@ -3,6 +3,7 @@ a MusicGen that loads, generates, steers and captures through the engine like an
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -336,3 +337,29 @@ def test_mode_contrast_makes_the_lm_read_the_mode_word(tmp_path):
     assert gaps[1.0] > gaps[0.0] + 0.2, gaps  # measured: 2.57 vs 1.96
     with pytest.raises(MusaeError, match="contrast-frames must be >= 1"):
         train_lm(hf, codes, captions, tmp_path, replace(spec, contrast_frames=0))
+
+
+def test_a_step_budget_makes_the_lm_schedule_independent_of_the_clock(monkeypatch, tmp_path):
+    """With --lm-steps the learning rate follows steps: a machine ten times slower (the clock
+    runs ten times faster per step) trains the same model; before, the cosine schedule read
+    the wall clock and the slow machine decayed the learning rate sooner."""
+    from musae_core.demo import lm_train
+    from musae_core.demo.model_build import build_demo_musicgen
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 32, (8, 2, 40))
+    captions = ["slow soft major flute melody, in C major"] * 8
+    codec = SemitoneCodecModel(SemitoneCodecConfig(**TINY_CODEC)).eval()
+    spec = LMTrainSpec(batch=4, crop_frames=40, warmup=2, max_steps=6, minutes=0.5, lr=3e-3)
+    weights = []
+    for seconds_per_read in (1e-6, 0.3):  # 0.3 s a clock read: most of the 30 s budget
+        reads = itertools.count()
+        monkeypatch.setattr(
+            lm_train.time, "perf_counter", lambda r=reads, s=seconds_per_read: next(r) * s
+        )
+        hf = build_demo_musicgen(codec, TINY_SHAPE, seed=0)
+        out = tmp_path / f"run{seconds_per_read}"
+        out.mkdir()
+        lm_train.train_lm(hf, codes, captions, out, spec, log=lambda s: None)
+        weights.append(torch.cat([p.detach().flatten() for p in hf.decoder.parameters()]))
+    assert torch.equal(weights[0], weights[1])

@@ -234,7 +234,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--lm-minutes", type=float, default=40.0, help="wall-clock budget")
     train.add_argument(
-        "--lm-steps", type=int, default=None, help="also stop the LM after this many steps"
+        "--lm-steps",
+        type=int,
+        default=None,
+        help="a step budget: the LM stops after this many steps and its learning-rate "
+        "schedule follows steps, so the same steps give the same model on any machine "
+        "(--lm-minutes still caps the time); without it the schedule follows the clock",
     )
     train.add_argument("--lm-batch", type=int, default=8, help="clips per LM step (GPU: 64)")
     train.add_argument(

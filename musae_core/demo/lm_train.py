@@ -57,6 +57,15 @@ class LMTrainSpec:
     contrast_frames: int = 50  # ... over each crop's opening (50 frames: 1 s)
 
 
+def _schedule_fraction(step: int, elapsed: float, spec: LMTrainSpec) -> float:
+    """How far the cosine learning-rate schedule has run: by steps when the run has a step
+    budget (the same steps give the same model on any machine), else by the wall-clock one
+    (a time-boxed build: a busier machine takes fewer steps down the same curve)."""
+    if spec.max_steps is not None:
+        return min(1.0, step / max(1, spec.max_steps))
+    return min(1.0, elapsed / (spec.minutes * 60.0))
+
+
 @torch.inference_mode()
 def encode_corpus(
     codec: SemitoneCodecModel,
@@ -225,7 +234,7 @@ def train_lm(
                 break
             if cancel is not None and cancel.cancelled:
                 break
-            frac = min(1.0, elapsed / budget)
+            frac = _schedule_fraction(state["step"], elapsed, spec)
             warm = min(1.0, (state["step"] + 1) / spec.warmup)
             lr = spec.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
             for group in opt.param_groups:
@@ -258,7 +267,10 @@ def train_lm(
                     hf.train()
                 state["history"].append(row)
                 log(str(row))
-            progress(int(min(elapsed, budget)), int(budget))
+            if spec.max_steps is not None:
+                progress(state["step"], spec.max_steps)
+            else:
+                progress(int(min(elapsed, budget)), int(budget))
             if time.perf_counter() - last_save > spec.checkpoint_every:
                 checkpoint()
                 last_save = time.perf_counter()
