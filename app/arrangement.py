@@ -183,10 +183,11 @@ class ArrangementView(QWidget):
             values = acts.get(feature)
             if values is None:
                 continue
-            peak = float(np.max(values)) if values.size and np.max(values) > 0 else 1.0
+            peak = float(np.max(values)) if values.size else 0.0
             t = np.arange(values.size) / take.frame_rate
             colour = LANE_COLOURS[i % len(LANE_COLOURS)]
-            curve = pg.PlotCurveItem(t, i + 0.9 * values / peak, pen=pg.mkPen(colour, width=2))
+            scaled = values / peak if peak > 0 else np.zeros_like(values)
+            curve = pg.PlotCurveItem(t, i + 0.9 * scaled, pen=pg.mkPen(colour, width=2))
             self.lanes.addItem(curve)
             self.legend.addItem(curve, self._lane_name(feature, peak))
             self.lane_items.append(curve)
@@ -197,7 +198,9 @@ class ArrangementView(QWidget):
     def _lane_name(self, feature: int, peak: float) -> str:
         label = next((c.label for c in self.bench.mixer.channels if c.feature == feature), "")
         short = f" {label[:16]}{'…' if len(label) > 16 else ''}" if label else ""
-        return f"#{feature}{short}<br>peak {peak:.2f}"
+        return f"#{feature}{short}<br>" + (
+            f"peak {peak:.2f}" if peak > 0 else "silent in this take"
+        )
 
     def set_punch_marker(self, seconds: float | None) -> None:
         """Show the punch-in marker at ``seconds`` (None hides it)."""

@@ -176,6 +176,8 @@ class BrowserPanel(QWidget):
             self.model.set_rows(rows)
             if self.proxy.text:
                 self.proxy.set_text(self.proxy.text)
+        if self.search.text().strip():  # the database's own matches (descriptions, FTS) too,
+            self._debounce.start()  # or an opened project shows only the local label matches
         self._hidden_note = self._hide_empty_columns(rows)
         self._update_count()
         session = self.bench.session

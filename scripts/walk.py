@@ -48,17 +48,25 @@ class Walk:
         self.started = time.monotonic()
 
     # --- plumbing ----------------------------------------------------------------------------
+    def process(self) -> None:
+        """One pass of the event loop as ``exec`` runs it: ``processEvents`` alone never runs
+        deferred deletes, so a removed mixer strip (``deleteLater``) stayed in the shots."""
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        self.app.processEvents()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
     def pump(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            self.app.processEvents()
+            self.process()
             self.watch_dialogs()
             time.sleep(0.01)
 
     def wait(self, what: str, cond, timeout: float = STEP_TIMEOUT) -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            self.app.processEvents()
+            self.process()
             self.watch_dialogs()
             if cond():
                 return
@@ -324,6 +332,12 @@ class Walk:
         self.action("Undo").trigger()
         if bench.mixer.features() != features:
             raise WalkFailed(f"undo did not bring the channel back: {bench.mixer.features()}")
+        self.pump(0.3)
+        from app.mixer_panel import ChannelStrip
+
+        shown = [w for w in self.win.mixer.findChildren(ChannelStrip) if w.isVisible()]
+        if len(shown) != len(features):  # what the screenshot shows, not only the model
+            raise WalkFailed(f"the mixer shows {len(shown)} strips for {len(features)} channels")
         self.screenshot("undo")
 
 

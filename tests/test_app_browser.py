@@ -123,6 +123,20 @@ def test_search_skips_negated_labels_and_ranks_exact_labels_first(opened, qtbot)
     assert browser.table.horizontalHeader().sortIndicatorSection() == 1  # sort by id restored
 
 
+def test_a_search_keeps_its_matches_when_the_database_is_opened_again(opened, qtbot):
+    """The walk's 'piano' read 218 features, then 58 after the project was reopened: only the
+    label matches were re-applied, not the database's own (other labels, descriptions)."""
+    browser = opened.browser
+    search(qtbot, opened, "drums")
+    before = {row.id for row in shown(browser)}
+    assert before == {0, 10, 20, 5, 6}
+    opened.bench.open_feature_db(browser.bench.session.db.path, offline=True)
+    qtbot.waitUntil(lambda: {row.id for row in shown(browser)} == before, timeout=TIMEOUT)
+    qtbot.wait(400)  # past the search debounce: it stays so
+    assert {row.id for row in shown(browser)} == before
+    assert browser.search.text() == "drums"
+
+
 def test_typing_a_search_never_moves_the_inspector(opened, qtbot):
     browser, bench = opened.browser, opened.bench
     browser.table.selectRow(2)  # the user clicks feature 2 ('loud')

@@ -107,6 +107,9 @@ def test_the_arrangement_gets_the_room_and_nothing_covers_its_lanes(loaded, qtbo
     assert not lanes.intersects(legend)
     box = win.transport_bar.takes
     assert box.width() >= box.fontMetrics().horizontalAdvance(box.currentText())
+    lanes = win.arrangement
+    assert "peak" in lanes._lane_name(5, 1.5)
+    assert lanes._lane_name(5, 0.0).endswith("silent in this take")  # was "peak 1.00"
 
 
 def test_a_reopened_project_draws_its_activation_lanes(loaded, qtbot, tmp_path):  # noqa: F811
