@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--model", default="tiny", help="'tiny', a folder, or e.g. facebook/musicgen-small"
+            "--model",
+            default="tiny",
+            help="'tiny', 'demo' (the embedded demo), a folder, or e.g. facebook/musicgen-small",
         )
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
         p.add_argument("--dtype", default="auto", help="auto, fp32, fp16 or bf16")

@@ -105,6 +105,25 @@ def test_saved_folders_keep_their_codec_model_type():
     assert semitone_codec.MODEL_TYPE == loading.SEMITONE_CODEC_TYPE == "musae_demo_codec"
 
 
+def test_a_shipped_model_named_by_its_folder_is_the_shipped_model(monkeypatch, tmp_path):
+    """`musae generate --model resources/demo/model --sae resources/demo/sae` was refused:
+    "The SAE was trained on 'demo' but model 'resources/demo/model' comes from ..."."""
+    from musae_core.models.tiny import build_tiny_musicgen
+    from musae_core.sae import SAEConfig, build_sae
+    from musae_core.sae.evaluate import check_compatible
+
+    hf, tokenizer = build_tiny_musicgen(0)
+    hf.save_pretrained(tmp_path / "model", safe_serialization=True)
+    tokenizer.save_pretrained(tmp_path / "model")
+    monkeypatch.setitem(loading.SHIPPED_MODELS, "demo", tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    model = load_model("model", device="cpu", dtype="fp32")  # a relative path to the folder
+    assert model.model_id == "demo"
+    sae = build_sae(SAEConfig("topk", model.d_model, 8, k=2, model_id="demo", layer=1))
+    check_compatible(sae, model.model_id, list(range(model.num_layers)), model.d_model, "it")
+    assert loading.shipped_id(str(tmp_path)) == str(tmp_path)  # any other folder keeps its path
+
+
 def test_a_missing_shipped_model_names_its_folder(monkeypatch, tmp_path):
     monkeypatch.setitem(loading.SHIPPED_MODELS, "demo", tmp_path / "model")
     with pytest.raises(MusaeError) as err:

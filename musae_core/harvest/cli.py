@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="store residual activations of an audio collection (or of generations)",
         description=__doc__.splitlines()[0],
     )
-    p.add_argument("--model", default="tiny", help="'tiny', a folder or a Hugging Face id")
+    p.add_argument("--model", default="tiny", help="'tiny', 'demo', a folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--model-dtype", default="auto", help="model weights: auto, fp32, fp16, bf16")
     p.add_argument("--layers", required=True, help="comma-separated layers, e.g. 12,18, or 'all'")

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval-steering", help="measure which labelled features steer generation toward their label"
     )
-    p.add_argument("--model", default="tiny", help="'tiny', a folder, or a MusicGen id")
+    p.add_argument("--model", default="tiny", help="'tiny', 'demo', a folder, or a MusicGen id")
     p.add_argument("--sae", required=True, help="SAE folder (cfg.json + sae_weights.safetensors)")
     p.add_argument("--db", required=True, help="feature database with labels")
     which = p.add_mutually_exclusive_group(required=True)

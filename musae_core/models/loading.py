@@ -46,7 +46,7 @@ def load_model(
     a folder (transformers or audiocraft export), or a Hugging Face repo id."""
     from musae_core import threads
 
-    model = _load_model(model_id, device, dtype, cache_dir, allow_download)
+    model = _load_model(shipped_id(model_id), device, dtype, cache_dir, allow_download)
     threads.fit_model(model)  # CPU threads for this model's size (entry points only)
     return model
 
@@ -84,6 +84,18 @@ def _load_model(
         hf, tokenizer = _load_transformers(model_id, cache_dir, allow_download)
     backend = TransformersMusicGenMelody if "Melody" in type(hf).__name__ else TransformersMusicGen
     return backend(hf.to(torch_device, torch_dtype), tokenizer, model_id)
+
+
+def shipped_id(model_id: str) -> str:
+    """A shipped model named by its folder ('resources/demo/model') is the shipped model
+    ('demo'), the id its SAE and feature database record; before, the folder's path became the
+    model's id and the shipped SAE was refused as trained on another model."""
+    path = Path(model_id)
+    if path.is_dir():
+        for name, folder in SHIPPED_MODELS.items():
+            if folder.is_dir() and path.resolve() == folder.resolve():
+                return name
+    return model_id
 
 
 def shipped_model_folder(model_id: str) -> Path:
