@@ -35,11 +35,14 @@ def _hz(freq: float) -> str:
     return f"{freq / 1000:.1f}k" if freq >= 1000 else f"{freq:.0f}"
 
 
+NO_TAKE = "No take yet: set up the mixer and press Render (Ctrl+R)."
+
+
 class ArrangementView(QWidget):
     def __init__(self, bench, transport, parent=None) -> None:
         super().__init__(parent)
         self.bench, self.transport = bench, transport
-        self.title = QLabel("No take yet: set up the mixer and press Render (Ctrl+R).")
+        self.title = QLabel(NO_TAKE)
         self.plots = pg.GraphicsLayoutWidget()
         self.wave = self.plots.addPlot(row=0, col=0)
         self.spec = self.plots.addPlot(row=1, col=0)
@@ -111,7 +114,10 @@ class ArrangementView(QWidget):
     def refresh(self) -> None:
         """Compute views of the current take (A or B side) on a worker, then draw."""
         take = self.bench.current_take
-        if take is None or not take.loaded:
+        if take is None:
+            self.clear()
+            return
+        if not take.loaded:
             return
         which = self.transport.ab
         key = (take.take_id, which)
@@ -120,6 +126,17 @@ class ArrangementView(QWidget):
         self.bench.jobs.start(
             "arrange", "Drawing take", lambda p, c: take_views(take, which), self.draw
         )
+
+    def clear(self) -> None:
+        """No take (a new project): none of the last project's take stays on screen."""
+        self._shown = self._drawn = None
+        self.title.setText(NO_TAKE)
+        self.wave_curve.setData([], [])
+        self.image.clear()
+        for item in self.lane_items:
+            self.lanes.removeItem(item)
+        self.lane_items = []
+        self.legend.clear()
 
     def draw(self, views: dict) -> None:
         take = self.bench.current_take

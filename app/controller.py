@@ -104,7 +104,11 @@ class Workbench(MixerEdits, QObject):
         session.history.listeners.append(self.mixerChanged.emit)
         self.session = session
         self.current_take = session.takes[-1] if session.takes else None
-        old.close()
+        if old.db is not session.db:  # a new project on the same database keeps it open
+            old.close()
+        self.selected_feature = None  # the inspector's feature belonged to the old project
+        if session.db is None:
+            self.featuresLoaded.emit([])  # no stale rows of the old database in the browser
         self._labels = {}
         self.mixerChanged.emit(self.mixer)
         self.masterChanged.emit(self.master)
@@ -118,6 +122,22 @@ class Workbench(MixerEdits, QObject):
         self._adopt(Session(project=Project(model_id=model_id), settings=self.settings))
         if model_id:
             self.load_model(model_id)
+
+    def new_from_current(self) -> None:
+        """A new, untitled project on the loaded model, SAE and feature database (a DAW's new
+        song keeps its instruments): empty mixer, no takes, default master settings."""
+        old = self.session
+        project = Project(
+            model_id=old.project.model_id,
+            sae_path=old.project.sae_path,
+            feature_db_path=old.project.feature_db_path,
+        )
+        session = Session(
+            project=project, settings=self.settings, model=old.model, sae=old.sae, db=old.db
+        )
+        self._adopt(session)
+        if session.db is not None:
+            self.refresh_features()  # the same features, re-read for the new session
 
     def open_project(self, path: str | Path):
         """Read the project file, then load its model, SAE, DB and takes on a worker."""

@@ -122,6 +122,7 @@ class InspectorPanel(QWidget):
         bench.detailsReady.connect(self.show_details)
         bench.clipAudioReady.connect(self._clip_audio)
         bench.resourcesChanged.connect(self._resources)
+        bench.projectChanged.connect(self._project_changed)
         transport.clipPlayheadMoved.connect(self._clip_playhead)
         transport.playingChanged.connect(self._playing)
         self._resources()
@@ -208,6 +209,25 @@ class InspectorPanel(QWidget):
     def _resources(self) -> None:
         self.add.setEnabled(self.record is not None and self.bench.steering_unavailable() is None)
 
+    def _project_changed(self) -> None:
+        if self.bench.selected_feature is None and self.record is not None:
+            self.clear()
+
+    def clear(self) -> None:
+        """Nothing selected (a new or another project): no feature of the old one on show."""
+        self.record = self.details = None
+        self.header.setText("Select a feature in the browser.")
+        self.labels.setRowCount(0)
+        self.raw_toggle.setChecked(False)
+        for widget in (self.evidence, self.raw, self.clap_note, self.no_clips, self.concepts):
+            widget.hide()
+        self.histogram.clear()
+        self.neighbours.clear()
+        for row in self._rows:
+            row.hide()
+        self.clip_widgets = []
+        self._resources()
+
     def show_details(self, details) -> None:
         selected = self.bench.selected_feature
         if selected is not None and details.record.id != selected:
@@ -238,6 +258,7 @@ class InspectorPanel(QWidget):
             item.setToolTip(NEIGHBOURS_TIP)
             self.neighbours.addItem(item)
         self.concepts.show_concepts(rec.id, details.concepts)
+        self.concepts.show()
         self._fill_clips(details)
         self._resources()
 

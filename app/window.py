@@ -27,6 +27,8 @@ from app.save_as import SaveAsDialog
 from app.settings_dialog import SettingsDialog
 from app.transport_bar import TransportBar
 from app.transport_state import TransportState
+from app.unsaved import ask as ask_unsaved
+from app.unsaved import may_discard
 from musae_core import threads
 from musae_core.workstation import Settings
 from musae_core.workstation.settings import config_dir, data_dir
@@ -51,6 +53,7 @@ class MainWindow(QMainWindow):
         self.settings_path = settings_path
         self.qsettings = qsettings or QSettings("musae", "musae")
         self.bench = Workbench(settings or Settings(), self)
+        self.unsaved_prompt = ask_unsaved  # tests and scripted walks answer it themselves
         self.midi = MidiLearn(self.bench, self)  # right-click a knob > MIDI learn
         self.midi.open_inputs()
         self.output = AudioOutput(self.bench.settings.audio_device, self)
@@ -115,7 +118,7 @@ class MainWindow(QMainWindow):
             return act
 
         file = bar.addMenu("&File")
-        add(file, "New project", self.bench.new_project, QKeySequence.New)
+        add(file, "New project", self.new_project, QKeySequence.New)
         add(file, "Open project…", self.open_dialog, QKeySequence.Open)
         self.recent_menu = file.addMenu("Open recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -159,7 +162,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         for path in self.bench.settings.recent_projects:
             act = self.recent_menu.addAction(path)
-            act.triggered.connect(lambda _on=False, p=path: self.bench.open_project(p))
+            act.triggered.connect(lambda _on=False, p=path: self.open_project(p))
 
     def _title(self) -> None:
         path = self.bench.project.path
@@ -252,17 +255,32 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     # --- dialogs -------------------------------------------------------------------------------
+    def new_project(self) -> None:
+        """A new, untitled project on the same model, SAE and features (asks first when the
+        current one has unsaved changes)."""
+        if may_discard(self, "start a new project"):
+            self.bench.new_from_current()
+
+    def open_project(self, path: str) -> None:
+        if may_discard(self, f"open {Path(path).name}"):
+            self.bench.open_project(path)
+
     def open_dialog(self) -> None:
+        if not may_discard(self, "open another project"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
         self._refocus()
         if path:
             self.bench.open_project(path)
 
     def open_db_dialog(self) -> None:
+        offline = self.bench.session.model is None  # without a model: a new offline session
+        if offline and not may_discard(self, "open a feature database on its own"):
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Open feature database", "", DB_FILTER)
         self._refocus()
         if path:
-            self.bench.open_feature_db(path, offline=self.bench.session.model is None)
+            self.bench.open_feature_db(path, offline=offline)
 
     def open_sae_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open SAE folder")
@@ -369,6 +387,9 @@ class MainWindow(QMainWindow):
             log.warning("cannot save settings: %s", exc)
 
     def closeEvent(self, event) -> None:
+        if not may_discard(self, "quit"):
+            event.ignore()
+            return
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue(LAYOUT_KEY, self.saveState())
         self._save_settings()

@@ -161,6 +161,8 @@ class Walk:
         self._app_hook = sys.excepthook
         sys.excepthook = self.excepthook
         self.win = win = wins[0]
+        asked: list[str] = []  # the unsaved-changes question, answered as a musician might
+        win.unsaved_prompt = lambda _w, _name, action: asked.append(action) or "discard"
         try:
             for step in (
                 self.first_launch,
@@ -181,7 +183,10 @@ class Walk:
             self.problems.append(f"walk step crashed:\n{traceback.format_exc()}")
         finally:
             self.pump(0.5)
+            dirty = win.bench.dirty
             win.close()
+            if dirty and asked != ["quit"]:
+                self.problems.append(f"quitting with unsaved changes asked {asked}")
             self.app.exit(1 if self.problems else 0)
 
     def first_launch(self) -> None:

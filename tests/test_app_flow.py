@@ -28,6 +28,7 @@ def window(qtbot, tmp_path):
     collector = gui_thread_gc(0.2)  # as in the app: GC never runs on a worker thread
     qs = QSettings(str(tmp_path / "layout.ini"), QSettings.IniFormat)
     win = MainWindow(Settings(autosave_seconds=0), qs, tmp_path / "settings.json")
+    win.unsaved_prompt = lambda *_args: "discard"  # closing at teardown asks nobody
     qtbot.addWidget(win)
     win.show()
     yield win

@@ -99,6 +99,7 @@ def test_no_device_is_said_in_status_bar_and_settings(qtbot, tmp_path):
 
     qs = QSettings(str(tmp_path / "layout.ini"), QSettings.IniFormat)
     win = MainWindow(Settings(), qsettings=qs, settings_path=tmp_path / "s.json")
+    win.unsaved_prompt = lambda *_args: "discard"
     qtbot.addWidget(win)
     note = win.statusBar().findChild(QLabel, "audio_status")
     assert note is not None and "No audio output device" in note.text()
