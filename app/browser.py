@@ -276,6 +276,11 @@ class BrowserPanel(QWidget):
         shown = f"{self.proxy.rowCount()} of {self.model.rowCount()} features"
         if concept:
             shown += f" · the {concept} group, in group order"
+            group = self.groups.get(concept)
+            down = [j for j in group.features if group.direction(j) < 0] if group else []
+            if down:
+                ids = ", ".join(f"#{j}" for j in down)
+                shown += f" ({ids}: the concept is where it is silent, turn it down)"
         self.count.setText(shown + self._hidden_note)
 
     def row_at(self, proxy_row: int):

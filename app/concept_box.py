@@ -22,6 +22,13 @@ TIP = (
 )
 
 
+INVERTED = " (turn down)"
+INVERTED_NOTE = (
+    "<br><i>(turn down): the concept is where this feature is silent, so a negative knob pushes "
+    "toward it</i>"
+)
+
+
 class ConceptBox(QWidget):
     """Lists a feature's concept groups; rebuilt for each selected feature (a few widgets)."""
 
@@ -72,7 +79,7 @@ class ConceptBox(QWidget):
         row = QWidget()
         row.sentence = sentence = QLabel(group_sentence(name, group), wordWrap=True)
         sentence.setToolTip(TIP)
-        row.members = members = QLabel(self._links(group.features), wordWrap=True)
+        row.members = members = QLabel(self._links(group), wordWrap=True)
         members.setTextFormat(Qt.RichText)
         members.setTextInteractionFlags(Qt.LinksAccessibleByMouse | Qt.LinksAccessibleByKeyboard)
         members.linkActivated.connect(self._select)
@@ -88,14 +95,19 @@ class ConceptBox(QWidget):
         self._inner.insertWidget(self._inner.count() - 1, row)  # before the stretch
         self.rows.append(row)
 
-    def _links(self, features: list[int]) -> str:
+    def _links(self, group) -> str:
         chips = []
-        for j in features:
+        for j in group.features:
             label = html.escape(self.concepts.labels.get(j, ""))
-            text = f"#{j}" + (f" {label}" if label else "")
+            text = (
+                f"#{j}"
+                + (f" {label}" if label else "")
+                + (INVERTED if group.direction(j) < 0 else "")
+            )
             link = f'<a href="{j}" style="color:{ACCENT}">{text}</a>'
             chips.append(f"<b>{text}</b>" if j == self.feature else link)
-        return " · ".join(chips)
+        note = INVERTED_NOTE if any(d < 0 for d in group.directions) else ""
+        return " · ".join(chips) + note
 
     def _select(self, link: str) -> None:
         self.bench.select_feature(int(link))

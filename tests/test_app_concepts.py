@@ -22,6 +22,8 @@ SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "demo" / "features
 GROUPS = [
     ConceptGroup("drums=true", [3, 7, 5], "demo-scorecard", 0.82, 0.91, 0.66, True),
     ConceptGroup("register=low", [7, 11, 0], "demo-scorecard", 0.7, 0.95, 0.6, True),
+    # the absence concept: feature 3 read inverted (the concept is where it is silent)
+    ConceptGroup("drums=false", [3], "demo-scorecard", 0.99, 0.94, 0.68, True, directions=[-1]),
 ]
 
 
@@ -50,7 +52,8 @@ def test_feature_concepts_name_groups_members_and_no_table(grouped_db, old_db):
     with FeatureDB.open(grouped_db, readonly=True) as db:
         seven = feature_concepts(db, 7)
         assert [name for name, _ in seven.groups] == ["drums=true", "register=low"]
-        assert list(seven.concepts) == ["drums=true", "register=low"] and seven.stored
+        assert list(seven.concepts) == ["drums=false", "drums=true", "register=low"]
+        assert seven.stored
         assert set(seven.labels) == {0, 3, 5, 7, 11}
         none = feature_concepts(db, 1)
         assert none.groups == [] and none.stored
@@ -88,7 +91,11 @@ def test_box_lists_groups_and_chips_select_in_browser_and_inspector(window, qtbo
     box = inspect(qtbot, window, 7)
     assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums=true", "register=low"]
     assert "F1 0.82 of the layer's 0.91" in box.rows[0].sentence.text()
+    assert "turn down" not in box.rows[0].members.text()
     assert 'href="3"' in box.rows[0].members.text() and 'href="7"' not in box.rows[0].members.text()
+    box = inspect(qtbot, window, 3)  # in drums=true as it fires, in drums=false inverted
+    chips = {row.sentence.text().split(":")[0]: row.members.text() for row in box.rows}
+    assert "(turn down)" in chips["drums=false"] and "(turn down)" not in chips["drums=true"]
     box.rows[0].members.linkActivated.emit("5")  # click the chip "#5"
     box = inspect(qtbot, window, 5)
     assert window.bench.selected_feature == 5
@@ -104,9 +111,13 @@ def test_concept_filter_shows_exactly_the_group_in_order(window, qtbot, grouped_
     everything = browser.proxy.rowCount()
     assert [browser.concept.itemText(i) for i in range(browser.concept.count())] == [
         "All concepts",
+        "drums=false",
         "drums=true",
         "register=low",
     ]
+    browser.concept.setCurrentText("drums=false")
+    assert shown_ids(browser) == [3]
+    assert "#3: the concept is where it is silent, turn it down" in browser.count.text()
     browser.concept.setCurrentText("drums=true")
     assert shown_ids(browser) == [3, 7, 5]  # group order, not id order
     browser.table.sortByColumn(

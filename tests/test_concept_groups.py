@@ -77,3 +77,26 @@ def test_a_version_1_database_is_migrated_and_gains_groups(tmp_path):
     assert store_concept_groups(old, ROWS) == 6  # opens read-write: migrates, then writes
     with FeatureDB.open(old, readonly=True) as db:
         assert {g.concept for g in concept_groups(db, feature_id=2)} == {"pitch_class=C#", "onset"}
+
+
+def test_a_member_read_inverted_keeps_its_direction_and_older_files_read_plus(tmp_path):
+    """ "drums=false" is covered by the drums feature read inverted (the concept is where it is
+    silent): the group stores -1 for it, so the app can say "turn it down"."""
+    rows = [{"name": "drums=false", "group": [3, 1], "group_directions": [-1, 1],
+             "features_to_90pct": 1, "carried": True, "k_sparse_f1": {"1": 0.99},
+             "probe_f1_resid": 0.94, "auroc": 0.68}]  # fmt: skip
+    path = tmp_path / "F.db"
+    db = make_db(path)
+    try:
+        write_concept_groups(db, groups_from_report(rows, "demo-scorecard"), "demo-scorecard")
+        (group,) = concept_groups(db)
+        assert group.directions == [-1, 1] and group.direction(3) == -1 and group.direction(1) == 1
+    finally:
+        db.close()
+    with sqlite3.connect(path) as conn:  # a version-3 file (no direction column), read-only
+        conn.execute("ALTER TABLE concept_groups DROP COLUMN direction")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    with FeatureDB.open(path, readonly=True) as db:
+        (group,) = concept_groups(db)
+        assert group.features == [3, 1] and group.directions == [1, 1]

@@ -124,6 +124,12 @@ def test_scorecard_and_sweep_score_the_same_rows_the_same_way(monkeypatch, tmp_p
     assert table["tracking_features"] == s["tracking_features"]
     # drums=false has no feature that fires on it (only one that is silent on it)
     assert table["single_auroc_0.95"] == s["carried_single_auroc_0.95"] == 2 / 3
+    rows_by_name = {r["name"]: r for r in card.rows}
+    on, off = rows_by_name["drums=true"], rows_by_name["drums=false"]
+    way_on = dict(zip(on["group"], on["group_directions"], strict=True))
+    way_off = dict(zip(off["group"], off["group_directions"], strict=True))
+    assert way_on[DRUM_FEATURE] == 1 and way_off[DRUM_FEATURE] == -1  # read both ways
+    assert all(way_off[j] == -way_on[j] for j in way_on.keys() & way_off.keys())
     assert table["split_k_le_5"] == s["carried_90pct_with_k_le_5"]
     assert (tmp_path / "concepts.json").exists()
     assert concept_summary(codes, truth, calibration, resid) == table

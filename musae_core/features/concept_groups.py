@@ -24,6 +24,14 @@ class ConceptGroup:
     best_auroc: float | None = None  # the best single feature's held-out AUROC
     carried: bool = False
     created: str = field(default="")
+    # per member: +1 the feature fires with the concept, -1 the concept is where it is silent
+    # ("drums=false" and the drums feature: turn it down to push toward the concept)
+    directions: list[int] = field(default_factory=list)
+
+    def direction(self, feature: int) -> int:
+        """+1 or -1 for a member (+1 when the group stored none)."""
+        i = self.features.index(feature)
+        return self.directions[i] if i < len(self.directions) else 1
 
 
 def groups_from_report(rows: list[dict], source: str) -> list[ConceptGroup]:
@@ -47,6 +55,7 @@ def groups_from_report(rows: list[dict], source: str) -> list[ConceptGroup]:
                 r.get("probe_f1_codes") if ceiling is None else ceiling,
                 r.get("auroc"),
                 bool(r.get("carried")),
+                directions=[int(d) for d in r.get("group_directions") or []],
             )
         )
     return out
@@ -66,13 +75,18 @@ def write_concept_groups(db: FeatureDB, groups: list[ConceptGroup], source: str)
             g.best_auroc,
             int(g.carried),
             now,
+            g.direction(j),
         )
         for g in groups
         for rank, j in enumerate(g.features)
     ]
     with db._tx() as conn:
         conn.execute("DELETE FROM concept_groups WHERE source = ?", (source,))
-        conn.executemany("INSERT INTO concept_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany(
+            "INSERT INTO concept_groups (source, concept, rank, feature_id, group_f1, ceiling_f1,"
+            " best_auroc, carried, created, direction) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     return len(rows)
 
 
@@ -81,9 +95,11 @@ def concept_groups(db: FeatureDB, feature_id: int | None = None) -> list[Concept
     Empty for a database older than the table (opened read-only, it is not migrated)."""
     if not db.has_table("concept_groups"):
         return []
+    columns = {row[1] for row in db._rows("PRAGMA table_info(concept_groups)")}
+    direction = "direction" if "direction" in columns else "1"  # a v2/v3 file read as it is
     sql = (
         "SELECT source, concept, rank, feature_id, group_f1, ceiling_f1, best_auroc, carried,"
-        " created FROM concept_groups"
+        f" created, {direction} FROM concept_groups"
     )
     params: tuple = ()
     if feature_id is not None:
@@ -93,7 +109,7 @@ def concept_groups(db: FeatureDB, feature_id: int | None = None) -> list[Concept
         )
         params = (int(feature_id),)
     groups: dict[tuple[str, str], ConceptGroup] = {}
-    for src, concept, _, j, f1, ceiling, auroc, carried, created in db._rows(
+    for src, concept, _, j, f1, ceiling, auroc, carried, created, sign in db._rows(
         sql + " ORDER BY source, concept, rank", params
     ):
         g = groups.setdefault(
@@ -101,4 +117,5 @@ def concept_groups(db: FeatureDB, feature_id: int | None = None) -> list[Concept
             ConceptGroup(concept, [], src, f1, ceiling, auroc, bool(carried), created),
         )
         g.features.append(int(j))
+        g.directions.append(-1 if int(sign) < 0 else 1)
     return list(groups.values())

@@ -239,7 +239,8 @@ def score_concepts(
     ycal = ys[cal].astype(np.float32)
     pos_mean = np.asarray(x_cal.T @ ycal) / np.maximum(ycal.sum(0), 1)  # (d, c)
     neg_mean = np.asarray(x_cal.T @ (1 - ycal)) / np.maximum((1 - ycal).sum(0), 1)
-    order = np.argsort(-np.abs(pos_mean - neg_mean).T, axis=1, kind="stable")  # (c, d)
+    mean_diff = pos_mean - neg_mean  # (d, c): its sign says which way a latent reads a concept
+    order = np.argsort(-np.abs(mean_diff).T, axis=1, kind="stable")  # (c, d)
 
     scan = sorted({k for k in (*SPLIT_KS, *ks) if k <= max(ks) and k <= x.shape[1]})
     mean, std = moments(x[fit])
@@ -284,6 +285,9 @@ def score_concepts(
             "probe_f1_resid": None if resid_f1 is None else float(resid_f1[i]),
             "carried": carried, "features_to_90pct": to_90,
             "group": [int(f) for f in order[i, : to_90 or scan[-1]]],
+            "group_directions": [
+                -1 if mean_diff[f, i] < 0 else 1 for f in order[i, : to_90 or scan[-1]]
+            ],
             "group_reaches_90pct": to_90 is not None,
         })  # fmt: skip
     tracking, tracking_mcc = tracking_features(x_csc, ys, cal_mask, [truth.names[c] for c in idx])

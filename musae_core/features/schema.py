@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 FORMAT = "musae-features"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES = """
 CREATE TABLE meta (
@@ -183,14 +183,22 @@ def _add_feature_layouts(conn: sqlite3.Connection) -> None:
     create_layout_table(conn)
 
 
+def _add_group_directions(conn: sqlite3.Connection) -> None:
+    """v4: which way each group member reads its concept (``concept_groups.direction``: -1
+    where the concept is the feature's absence, e.g. "drums=false" and the drums feature)."""
+    conn.execute("ALTER TABLE concept_groups ADD COLUMN direction INTEGER NOT NULL DEFAULT 1")
+
+
 READABLE_FROM = 1
 """The oldest version a read-only open accepts as it is: every later migration only adds tables
-whose readers treat a missing table as empty, so an older file opens read-only unchanged."""
+(readers treat a missing table as empty) or columns with a default (readers take the default
+when the column is missing), so an older file opens read-only unchanged."""
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _create_v1,
     1: _add_concept_groups,
     2: _add_feature_layouts,
+    3: _add_group_directions,
 }
 """from-version -> function bringing the schema to from-version + 1 (inside a transaction)."""
 
