@@ -158,8 +158,13 @@ class BrowserPanel(QWidget):
         return QSize(columns + label + scrollbar + 14, base.height())
 
     def minimumSizeHint(self) -> QSize:
-        """Never narrower than the columns: a narrower dock would cut them or scroll sideways."""
-        return QSize(self.sizeHint().width(), super().minimumSizeHint().height())
+        """Every column but the label whole (a narrower dock would cut them or scroll sideways);
+        the label column may shrink to a few words and elide, so a 1280-px screen still gives
+        the inspector a readable width."""
+        label = self.table.fontMetrics().horizontalAdvance(LABEL_SAMPLE) + 40
+        short = self.table.fontMetrics().horizontalAdvance("low register") + 16
+        width = self.sizeHint().width() - max(0, label - short)
+        return QSize(width, super().minimumSizeHint().height())
 
     @contextmanager
     def _keep_selection(self):

@@ -148,7 +148,9 @@ class InspectorPanel(QWidget):
         table.setSelectionMode(QAbstractItemView.SingleSelection)
         table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         table.setMinimumHeight(80)  # three one-line labels
-        table.setMaximumHeight(160)
+        # four lines: more scroll inside the table, so the evidence sentence under it stays in
+        # view in a 1000-px window (at 160 px it was cut mid-sentence)
+        table.setMaximumHeight(4 * table.verticalHeader().defaultSectionSize() + 8)
         table.itemSelectionChanged.connect(self._selected_label)
         return table
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QScrollArea,
+    QWidget,
+)
 
 from app.arrangement import ArrangementView
 from app.browser import BrowserPanel
@@ -41,6 +50,19 @@ LAYOUT_KEY = "windowState2"  # v2: the arrangement got the room; older saved lay
 LOAD_JOBS = ("load", "model", "db")  # shown in the status bar while the window comes up
 
 
+INSPECTOR_MIN_WIDTH = 330  # narrower, its labels table and plots are too cramped to read
+
+
+def _scrolling(panel: QWidget) -> QScrollArea:
+    """A tall panel in a scroll area, so its dock does not set the window's minimum height (the
+    master settings alone made the window need 789 px: no fit on a 768-px laptop screen)."""
+    scroll = QScrollArea(widgetResizable=True)
+    scroll.setFrameShape(QFrame.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    scroll.setWidget(panel)
+    return scroll
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -71,7 +93,7 @@ class MainWindow(QMainWindow):
             "browser": self._dock("Feature browser", self.browser, Qt.LeftDockWidgetArea),
             "inspector": self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea),
             "mixer": self._dock("Steering mixer", self.mixer, Qt.BottomDockWidgetArea),
-            "master": self._dock("Master", self.master, Qt.BottomDockWidgetArea),
+            "master": self._dock("Master", _scrolling(self.master), Qt.BottomDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs, Qt.BottomDockWidgetArea),
         }
         self.docks["map"] = install_feature_map(self)
@@ -238,7 +260,10 @@ class MainWindow(QMainWindow):
         width = self.width()
         side = [self.docks["browser"], self.docks["inspector"]]
         browser = max(self.browser.sizeHint().width(), int(width * 0.22))
-        inspector = max(side[1].minimumSizeHint().width(), width - browser - int(width * 0.40))
+        inspector = max(INSPECTOR_MIN_WIDTH, width - browser - int(width * 0.40))
+        if browser + inspector + int(width * 0.30) > width:  # a narrow screen (1280 px): the
+            browser = max(int(width * 0.30), width - inspector - int(width * 0.30))  # browser
+            # gives way (its label column elides) before the inspector gets unreadable
         self.resizeDocks(side, [browser, inspector], Qt.Horizontal)
         bottom = [self.docks["mixer"], self.docks["master"]]
         self.resizeDocks(bottom, [int(width * 0.6), int(width * 0.4)], Qt.Horizontal)

@@ -112,6 +112,18 @@ def test_the_arrangement_gets_the_room_and_nothing_covers_its_lanes(loaded, qtbo
     assert lanes._lane_name(5, 0.0).endswith("silent in this take")  # was "peak 1.00"
 
 
+def test_the_window_fits_a_laptop_screen(window, qtbot):  # noqa: F811
+    """A 1366x768 laptop leaves ~720 px: the window needed 789 (the master settings' height);
+    at 1280 px after View > Reset layout the inspector was ~150 px wide, its labels gone."""
+    win = window
+    assert win.minimumSizeHint().height() <= 700
+    win.resize(1280, 720)
+    win.reset_layout()
+    qtbot.wait(50)
+    assert win.docks["inspector"].width() >= 300
+    assert win.arrangement.width() >= 0.25 * win.width()
+
+
 def test_a_reopened_project_draws_its_activation_lanes(loaded, qtbot, tmp_path):  # noqa: F811
     bench = loaded.bench
     bench.auto_render = False
