@@ -279,6 +279,12 @@ class BrowserPanel(QWidget):
     def _update_count(self) -> None:
         concept = self.concept.currentText() if self.proxy.concept_active else ""
         shown = f"{self.proxy.rowCount()} of {self.model.rowCount()} features"
+        text = self.search.text().strip()
+        if text and not self.proxy.rowCount() and self.model.rowCount():
+            shown += (
+                f" · nothing matches “{text}” in labels or descriptions: try a broader word "
+                "(an instrument, drums, bright, loud) or clear a filter"
+            )
         if concept:
             shown += f" · the {concept} group, in group order"
             group = self.groups.get(concept)

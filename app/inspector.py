@@ -210,6 +210,7 @@ class InspectorPanel(QWidget):
 
     def _resources(self) -> None:
         self.add.setEnabled(self.record is not None and self.bench.steering_unavailable() is None)
+        self.raw_toggle.setEnabled(self.record is not None)  # nothing to show raw yet
 
     def _project_changed(self) -> None:
         if self.bench.selected_feature is None and self.record is not None:

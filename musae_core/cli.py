@@ -116,7 +116,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="musae", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="musae",
+        description="Discover, label and steer interpretable features (sparse autoencoders) "
+        "inside music-generation models. The desktop app is `musae-app` (or `make run`).",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -137,6 +137,15 @@ def test_a_search_keeps_its_matches_when_the_database_is_opened_again(opened, qt
     assert browser.search.text() == "drums"
 
 
+def test_a_search_with_no_match_says_what_to_try(opened, qtbot):
+    browser = opened.browser
+    search(qtbot, opened, "xyzzy")
+    assert browser.proxy.rowCount() == 0
+    assert "nothing matches “xyzzy”" in browser.count.text()
+    search(qtbot, opened, "drums")
+    assert "nothing matches" not in browser.count.text()
+
+
 def test_typing_a_search_never_moves_the_inspector(opened, qtbot):
     browser, bench = opened.browser, opened.bench
     browser.table.selectRow(2)  # the user clicks feature 2 ('loud')

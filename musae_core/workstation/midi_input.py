@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,7 @@ from musae_core.workstation.midi_map import MidiEvent, event_from_mido
 
 log = logging.getLogger(__name__)
 
+ALSA_SEQUENCER = "/dev/snd/seq"
 NO_BACKEND = "python-rtmidi is not installed: pip install 'musae[midi]' to use MIDI controllers."
 
 
@@ -24,6 +27,9 @@ def input_ports() -> tuple[list[str], str | None]:
         import rtmidi  # noqa: F401  (mido's default backend)
     except ImportError:
         return [], NO_BACKEND
+    if sys.platform.startswith("linux") and not os.path.exists(ALSA_SEQUENCER):
+        # asking rtmidi would only make ALSA print "cannot open /dev/snd/seq" on every start
+        return [], f"MIDI is unavailable on this system: no ALSA sequencer ({ALSA_SEQUENCER})."
     try:
         import mido
 
