@@ -248,10 +248,16 @@ class FeatureMapPanel(QWidget):
                 [STEERS[getattr(self.rows.get(i), "steers", None)] for i in range(count)],
                 dtype=object,
             )
+            measured = any(getattr(r, "steers", None) is not None for r in self.rows.values())
+            unmeasured = "not measured" + (
+                ""
+                if measured
+                else " (none is yet: `musae eval-steering --db DB --all` measures it)"
+            )
             return colours, [
                 (STEERS[True], "steers"),
                 (STEERS[False], "does not steer"),
-                (STEERS[None], "not measured"),
+                (STEERS[None], unmeasured),
             ]
         labels = [getattr(self.rows.get(i), "best_label", None) for i in range(count)]
         names, counts = np.unique([t for t in labels if t], return_counts=True)

@@ -71,6 +71,17 @@ def test_hover_names_the_feature_under_the_pointer(mapped, qtbot):
     assert panel.hovered is None and panel.hover_text == ""
 
 
+def test_colour_by_steers_says_how_to_measure_when_nothing_is(mapped, qtbot):
+    """On the demo every point was grey 'not measured', with no word on what measures it."""
+    panel = mapped.feature_map
+    panel.colour_by.setCurrentText("steers")
+    measured = any(getattr(r, "steers", None) is not None for r in panel.rows.values())
+    assert not measured  # the test database has no steering verdicts
+    assert "musae eval-steering --db DB --all" in panel.legend.text()
+    panel.colour_by.setCurrentText("label")
+    assert "eval-steering" not in panel.legend.text()
+
+
 def test_click_selects_in_browser_and_inspector(mapped, qtbot):
     panel = mapped.feature_map
     qtbot.mouseClick(panel.plot.viewport(), Qt.LeftButton, pos=viewport_pos(panel, 21))
