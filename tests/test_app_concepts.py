@@ -51,15 +51,15 @@ def old_db(tmp_path):
 def test_feature_concepts_name_groups_members_and_no_table(grouped_db, old_db):
     with FeatureDB.open(grouped_db, readonly=True) as db:
         seven = feature_concepts(db, 7)
-        assert [name for name, _ in seven.groups] == ["drums=true", "register=low"]
-        assert list(seven.concepts) == ["drums=false", "drums=true", "register=low"]
+        assert [name for name, _ in seven.groups] == ["drums on", "register low"]
+        assert list(seven.concepts) == ["drums off", "drums on", "register low"]
         assert seven.stored
         assert set(seven.labels) == {0, 3, 5, 7, 11}
         none = feature_concepts(db, 1)
         assert none.groups == [] and none.stored
-    sentence = group_sentence("drums=true", GROUPS[0])
+    sentence = group_sentence("drums on", GROUPS[0])
     assert sentence == (
-        "drums=true: 3 features together reach F1 0.82 of the layer's 0.91 "
+        "drums on: 3 features together reach F1 0.82 of the layer's 0.91 "
         "(best single feature AUROC 0.66)"
     )
     with FeatureDB.open(old_db, readonly=True) as db:
@@ -89,18 +89,18 @@ def shown_ids(browser) -> list[int]:
 def test_box_lists_groups_and_chips_select_in_browser_and_inspector(window, qtbot, grouped_db):  # noqa: F811
     open_db(qtbot, window, grouped_db)
     box = inspect(qtbot, window, 7)
-    assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums=true", "register=low"]
+    assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums on", "register low"]
     assert "F1 0.82 of the layer's 0.91" in box.rows[0].sentence.text()
     assert "turn down" not in box.rows[0].members.text()
     assert 'href="3"' in box.rows[0].members.text() and 'href="7"' not in box.rows[0].members.text()
     box = inspect(qtbot, window, 3)  # in drums=true as it fires, in drums=false inverted
     chips = {row.sentence.text().split(":")[0]: row.members.text() for row in box.rows}
-    assert "(turn down)" in chips["drums=false"] and "(turn down)" not in chips["drums=true"]
+    assert "(turn down)" in chips["drums off"] and "(turn down)" not in chips["drums on"]
     box.rows[0].members.linkActivated.emit("5")  # click the chip "#5"
     box = inspect(qtbot, window, 5)
     assert window.bench.selected_feature == 5
     assert window.browser.table.currentIndex().data(Qt.UserRole).id == 5
-    assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums=true"]
+    assert [row.sentence.text().split(":")[0] for row in box.rows] == ["drums on"]
     box = inspect(qtbot, window, 1)
     assert box.rows == [] and "in no concept group" in box.note.text()
 
@@ -111,20 +111,20 @@ def test_concept_filter_shows_exactly_the_group_in_order(window, qtbot, grouped_
     everything = browser.proxy.rowCount()
     assert [browser.concept.itemText(i) for i in range(browser.concept.count())] == [
         "All concepts",
-        "drums=false",
-        "drums=true",
-        "register=low",
+        "drums off",
+        "drums on",
+        "register low",
     ]
-    browser.concept.setCurrentText("drums=false")
+    browser.concept.setCurrentText("drums off")
     assert shown_ids(browser) == [3]
     assert "#3: the concept is where it is silent, turn it down" in browser.count.text()
-    browser.concept.setCurrentText("drums=true")
+    browser.concept.setCurrentText("drums on")
     assert shown_ids(browser) == [3, 7, 5]  # group order, not id order
     browser.table.sortByColumn(
         5, Qt.DescendingOrder
     )  # a header click keeps the group's members only
     assert sorted(shown_ids(browser)) == [3, 5, 7]
-    browser.concept.setCurrentText("register=low")  # 0 is dead, yet part of the group
+    browser.concept.setCurrentText("register low")  # 0 is dead, yet part of the group
     assert browser.checks["hide_dead"].isChecked() and not browser.checks["hide_dead"].isEnabled()
     assert shown_ids(browser) == [7, 11, 0]
     browser.concept.setCurrentText("All concepts")
@@ -170,13 +170,13 @@ def test_shipped_demo_db_groups(window, qtbot):  # noqa: F811
             "SELECT MIN(id) FROM features WHERE id NOT IN (SELECT feature_id FROM concept_groups)"
         ).fetchone()[0]
     # the shipped Matryoshka SAE: 168 reads both low register and piano (two of the 9 groups)
-    assert {c for c, j in groups if j == 168} == {"instrument=piano", "register=low"}
+    assert {c for c, j in groups if j == 168} == {"instrument=piano", "register=low"}  # stored
     box = inspect(qtbot, window, 168)
     names = [row.sentence.text().split(":")[0] for row in box.rows]
-    assert sorted(names) == ["instrument=piano", "register=low"]
+    assert sorted(names) == ["instrument piano", "register low"]
     box = inspect(qtbot, window, outside)
     assert box.rows == [] and "9 concepts" in box.note.text()
-    window.browser.concept.setCurrentText("register=low")
+    window.browser.concept.setCurrentText("register low")
     assert shown_ids(window.browser) == low and len(low) == 7
 
 

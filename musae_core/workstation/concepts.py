@@ -34,11 +34,19 @@ class FeatureConcepts:
         return bool(self.concepts)
 
 
+def display_name(concept: str) -> str:
+    """A truth column's name in words: "drums=false" -> "drums off", "pitch_class=C#" ->
+    "pitch class C#" (a newcomer read "drums=false" and "register=high" as developer notation)."""
+    key, sep, value = concept.partition("=")
+    value = {"true": "on", "false": "off"}.get(value, value)
+    return f"{key.replace('_', ' ')} {value}" if sep else concept.replace("_", " ")
+
+
 def concept_names(groups: list[ConceptGroup]) -> dict[str, ConceptGroup]:
-    """Groups by the name the app shows: the concept, plus its source when several scorecards
-    wrote groups (two sources may both group ``drums=true``)."""
+    """Groups by the name the app shows: the concept in words, plus its source when several
+    scorecards wrote groups (two sources may both group ``drums=true``)."""
     several = len({g.source for g in groups}) > 1
-    named = {(f"{g.concept} ({g.source})" if several else g.concept): g for g in groups}
+    named = {display_name(g.concept) + (f" ({g.source})" if several else ""): g for g in groups}
     return dict(sorted(named.items()))
 
 
