@@ -119,6 +119,8 @@ class InspectorPanel(QWidget):
         self.clips_scroll.setWidget(holder)
         self.clips_scroll.setMinimumHeight(MIN_CLIP_ROWS * self._row_height() + 8)
         self.setLayout(self._layout())
+        self.plots_box.hide()  # until a feature is selected
+        self.concepts.hide()
         bench.detailsReady.connect(self.show_details)
         bench.clipAudioReady.connect(self._clip_audio)
         bench.resourcesChanged.connect(self._resources)
@@ -178,7 +180,10 @@ class InspectorPanel(QWidget):
         top.addWidget(self.evidence)
         top.addLayout(raw_row)
         top.addWidget(self.raw)
-        top.addLayout(plots)
+        self.plots_box = QWidget()  # hidden while no feature is selected: nothing to plot
+        self.plots_box.setLayout(plots)
+        plots.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.plots_box)
         top.addWidget(self.concepts)
         clips = QWidget()
         bottom = QVBoxLayout(clips)
@@ -222,7 +227,14 @@ class InspectorPanel(QWidget):
         self.header.setText("Select a feature in the browser.")
         self.labels.setRowCount(0)
         self.raw_toggle.setChecked(False)
-        for widget in (self.evidence, self.raw, self.clap_note, self.no_clips, self.concepts):
+        for widget in (
+            self.evidence,
+            self.raw,
+            self.clap_note,
+            self.no_clips,
+            self.concepts,
+            self.plots_box,
+        ):
             widget.hide()
         self.histogram.clear()
         self.neighbours.clear()
@@ -262,6 +274,7 @@ class InspectorPanel(QWidget):
             self.neighbours.addItem(item)
         self.concepts.show_concepts(rec.id, details.concepts)
         self.concepts.show()
+        self.plots_box.show()
         self._fill_clips(details)
         self._resources()
 

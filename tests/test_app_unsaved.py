@@ -47,6 +47,7 @@ def test_new_project_on_discard_starts_clean_on_the_same_resources(loaded, qtbot
     steer_and_render(qtbot, bench)
     model, sae, db = bench.session.model, bench.session.sae, bench.session.db
     qtbot.waitUntil(lambda: win.inspector.record is not None, timeout=TIMEOUT)
+    assert win.inspector.plots_box.isVisible()
     answer(win, "discard")
     win.new_project()
     assert bench.mixer.features() == [] and bench.current_take is None
@@ -56,6 +57,7 @@ def test_new_project_on_discard_starts_clean_on_the_same_resources(loaded, qtbot
     qtbot.waitUntil(lambda: win.browser.model.rowCount() == 48, timeout=TIMEOUT)
     assert win.arrangement.title.text() == NO_TAKE and not win.arrangement.lane_items
     assert win.inspector.record is None and win.inspector.labels.rowCount() == 0
+    assert not win.inspector.plots_box.isVisible()  # no empty histogram or neighbour list
 
 
 def test_save_then_go_on_and_quit_cancel_keeps_the_window(loaded, qtbot, tmp_path):  # noqa: F811
