@@ -226,6 +226,26 @@ def test_master_panel_sets_top_p(window, qtbot):
     assert panel.top_p.value() == 0.0 and panel.temperature.value() == 0.5
 
 
+def test_enter_in_a_master_field_hands_the_keyboard_back(loaded, qtbot):
+    """After typing a duration and Enter, the shortcuts (Space, L, B) went to the field."""
+    import warnings
+
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    window, panel = loaded, loaded.master
+    with warnings.catch_warnings():  # offscreen windows only become active this way
+        warnings.simplefilter("ignore", DeprecationWarning)
+        QApplication.setActiveWindow(window)
+    panel.duration.setFocus()
+    qtbot.waitUntil(panel.duration.hasFocus, timeout=TIMEOUT)
+    panel.duration.lineEdit().selectAll()
+    QTest.keyClicks(panel.duration.lineEdit(), "3")
+    QTest.keyClick(panel.duration, Qt.Key_Return)
+    assert window.bench.master.duration == 3.0
+    assert not panel.duration.hasFocus()  # the window's shortcuts get the next key
+
+
 @pytest.mark.slow
 def test_no_arguments_opens_the_shipped_demo(window, qtbot, tmp_path, monkeypatch):
     """`musae-app` alone: the user's copy of resources/demo opens with the demo model, its SAE
