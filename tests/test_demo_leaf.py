@@ -121,6 +121,18 @@ def test_a_shipped_model_named_by_its_folder_is_the_shipped_model(monkeypatch, t
     assert model.model_id == "demo"
     sae = build_sae(SAEConfig("topk", model.d_model, 8, k=2, model_id="demo", layer=1))
     check_compatible(sae, model.model_id, list(range(model.num_layers)), model.d_model, "it")
+    by_path = build_sae(SAEConfig("topk", model.d_model, 8, k=2, model_id="model", layer=1))
+    check_compatible(by_path, "demo", [1], model.d_model, "it")  # a store harvested by path
+    from musae_core.harvest.prepare import IDENTITY_KEYS
+    from musae_core.harvest.prepare import check_compatible as check_store
+
+    stored = {key: 1 for key in IDENTITY_KEYS} | {"model_id": "model", "layers": [1]}
+    check_store(tmp_path / "store", stored, {**stored, "model_id": "demo"})  # resumable
+    with pytest.raises(MusaeError, match="model_id 'model'"):
+        check_store(tmp_path / "store", stored, {**stored, "model_id": "tiny"})
+    other = build_sae(SAEConfig("topk", model.d_model, 8, k=2, model_id="tiny", layer=1))
+    with pytest.raises(MusaeError, match="trained on 'tiny'"):
+        check_compatible(other, "demo", [1], model.d_model, "it")
     assert loading.shipped_id(str(tmp_path)) == str(tmp_path)  # any other folder keeps its path
 
 

@@ -24,6 +24,7 @@ from musae_core.harvest.store import (
     read_json,
 )
 from musae_core.models.base import MusicModel, hook_name
+from musae_core.models.loading import shipped_id
 
 IDENTITY_KEYS = (
     "model_id",
@@ -79,10 +80,16 @@ def _flags(meta: dict) -> str:
 
 def check_compatible(out: Path, existing: dict, wanted: dict) -> None:
     """Raise a MusaeError naming the store and the differing settings if they disagree."""
+
+    def same(key: str) -> bool:
+        if key == "model_id":  # a shipped model's folder and its id are one model
+            return shipped_id(str(existing.get(key))) == shipped_id(str(wanted[key]))
+        return existing.get(key) == wanted[key]
+
     diffs = [
         f"{key} {existing.get(key)!r} (this run: {wanted[key]!r})"
         for key in IDENTITY_KEYS
-        if existing.get(key) != wanted[key]
+        if not same(key)
     ]
     if diffs:
         raise MusaeError(

@@ -30,7 +30,11 @@ def check_compatible(
             f"The SAE was trained on layer {cfg.layer}, {what} has layers {layers}.",
             f"harvest layer {cfg.layer} or use an SAE for one of {layers}.",
         )
-    if cfg.model_id and model_id and cfg.model_id != model_id:
+    from musae_core.models.loading import shipped_id
+
+    # a shipped model named by its folder is the shipped model: stores and SAEs made with
+    # --model resources/demo/model record that path, the loaded model is 'demo'
+    if cfg.model_id and model_id and shipped_id(cfg.model_id) != shipped_id(model_id):
         raise MusaeError(
             f"The SAE was trained on {cfg.model_id!r} but {what} comes from {model_id!r}.",
             "use an SAE and data from the same model.",
