@@ -38,12 +38,16 @@ def ask(window: QWidget, name: str, action: str) -> str:
     return "cancel"
 
 
-def _wait_for_save(bench, timeout: float = 120.0) -> None:
-    """Run the event loop until the save job has ended (its done handler clears ``dirty``)."""
+def _wait_for_save(bench, timeout: float = 120.0, grace: float = 2.0) -> None:
+    """Run the event loop until the save job has ended and its done handler (which clears
+    ``dirty``) has run: a job reads as ended a moment before its result reaches this thread.
+    A failed save leaves ``dirty`` set; ``grace`` bounds the wait for that case."""
     end = time.monotonic() + timeout
     while bench.jobs.current("save") is not None and time.monotonic() < end:
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-    QCoreApplication.processEvents()
+    end = time.monotonic() + grace
+    while bench.dirty and time.monotonic() < end:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
 
 
 def may_discard(window, action: str) -> bool:

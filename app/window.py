@@ -267,7 +267,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks(side, [browser, inspector], Qt.Horizontal)
         bottom = [self.docks["mixer"], self.docks["master"]]
         self.resizeDocks(bottom, [int(width * 0.6), int(width * 0.4)], Qt.Horizontal)
-        self.resizeDocks(bottom, [int(self.height() * 0.28)] * 2, Qt.Vertical)
+        # tall enough for every master setting (they scroll only in a shorter window)
+        master = self.master.minimumSizeHint().height() + 60  # + the dock title and tab bar
+        self.resizeDocks(bottom, [max(int(self.height() * 0.28), master)] * 2, Qt.Vertical)
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)

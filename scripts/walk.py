@@ -301,7 +301,12 @@ class Walk:
         self.drive_file_dialog(lambda d: None, first / "song.musae.json")
         self.action("Save", "as").trigger()
         self.wait(
-            "the save", lambda: self.job_done("save") and (first / "song.musae.json").is_file()
+            "the save",
+            lambda: (
+                self.job_done("save")
+                and (first / "song.musae.json").is_file()
+                and not bench.dirty  # the job's result has reached the window, too
+            ),
         )
         moved = Path(self.args.home) / "moved" / "song"
         moved.parent.mkdir(parents=True)
