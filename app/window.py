@@ -10,12 +10,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QFrame,
     QLabel,
     QMainWindow,
     QProgressBar,
-    QScrollArea,
-    QWidget,
 )
 
 from app.arrangement import ArrangementView
@@ -38,6 +35,7 @@ from app.transport_bar import TransportBar
 from app.transport_state import TransportState
 from app.unsaved import ask as ask_unsaved
 from app.unsaved import may_discard
+from app.window_layout import default_size, dock_sizes, scrolling
 from musae_core import threads
 from musae_core.workstation import Settings
 from musae_core.workstation.settings import config_dir, data_dir
@@ -48,19 +46,6 @@ PROJECT_FILTER = "musae project (*.musae.json)"
 DB_FILTER = "Feature database (*.db *.sqlite);;All files (*)"
 LAYOUT_KEY = "windowState2"  # v2: the arrangement got the room; older saved layouts are ignored
 LOAD_JOBS = ("load", "model", "db")  # shown in the status bar while the window comes up
-
-
-INSPECTOR_MIN_WIDTH = 330  # narrower, its labels table and plots are too cramped to read
-
-
-def _scrolling(panel: QWidget) -> QScrollArea:
-    """A tall panel in a scroll area, so its dock does not set the window's minimum height (the
-    master settings alone made the window need 789 px: no fit on a 768-px laptop screen)."""
-    scroll = QScrollArea(widgetResizable=True)
-    scroll.setFrameShape(QFrame.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    scroll.setWidget(panel)
-    return scroll
 
 
 class MainWindow(QMainWindow):
@@ -93,7 +78,7 @@ class MainWindow(QMainWindow):
             "browser": self._dock("Feature browser", self.browser, Qt.LeftDockWidgetArea),
             "inspector": self._dock("Inspector", self.inspector, Qt.RightDockWidgetArea),
             "mixer": self._dock("Steering mixer", self.mixer, Qt.BottomDockWidgetArea),
-            "master": self._dock("Master", _scrolling(self.master), Qt.BottomDockWidgetArea),
+            "master": self._dock("Master", scrolling(self.master), Qt.BottomDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs, Qt.BottomDockWidgetArea),
         }
         self.docks["map"] = install_feature_map(self)
@@ -246,30 +231,10 @@ class MainWindow(QMainWindow):
 
     # --- layout --------------------------------------------------------------------------------
     def _default_size(self) -> None:
-        """Fill most of the screen, and give the arrangement (the centre) the most room."""
-        screen = self.screen().availableGeometry() if self.screen() else None
-        width = min(1600, screen.width()) if screen else 1500
-        height = min(1000, screen.height()) if screen else 920
-        self.resize(width, height)
-        self._dock_sizes()
+        default_size(self)
 
     def _dock_sizes(self) -> None:
-        """The browser as wide as its columns need, the arrangement ~40 % of the window (the
-        widest panel: the DAW's centre), the inspector the rest (its own minimum at the least;
-        narrower than ~330 px its labels table and plots are too cramped to read)."""
-        width = self.width()
-        side = [self.docks["browser"], self.docks["inspector"]]
-        browser = max(self.browser.sizeHint().width(), int(width * 0.22))
-        inspector = max(INSPECTOR_MIN_WIDTH, width - browser - int(width * 0.40))
-        if browser + inspector + int(width * 0.30) > width:  # a narrow screen (1280 px): the
-            browser = max(int(width * 0.30), width - inspector - int(width * 0.30))  # browser
-            # gives way (its label column elides) before the inspector gets unreadable
-        self.resizeDocks(side, [browser, inspector], Qt.Horizontal)
-        bottom = [self.docks["mixer"], self.docks["master"]]
-        self.resizeDocks(bottom, [int(width * 0.6), int(width * 0.4)], Qt.Horizontal)
-        # tall enough for every master setting (they scroll only in a shorter window)
-        master = self.master.minimumSizeHint().height() + 60  # + the dock title and tab bar
-        self.resizeDocks(bottom, [max(int(self.height() * 0.28), master)] * 2, Qt.Vertical)
+        dock_sizes(self)
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
