@@ -152,16 +152,20 @@ class BrowserPanel(QWidget):
             for c in range(len(COLUMNS))
             if c != 2 and not (c in optional and self.table.isColumnHidden(c))
         )
-        label = self.table.fontMetrics().horizontalAdvance(LABEL_SAMPLE) + 40
+        label = self._label_width()
         scrollbar = self.table.verticalScrollBar().sizeHint().width()
         base = super().sizeHint()
         return QSize(columns + label + scrollbar + 14, base.height())
+
+    def _label_width(self) -> int:
+        """The label column wide enough for a typical label (``LABEL_SAMPLE``)."""
+        return self.table.fontMetrics().horizontalAdvance(LABEL_SAMPLE) + 40
 
     def minimumSizeHint(self) -> QSize:
         """Every column but the label whole (a narrower dock would cut them or scroll sideways);
         the label column may shrink to a few words and elide, so a 1280-px screen still gives
         the inspector a readable width."""
-        label = self.table.fontMetrics().horizontalAdvance(LABEL_SAMPLE) + 40
+        label = self._label_width()
         short = self.table.fontMetrics().horizontalAdvance("low register") + 16
         width = self.sizeHint().width() - max(0, label - short)
         return QSize(width, super().minimumSizeHint().height())

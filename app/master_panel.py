@@ -73,8 +73,10 @@ class MasterPanel(QWidget):
         self.branch.activated.connect(
             lambda i: bench.set_master(steer_branch=self.branch.itemText(i))
         )
-        fields = (self.prompt, self.duration, self.seed, self.temperature, self.top_k)
-        for field in (*fields, self.top_p, self.cfg):
+        for field in (
+            self.prompt, self.duration, self.seed, self.temperature, self.top_k, self.top_p,
+            self.cfg,
+        ):  # fmt: skip
             # Enter commits and hands the keyboard back to the window: the app's single-key
             # shortcuts (Space, L, B) went to the field and did nothing until a click elsewhere
             field.editingFinished.connect(lambda f=field: f.hasFocus() and f.clearFocus())

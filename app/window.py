@@ -7,13 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-)
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar
 
 from app.arrangement import ArrangementView
 from app.browser import BrowserPanel
@@ -33,8 +27,8 @@ from app.save_as import SaveAsDialog
 from app.settings_dialog import SettingsDialog
 from app.transport_bar import TransportBar
 from app.transport_state import TransportState
+from app.unsaved import Prompt, may_discard
 from app.unsaved import ask as ask_unsaved
-from app.unsaved import may_discard
 from app.window_layout import default_size, dock_sizes, scrolling
 from musae_core import threads
 from musae_core.workstation import Settings
@@ -60,7 +54,7 @@ class MainWindow(QMainWindow):
         self.settings_path = settings_path
         self.qsettings = qsettings or QSettings("musae", "musae")
         self.bench = Workbench(settings or Settings(), self)
-        self.unsaved_prompt = ask_unsaved  # tests and scripted walks answer it themselves
+        self.unsaved_prompt: Prompt = ask_unsaved  # tests and scripted walks answer it themselves
         self.midi = MidiLearn(self.bench, self)  # right-click a knob > MIDI learn
         self.midi.open_inputs()
         self.output = AudioOutput(self.bench.settings.audio_device, self)

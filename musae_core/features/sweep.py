@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from musae_core.errors import MusaeError
-from musae_core.features.sweep_table import METRICS, write_table
+from musae_core.features.sweep_table import METRICS, cell_done, write_table
 from musae_core.fileio import write_json_atomic
 from musae_core.jobs import CancelToken, ProgressFactory, check
 from musae_core.sae.config import ARCHITECTURES, K_SPARSE
@@ -103,7 +103,7 @@ def run_sweep(
     write_json_atomic(out / "spec.json", {**asdict(spec), **where})
     model = None
     for layer in spec.layers:
-        todo = [c for c in cells if c["layer"] == layer and not _done(out, c)]
+        todo = [c for c in cells if c["layer"] == layer and not cell_done(out, c)]
         if not todo:
             continue
         rows = LayerRows.load(store, layer, spec.holdout_every, cancel)
@@ -125,10 +125,6 @@ def _load_truth(path):
     from musae_core.features.concepts import ConceptTruth
 
     return ConceptTruth.load(path)
-
-
-def _done(out: Path, cell: dict) -> bool:
-    return (out / "cells" / cell["name"] / METRICS).exists()
 
 
 def _run_cell(

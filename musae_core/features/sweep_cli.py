@@ -65,7 +65,7 @@ def cmd_truth(args: argparse.Namespace) -> int:
 
 def kept_cells(args: argparse.Namespace) -> str:
     """What a stopped sweep keeps: its finished cells, which a re-run skips."""
-    from musae_core.features.sweep import METRICS
+    from musae_core.features.sweep_table import METRICS
 
     done = len(list((Path(args.out) / "cells").glob(f"*/{METRICS}")))
     return f"{done} finished cell(s) are kept in {args.out}; run the same command to resume"

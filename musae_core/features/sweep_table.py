@@ -19,6 +19,11 @@ from musae_core.fileio import write_json_atomic
 METRICS = "metrics.json"
 
 
+def cell_done(out: Path, cell: dict) -> bool:
+    """A cell is finished once its metrics are written (they are written last)."""
+    return (out / "cells" / cell["name"] / METRICS).exists()
+
+
 def setup_of(cell: dict) -> str:
     """The set-up a cell belongs to (its name without the seed; older cells: the name)."""
     return str(cell.get("setup") or cell["name"])
@@ -80,9 +85,7 @@ def write_table(out: Path, cells: list[dict], spec: dict, fvu_bound: float) -> d
         "best": best,
         "rule": rule,
         "cells": results,
-        "unfinished": [
-            c["name"] for c in cells if not (out / "cells" / c["name"] / METRICS).exists()
-        ],
+        "unfinished": [c["name"] for c in cells if not cell_done(out, c)],
     }
     write_json_atomic(out / "sweep.json", table)
     (out / "sweep.md").write_text(table_markdown(table))
